@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+// The `siberite` command: flags, logging, PID file, signals.
+import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { pino } from 'pino';
+import yargs from 'yargs';
+import { type FsyncMode, defaultServerQueueConfig, DEFAULT_MAX_ITEM_SIZE, type ServerQueueConfig } from './config.js';
+import { loadConfigFile, maxItemSizeOf } from './configFile.js';
+import { SiberiteServer } from './server.js';
+import { VERSION } from './version.js';
+
+function fail(message: string): never {
+  process.stderr.write(`siberite: ${message}\n`);
+  process.exit(2);
+}
+
+/** `host:port`, `:port`, `port` or `[v6]:port`. */
+export function parseListen(value: string): { host: string; port: number } {
+  let host = '0.0.0.0';
+  let portText = value;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(value);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (value.includes(':')) {
+    const at = value.lastIndexOf(':');
+    host = value.slice(0, at) || host;
+    portText = value.slice(at + 1);
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new Error(`bad -listen address "${value}" (want host:port)`);
+  return { host, port };
+}
+
+export function parseFsync(value: string): FsyncMode {
+  if (value === 'never' || value === 'always') return value;
+  if (/^\d+$/.test(value) && Number(value) > 0) return Number(value);
+  throw new Error(`bad -fsync "${value}" (want never, always or a number of milliseconds)`);
+}
+
+async function main(): Promise<void> {
+  const argv = yargs(process.argv.slice(2))
+    .scriptName('siberite')
+    .usage('$0 -listen host:port -data dir [options]')
+    // Single-dash long flags, as Siberite users type them: `-listen` is one flag.
+    .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': false })
+    .version(false)
+    .option('listen', { type: 'string', default: '0.0.0.0:22133', describe: 'address to listen on (host:port)' })
+    .option('data', { type: 'string', default: './data', describe: 'data directory (LevelDB)' })
+    .option('pid', { type: 'string', describe: 'write the process id to this file' })
+    .option('config', { type: 'string', describe: 'JSON configuration file (queue options)' })
+    .option('fsync', { type: 'string', default: 'never', describe: 'never | always | <ms>' })
+    .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
+    .option('value-key', { type: 'string', default: 'queue', choices: ['queue', 'full'], describe: 'VALUE lines name the queue, or echo the full key' })
+    .option('allow-shutdown', { type: 'boolean', default: false, describe: 'accept the shutdown command' })
+    .option('version', { type: 'boolean', describe: 'print the version and exit' })
+    .strict()
+    .help('help')
+    .fail((msg, err) => fail(msg || err?.message || 'bad arguments'))
+    .parseSync();
+
+  if (argv.version) {
+    process.stdout.write(`siberite ${VERSION}\n`);
+    return;
+  }
+  let listen: { host: string; port: number };
+  let fsync: FsyncMode;
+  try {
+    listen = parseListen(argv.listen);
+    fsync = parseFsync(argv.fsync);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+
+  const log = pino({ level: argv['log-level'], base: { pid: process.pid } });
+  const configPath = argv.config;
+  let queueConfig: ServerQueueConfig = defaultServerQueueConfig();
+  if (configPath) {
+    try {
+      queueConfig = loadConfigFile(configPath);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
+
+  const dataDir = argv.data;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    accessSync(dataDir, constants.R_OK | constants.W_OK);
+  } catch (err) {
+    fail(`data directory ${dataDir} is not usable: ${(err as Error).message}`);
+  }
+
+  let server: SiberiteServer;
+  let stopping = false;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason }, 'shutting down');
+    try {
+      await server.stop();
+      if (argv.pid) rmSync(argv.pid, { force: true });
+      log.info('stopped');
+      log.flush();
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  const reload = async (): Promise<string | null> => {
+    if (!configPath) return null;
+    try {
+      server.manager.reconfigure(loadConfigFile(configPath));
+      log.info({ config: configPath }, 'configuration reloaded');
+      return null;
+    } catch (err) {
+      log.error({ err }, 'reload failed');
+      return (err as Error).message;
+    }
+  };
+
+  try {
+    server = await SiberiteServer.start({
+      host: listen.host,
+      port: listen.port,
+      dataDir,
+      fsync,
+      valueKey: argv['value-key'] as 'queue' | 'full',
+      allowShutdown: argv['allow-shutdown'],
+      queueConfig,
+      maxItemSize: Math.max(DEFAULT_MAX_ITEM_SIZE, maxItemSizeOf(queueConfig)),
+      log,
+      reload,
+      onShutdown: () => void stop('shutdown command'),
+    });
+  } catch (err) {
+    const e = err as Error & { code?: string; cause?: Error };
+    const reason = e.code === 'LEVEL_DATABASE_NOT_OPEN' && e.cause ? e.cause.message : e.message;
+    fail(`cannot start: ${reason}`);
+  }
+  if (argv.pid) writeFileSync(argv.pid, `${process.pid}\n`);
+  const addr = server.address();
+  log.info({ listen: `${addr.address}:${addr.port}`, data: dataDir, queues: server.manager.queues.size, fsync, version: VERSION }, 'siberite listening');
+
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => void reload());
+}
+
+void main();

@@ -1,0 +1,49 @@
+// Per-queue options (protocol §8) and their defaults.
+
+export type FsyncMode = 'never' | 'always' | number;
+
+export interface QueueConfig {
+  /** The queue is full at this many items. */
+  maxItems: number;
+  /** The queue is full at this many bytes. */
+  maxSize: number;
+  maxItemSize: number;
+  discardOldWhenFull: boolean;
+  /** ms; no item lives longer. */
+  maxAge: number | null;
+  expireToQueue: string | null;
+  /** ms an item may stay open before it returns to the head by itself. */
+  openTransactionTimeout: number | null;
+  maxOpenTransactions: number;
+  /** undefined: the server's default. */
+  fsync: FsyncMode | undefined;
+}
+
+export const DEFAULT_MAX_ITEM_SIZE = 16 * 1024 * 1024;
+
+export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
+  maxItems: Infinity,
+  maxSize: Infinity,
+  maxItemSize: DEFAULT_MAX_ITEM_SIZE,
+  discardOldWhenFull: false,
+  maxAge: null,
+  expireToQueue: null,
+  openTransactionTimeout: null,
+  maxOpenTransactions: 1,
+  fsync: undefined,
+});
+
+/** The configuration every queue starts from, and the overrides of named queues. */
+export interface ServerQueueConfig {
+  defaults: QueueConfig;
+  queues: Map<string, Partial<QueueConfig>>;
+}
+
+export function queueConfigFor(config: ServerQueueConfig, name: string): QueueConfig {
+  const own = config.queues.get(name);
+  return own ? { ...config.defaults, ...own } : config.defaults;
+}
+
+export function defaultServerQueueConfig(): ServerQueueConfig {
+  return { defaults: { ...DEFAULT_QUEUE_CONFIG }, queues: new Map() };
+}

@@ -1,0 +1,252 @@
+// The registry of queues, and everything that spans queues: fanout sets, flush_all, stats.
+import { type FsyncMode, type ServerQueueConfig, queueConfigFor } from './config.js';
+import { type Reply, type SetCommand, serverError } from './protocol/command.js';
+import { MemoryBudget, Queue } from './queue.js';
+import { RECORD_HEADER, type Item, STATUS_KEY, writeRecordHeader } from './store/layout.js';
+import { type Store } from './store/store.js';
+import { VERSION } from './version.js';
+
+export type ServerStatus = 'UP' | 'READONLY' | 'QUIESCENT';
+const STATUSES: readonly ServerStatus[] = ['UP', 'READONLY', 'QUIESCENT'];
+
+/** Server-wide counters (protocol §10.1). */
+export interface ServerCounters {
+  currConnections: number;
+  totalConnections: number;
+  cmdGet: number;
+  cmdSet: number;
+  cmdPeek: number;
+  bytesRead: number;
+  bytesWritten: number;
+  queueCreates: number;
+  queueDeletes: number;
+  queueExpires: number;
+}
+
+/** exptime below this is relative seconds; at or above it, absolute Unix seconds (Kestrel). */
+const RELATIVE_EXPTIME_LIMIT = 1_000_000;
+
+const STORED: Reply = { kind: 'stored' };
+const NOT_STORED: Reply = { kind: 'not_stored' };
+
+export interface ManagerOptions {
+  fsync: FsyncMode;
+  queueConfig: ServerQueueConfig;
+  /** Bytes all head windows together may hold. */
+  windowMemory: number;
+}
+
+export class QueueManager {
+  readonly queues = new Map<string, Queue>();
+  readonly counters: ServerCounters = {
+    currConnections: 0,
+    totalConnections: 0,
+    cmdGet: 0,
+    cmdSet: 0,
+    cmdPeek: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    queueCreates: 0,
+    queueDeletes: 0,
+    queueExpires: 0,
+  };
+  readonly startTime = Date.now();
+  status: ServerStatus = 'UP';
+  private readonly budget: MemoryBudget;
+
+  private constructor(
+    readonly store: Store,
+    private options: ManagerOptions,
+  ) {
+    this.budget = new MemoryBudget(options.windowMemory);
+  }
+
+  /** Opens every queue recorded in the store; reads one meta record and one key per queue. */
+  static async open(store: Store, options: ManagerOptions): Promise<QueueManager> {
+    const manager = new QueueManager(store, options);
+    const metas = await store.loadQueueMetas();
+    for (const [name, meta] of metas) {
+      // The recorded head is a lower bound; seek to the real first item from there.
+      const first = meta.items > 0 ? await store.firstId(name, meta.headId) : undefined;
+      meta.headId = first ?? meta.nextId;
+      manager.queues.set(name, manager.makeQueue(name, meta));
+    }
+    const status = await store.getValue(STATUS_KEY);
+    const text = status?.toString('latin1') as ServerStatus | undefined;
+    if (text && STATUSES.includes(text)) manager.status = text;
+    return manager;
+  }
+
+  private makeQueue(name: string, meta?: ConstructorParameters<typeof Queue>[5]): Queue {
+    return new Queue(name, queueConfigFor(this.options.queueConfig, name), this.store, this.budget, this.expireSink, meta);
+  }
+
+  /** expire_to_queue: an expired item moves to the configured queue with no expiry of its own. */
+  private readonly expireSink = (from: Queue, item: Item): void => {
+    const target = from.config.expireToQueue;
+    if (!target || target === from.name) return;
+    const record = Buffer.allocUnsafe(RECORD_HEADER + item.data.length);
+    item.data.copy(record, RECORD_HEADER);
+    const now = Date.now();
+    writeRecordHeader(record, item.flags, now, 0);
+    this.queue(target).append(record, item.flags, now, 0);
+  };
+
+  /** The named queue, created if it does not exist yet. */
+  queue(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = this.makeQueue(name);
+      this.queues.set(name, queue);
+      this.counters.queueCreates++;
+    }
+    return queue;
+  }
+
+  get queueConfig(): ServerQueueConfig {
+    return this.options.queueConfig;
+  }
+
+  /** Applies a new configuration to live queues. */
+  reconfigure(queueConfig: ServerQueueConfig): void {
+    this.options = { ...this.options, queueConfig };
+    for (const queue of this.queues.values()) queue.config = queueConfigFor(queueConfig, queue.name);
+  }
+
+  // ---- commands -----------------------------------------------------------------------------
+
+  /** Stores one copy of the item in every named queue, in one batch; all or none. */
+  set(cmd: SetCommand): Reply | Promise<Reply> {
+    this.counters.cmdSet++;
+    if (this.status !== 'UP') return NOT_STORED;
+    const size = cmd.record.length - RECORD_HEADER;
+    const queues = cmd.queues.map((name) => this.queue(name));
+    for (const queue of queues) {
+      if (size > queue.config.maxItemSize) return serverError('object too large for cache', 'too_large');
+      if (!queue.config.discardOldWhenFull && queue.isFull(size)) return NOT_STORED;
+    }
+    const now = Date.now();
+    let sync = this.options.fsync === 'always';
+    for (const queue of queues) {
+      const expiry = expiryFor(cmd.exptime, now, queue.config.maxAge);
+      writeRecordHeader(cmd.record, cmd.flags, now, expiry);
+      queue.append(cmd.record, cmd.flags, now, expiry);
+      if (queue.config.fsync === 'always') sync = true;
+    }
+    if (sync) this.store.requireSync();
+    return this.store.written().then(
+      () => STORED,
+      (err: Error) => serverError(err.message),
+    );
+  }
+
+  async deleteQueue(name: string): Promise<boolean> {
+    const queue = this.queues.get(name);
+    if (!queue) return false;
+    this.queues.delete(name);
+    this.counters.queueDeletes++;
+    await queue.destroy();
+    return true;
+  }
+
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.flush()));
+  }
+
+  async setStatus(status: string): Promise<boolean> {
+    const upper = status.toUpperCase() as ServerStatus;
+    if (!STATUSES.includes(upper)) return false;
+    this.status = upper;
+    this.store.put(STATUS_KEY, Buffer.from(upper, 'latin1'));
+    await this.store.written();
+    return true;
+  }
+
+  // ---- stats --------------------------------------------------------------------------------
+
+  stats(): Array<[string, string]> {
+    const c = this.counters;
+    let items = 0;
+    let bytes = 0;
+    let totalItems = 0;
+    let hits = 0;
+    let misses = 0;
+    for (const q of this.queues.values()) {
+      items += q.items;
+      bytes += q.bytes;
+      totalItems += q.counters.totalItems;
+      hits += q.counters.getHits;
+      misses += q.counters.getMisses;
+    }
+    const now = Date.now();
+    const out: Array<[string, string]> = [
+      ['uptime', String(Math.floor((now - this.startTime) / 1000))],
+      ['time', String(Math.floor(now / 1000))],
+      ['version', `siberite-${VERSION}`],
+      ['pid', String(process.pid)],
+      ['curr_items', String(items)],
+      ['total_items', String(totalItems)],
+      ['bytes', String(bytes)],
+      ['curr_connections', String(c.currConnections)],
+      ['total_connections', String(c.totalConnections)],
+      ['cmd_get', String(c.cmdGet)],
+      ['cmd_set', String(c.cmdSet)],
+      ['cmd_peek', String(c.cmdPeek)],
+      ['get_hits', String(hits)],
+      ['get_misses', String(misses)],
+      ['bytes_read', String(c.bytesRead)],
+      ['bytes_written', String(c.bytesWritten)],
+      ['queue_creates', String(c.queueCreates)],
+      ['queue_deletes', String(c.queueDeletes)],
+      ['queue_expires', String(c.queueExpires)],
+    ];
+    for (const q of [...this.queues.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      for (const [k, v] of queueStats(q)) out.push([`queue_${q.name}_${k}`, v]);
+    }
+    return out;
+  }
+
+  dumpStats(): string[] {
+    const lines: string[] = [];
+    for (const q of [...this.queues.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      lines.push(`queue '${q.name}' {`);
+      for (const [k, v] of queueStats(q)) lines.push(`  ${k}=${v}`);
+      lines.push('}');
+    }
+    return lines;
+  }
+
+  /** Writes what is pending and closes the store. */
+  async close(): Promise<void> {
+    for (const q of this.queues.values()) q.cancelWaiters();
+    await this.store.close();
+  }
+}
+
+export function queueStats(q: Queue): Array<[string, string]> {
+  const c = q.counters;
+  return [
+    ['items', String(q.items)],
+    ['bytes', String(q.bytes)],
+    ['total_items', String(c.totalItems)],
+    ['logsize', String(q.bytes)],
+    ['expired_items', String(c.expiredItems)],
+    ['mem_items', String(q.memItems)],
+    ['mem_bytes', String(q.memBytes)],
+    ['age', String(c.age)],
+    ['discarded', String(c.discarded)],
+    ['waiters', String(q.waiterCount)],
+    ['open_transactions', String(q.openCount)],
+    ['transactions', String(c.transactions)],
+    ['canceled_transactions', String(c.canceledTransactions)],
+    ['total_flushes', String(c.totalFlushes)],
+  ];
+}
+
+/** ms since epoch when an item set now with `exptime` expires (0 = never), capped by maxAge. */
+export function expiryFor(exptime: number, now: number, maxAge: number | null): number {
+  let expiry = 0;
+  if (exptime !== 0) expiry = exptime < RELATIVE_EXPTIME_LIMIT ? now + exptime * 1000 : exptime * 1000;
+  if (maxAge !== null && (expiry === 0 || expiry > now + maxAge)) expiry = now + maxAge;
+  return expiry;
+}

@@ -1,0 +1,137 @@
+// The typed values that travel between a wire framing (text or binary) and the Session.
+// Framings turn bytes into Commands and Replies into bytes; they never touch queues.
+
+/**
+ * Bytes reserved in front of every value a framing reads, so the store can write the item
+ * header in place and hand LevelDB one buffer without copying the payload again.
+ */
+export const RECORD_HEADROOM = 21;
+
+/** One key of a `get`, with its `/options` parsed. */
+export interface GetKey {
+  /** The key exactly as the client sent it (for `--value-key full` and binary GETK). */
+  raw: string;
+  queue: string;
+  cursor?: string;
+  open: boolean;
+  close: boolean;
+  abort: boolean;
+  peek: boolean;
+  /** `/t=<ms>`: how long to wait for an item when the queue is empty. */
+  timeoutMs?: number;
+}
+
+/** A queue, or a cursor of a queue (`q.c`). */
+export interface QueueRef {
+  queue: string;
+  cursor?: string;
+}
+
+/** A value read off the wire: `record` holds RECORD_HEADROOM spare bytes, then the payload. */
+export interface SetCommand {
+  kind: 'set';
+  key: string;
+  /** Distinct target queues (several for fanout `a+b+c`). */
+  queues: string[];
+  flags: number;
+  exptime: number;
+  record: Buffer;
+  noreply: boolean;
+  tag?: unknown;
+}
+
+export type Command =
+  | { kind: 'get'; keys: GetKey[]; cas: boolean; tag?: unknown }
+  | SetCommand
+  | { kind: 'delete'; ref: QueueRef; noreply: boolean; tag?: unknown }
+  | { kind: 'flush'; ref: QueueRef; noreply: boolean; tag?: unknown }
+  | { kind: 'flush_all'; noreply: boolean; tag?: unknown }
+  | { kind: 'flush_expired'; queue: string; tag?: unknown }
+  | { kind: 'flush_all_expired'; tag?: unknown }
+  | { kind: 'stats'; tag?: unknown }
+  | { kind: 'dump_stats'; tag?: unknown }
+  | { kind: 'version'; tag?: unknown }
+  | { kind: 'verbosity'; noreply: boolean; tag?: unknown }
+  | { kind: 'status'; value?: string; tag?: unknown }
+  | { kind: 'monitor'; queue: string; seconds: number; max?: number; tag?: unknown }
+  | { kind: 'confirm'; queue: string; count: number; tag?: unknown }
+  | { kind: 'reload'; tag?: unknown }
+  | { kind: 'shutdown'; tag?: unknown }
+  | { kind: 'quit'; tag?: unknown }
+  | { kind: 'noop'; tag?: unknown }
+  /** Input that could not be turned into a command: answer `reply` (and close if it says so). */
+  | { kind: 'invalid'; reply: ErrorReply; tag?: unknown };
+
+export type CommandKind = Command['kind'];
+
+/** Why an error happened, so each framing can pick its own status (binary) or text. */
+export type ErrorCode =
+  | 'unknown_command' // ERROR unknown command
+  | 'empty' // ERROR
+  | 'bad_format' // CLIENT_ERROR bad command line format, bad get option, bad queue name, …
+  | 'bad_data' // CLIENT_ERROR bad data chunk (framing lost)
+  | 'line_too_long'
+  | 'too_large' // SERVER_ERROR object too large for cache
+  | 'not_stored' // SERVER_ERROR read only, full …
+  | 'busy' // CLIENT_ERROR Close current item first
+  | 'server'; // SERVER_ERROR <reason>
+
+export interface ErrorReply {
+  kind: 'error';
+  type: 'ERROR' | 'CLIENT_ERROR' | 'SERVER_ERROR';
+  message?: string;
+  code: ErrorCode;
+  /** Framing is lost: write the reply, then close the connection. */
+  close?: boolean;
+}
+
+export interface ValueOut {
+  key: string;
+  flags: number;
+  data: Buffer;
+  /** Set for `gets`: the item id, shown as the CAS field. */
+  cas?: number;
+}
+
+export type Reply =
+  | { kind: 'values'; values: ValueOut[] }
+  | { kind: 'stored' }
+  | { kind: 'not_stored' }
+  | { kind: 'deleted' }
+  | { kind: 'not_found' }
+  | { kind: 'end' }
+  | { kind: 'ok' }
+  /** A one-line reply with no protocol meaning of its own: `VERSION x`, `UP`, a count … */
+  | { kind: 'line'; text: string }
+  | { kind: 'version'; version: string }
+  | { kind: 'stats'; stats: Array<[string, string]> }
+  /** Raw text lines (dump_stats), followed by END. */
+  | { kind: 'lines'; lines: string[] }
+  | ErrorReply
+  /** noreply: write nothing. */
+  | { kind: 'none' }
+  /** quit: write nothing and close. */
+  | { kind: 'close' };
+
+export function clientError(message: string, code: ErrorCode = 'bad_format', close = false): ErrorReply {
+  return { kind: 'error', type: 'CLIENT_ERROR', message, code, close };
+}
+
+export function serverError(message: string, code: ErrorCode = 'server'): ErrorReply {
+  return { kind: 'error', type: 'SERVER_ERROR', message, code };
+}
+
+/** A framing: bytes in, Commands out; Replies in, bytes out. */
+export interface Framing {
+  /** Add bytes read from the socket. */
+  push(chunk: Buffer): void;
+  /** The next complete command, or null when more bytes are needed. */
+  next(): Command | null;
+  /** Bytes held that are not yet a command (for back-pressure). */
+  readonly buffered: number;
+  /**
+   * The bytes for `reply` to `command`; empty when nothing is to be written. The session always
+   * passes the real reply: hiding it (text `noreply`, binary quiet opcodes) is the framing's call.
+   */
+  encode(reply: Reply, command: Command): Buffer | Buffer[];
+}

@@ -1,0 +1,323 @@
+// The memcache text protocol as Kestrel defined it: command lines, data blocks, replies.
+import {
+  type Command,
+  type ErrorReply,
+  type Framing,
+  type Reply,
+  RECORD_HEADROOM,
+  clientError,
+  serverError,
+} from './command.js';
+import { parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal } from './keys.js';
+
+export const MAX_LINE_BYTES = 8 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+const CRLF = Buffer.from('\r\n');
+const END = Buffer.from('END\r\n');
+const CRLF_END = Buffer.from('\r\nEND\r\n');
+const FIXED: Partial<Record<Reply['kind'], Buffer>> = {
+  stored: Buffer.from('STORED\r\n'),
+  not_stored: Buffer.from('NOT_STORED\r\n'),
+  deleted: Buffer.from('DELETED\r\n'),
+  not_found: Buffer.from('NOT_FOUND\r\n'),
+  end: END,
+  ok: Buffer.from('OK\r\n'),
+};
+/** Values up to this size are copied into one reply buffer; larger ones are written as they are. */
+const INLINE_VALUE_BYTES = 4096;
+
+/**
+ * memcache storage commands a queue has no use for: their data block is skipped, then
+ * `ERROR unknown command`, so a client that sent one stays in step. (incr, decr, touch … carry
+ * no data block and are simply unknown.)
+ */
+const UNSUPPORTED_STORAGE = new Set(['add', 'replace', 'append', 'prepend', 'cas']);
+
+export const unknownCommand = (): ErrorReply => ({ kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' });
+const badFormat = () => clientError('bad command line format');
+const badDataChunk = () => clientError('bad data chunk', 'bad_data', true);
+
+/** A data block being received: its bytes are kept as the chunks they arrived in. */
+interface DataBlock {
+  remaining: number; // payload bytes still to come
+  total: number;
+  parts: Buffer[];
+  /** Set when the block is read only to be skipped, then this is the answer. */
+  error?: ErrorReply;
+  command?: Extract<Command, { kind: 'set' }>;
+  /** The two bytes after the payload must be CR LF; how many of them have been checked. */
+  crlfSeen: number;
+}
+
+export interface TextFramingOptions {
+  maxItemSize: number;
+}
+
+export class TextFraming implements Framing {
+  private buf: Buffer = EMPTY;
+  private pos = 0;
+  private block: DataBlock | null = null;
+  /** After a framing error nothing more is parsed: the connection is closing. */
+  private dead = false;
+
+  constructor(private readonly options: TextFramingOptions) {}
+
+  get buffered(): number {
+    return this.buf.length - this.pos;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.dead) return;
+    if (this.pos >= this.buf.length) {
+      this.buf = chunk;
+      this.pos = 0;
+    } else {
+      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+      this.pos = 0;
+    }
+  }
+
+  next(): Command | null {
+    while (!this.dead) {
+      if (this.block) {
+        const done = this.readBlock(this.block);
+        if (done === null) return null;
+        return done;
+      }
+      const buf = this.buf;
+      const start = this.pos;
+      const nl = buf.indexOf(10, start);
+      if (nl < 0 ? buf.length - start > MAX_LINE_BYTES : nl - start > MAX_LINE_BYTES) {
+        return this.fail(clientError('line too long', 'line_too_long', true));
+      }
+      if (nl < 0) return null;
+      const end = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl;
+      this.pos = nl + 1;
+      const command = this.parseLine(tokenize(buf, start, end));
+      if (command) return command;
+      // A set whose data block is still to come: loop to read it.
+    }
+    return null;
+  }
+
+  private fail(reply: ErrorReply): Command {
+    this.dead = true;
+    this.buf = EMPTY;
+    this.pos = 0;
+    this.block = null;
+    return { kind: 'invalid', reply };
+  }
+
+  /** Returns the command, or null when the line opened a data block still to be read. */
+  private parseLine(t: string[]): Command | null {
+    if (t.length === 0) return { kind: 'invalid', reply: { kind: 'error', type: 'ERROR', code: 'empty' } };
+    const word = t[0]!.toLowerCase();
+    switch (word) {
+      case 'get':
+      case 'gets':
+        return parseGet(t, word === 'gets');
+      case 'set':
+        return this.parseSet(t);
+      case 'delete': {
+        if (t.length < 2 || t.length > 4) return invalid(badFormat());
+        const ref = parseQueueRef(t[1]!);
+        if (typeof ref === 'string') return invalid(clientError(ref));
+        return { kind: 'delete', ref, noreply: t[t.length - 1] === 'noreply' };
+      }
+      case 'flush': {
+        if (t.length < 2 || t.length > 3) return invalid(badFormat());
+        const ref = parseQueueRef(t[1]!);
+        if (typeof ref === 'string') return invalid(clientError(ref));
+        return { kind: 'flush', ref, noreply: t[2] === 'noreply' };
+      }
+      case 'flush_all':
+        if (t.length > 3) return invalid(badFormat());
+        return { kind: 'flush_all', noreply: t[t.length - 1] === 'noreply' };
+      case 'flush_expired': {
+        if (t.length !== 2) return invalid(badFormat());
+        const ref = parseQueueRef(t[1]!);
+        if (typeof ref === 'string' || ref.cursor !== undefined) return invalid(clientError('bad queue name'));
+        return { kind: 'flush_expired', queue: ref.queue };
+      }
+      case 'flush_all_expired':
+        return t.length === 1 ? { kind: 'flush_all_expired' } : invalid(badFormat());
+      case 'stats':
+        return { kind: 'stats' };
+      case 'dump_stats':
+        return { kind: 'dump_stats' };
+      case 'version':
+        return { kind: 'version' };
+      case 'verbosity':
+        if (t.length < 2 || t.length > 3 || parseDecimal(t[1]!) === undefined) return invalid(badFormat());
+        return { kind: 'verbosity', noreply: t[2] === 'noreply' };
+      case 'status':
+        if (t.length > 2) return invalid(badFormat());
+        return t.length === 2 ? { kind: 'status', value: t[1]! } : { kind: 'status' };
+      case 'monitor': {
+        if (t.length < 3 || t.length > 4) return invalid(badFormat());
+        const ref = parseQueueRef(t[1]!);
+        const seconds = parseDecimal(t[2]!);
+        const max = t.length === 4 ? parseDecimal(t[3]!) : undefined;
+        if (typeof ref === 'string' || ref.cursor !== undefined) return invalid(clientError('bad queue name'));
+        if (seconds === undefined || (t.length === 4 && max === undefined)) return invalid(badFormat());
+        return max === undefined ? { kind: 'monitor', queue: ref.queue, seconds } : { kind: 'monitor', queue: ref.queue, seconds, max };
+      }
+      case 'confirm': {
+        if (t.length !== 3) return invalid(badFormat());
+        const ref = parseQueueRef(t[1]!);
+        const count = parseDecimal(t[2]!);
+        if (typeof ref === 'string' || ref.cursor !== undefined) return invalid(clientError('bad queue name'));
+        if (count === undefined) return invalid(badFormat());
+        return { kind: 'confirm', queue: ref.queue, count };
+      }
+      case 'reload':
+        return { kind: 'reload' };
+      case 'shutdown':
+        return { kind: 'shutdown' };
+      case 'quit':
+        return { kind: 'quit' };
+      default:
+        if (UNSUPPORTED_STORAGE.has(word)) {
+          // Skip the data block so the client stays in step, then refuse the command.
+          const bytes = t.length >= 5 ? parseDecimal(t[4]!) : undefined;
+          if (bytes !== undefined) return this.skipBlock(bytes, unknownCommand());
+        }
+        return invalid(unknownCommand());
+    }
+  }
+
+  private parseSet(t: string[]): Command | null {
+    if (t.length < 5 || t.length > 6) return invalid(badFormat());
+    const bytes = parseDecimal(t[4]!);
+    if (bytes === undefined) return this.fail(badDataChunk());
+    if (bytes > this.options.maxItemSize) return this.skipBlock(bytes, serverError('object too large for cache', 'too_large'));
+    const flags = parseDecimal(t[2]!);
+    const exptime = parseSignedDecimal(t[3]!);
+    if (flags === undefined || flags > 0xffffffff || exptime === undefined) return this.skipBlock(bytes, badFormat());
+    const queues = parseSetKey(t[1]!);
+    if (typeof queues === 'string') return this.skipBlock(bytes, clientError(queues));
+    const command = {
+      kind: 'set' as const,
+      key: t[1]!,
+      queues,
+      flags,
+      exptime,
+      record: EMPTY,
+      noreply: t[5] === 'noreply',
+    };
+    this.block = { remaining: bytes, total: bytes, parts: [], command, crlfSeen: 0 };
+    return null;
+  }
+
+  private skipBlock(bytes: number, error: ErrorReply): Command | null {
+    this.block = { remaining: bytes, total: bytes, parts: [], error, crlfSeen: 0 };
+    return null;
+  }
+
+  /** Consumes as much of the block as is buffered; the finished command, or null for more. */
+  private readBlock(block: DataBlock): Command | null {
+    const buf = this.buf;
+    let pos = this.pos;
+    if (block.remaining > 0) {
+      const take = Math.min(block.remaining, buf.length - pos);
+      if (!block.error && take > 0) block.parts.push(buf.subarray(pos, pos + take));
+      block.remaining -= take;
+      pos += take;
+    }
+    while (block.remaining === 0 && block.crlfSeen < 2 && pos < buf.length) {
+      if (buf[pos] !== (block.crlfSeen === 0 ? 13 : 10)) return this.fail(badDataChunk());
+      block.crlfSeen++;
+      pos++;
+    }
+    this.pos = pos;
+    if (pos >= buf.length) {
+      // Every byte is accounted for; drop the reference so socket chunks can be freed.
+      this.buf = EMPTY;
+      this.pos = 0;
+    }
+    if (block.crlfSeen < 2) return null;
+    this.block = null;
+    if (block.error) return invalid(block.error);
+    const command = block.command!;
+    const record = Buffer.allocUnsafe(RECORD_HEADROOM + block.total);
+    let at = RECORD_HEADROOM;
+    for (const part of block.parts) at += part.copy(record, at);
+    command.record = record;
+    return command;
+  }
+
+  encode(reply: Reply, command: Command): Buffer | Buffer[] {
+    if ('noreply' in command && command.noreply) return EMPTY; // memcache's noreply: no line at all
+    const fixed = FIXED[reply.kind];
+    if (fixed) return fixed;
+    switch (reply.kind) {
+      case 'values': {
+        if (reply.values.length === 0) return END;
+        const out: Buffer[] = [];
+        let small: string[] = [];
+        for (const v of reply.values) {
+          const head = `VALUE ${v.key} ${v.flags} ${v.data.length}${v.cas === undefined ? '' : ` ${v.cas}`}\r\n`;
+          if (v.data.length <= INLINE_VALUE_BYTES && reply.values.length === 1) {
+            const headLen = Buffer.byteLength(head, 'latin1');
+            const b = Buffer.allocUnsafe(headLen + v.data.length + CRLF_END.length);
+            b.write(head, 0, 'latin1');
+            v.data.copy(b, headLen);
+            CRLF_END.copy(b, headLen + v.data.length);
+            return b;
+          }
+          small.push(head);
+          out.push(Buffer.from(small.join(''), 'latin1'), v.data, CRLF);
+          small = [];
+        }
+        out.push(END);
+        return out;
+      }
+      case 'line':
+        return Buffer.from(`${reply.text}\r\n`, 'latin1');
+      case 'version':
+        return Buffer.from(`VERSION ${reply.version}\r\n`, 'latin1');
+      case 'stats': {
+        let s = '';
+        for (const [k, v] of reply.stats) s += `STAT ${k} ${v}\r\n`;
+        return Buffer.from(`${s}END\r\n`, 'latin1');
+      }
+      case 'lines':
+        return Buffer.from(reply.lines.map((l) => `${l}\r\n`).join('') + 'END\r\n', 'latin1');
+      case 'error':
+        return Buffer.from(reply.message ? `${reply.type} ${reply.message}\r\n` : `${reply.type}\r\n`, 'latin1');
+      default:
+        return EMPTY;
+    }
+  }
+}
+
+function invalid(reply: ErrorReply): Command {
+  return { kind: 'invalid', reply };
+}
+
+function parseGet(t: string[], cas: boolean): Command {
+  if (t.length < 2) return invalid(badFormat());
+  const keys = [];
+  for (let i = 1; i < t.length; i++) {
+    const key = parseGetKey(t[i]!);
+    if (typeof key === 'string') return invalid(clientError(key));
+    keys.push(key);
+  }
+  return { kind: 'get', keys, cas };
+}
+
+/** Splits buf[start, end) at runs of spaces and tabs. */
+export function tokenize(buf: Buffer, start: number, end: number): string[] {
+  const out: string[] = [];
+  let i = start;
+  while (i < end) {
+    let c = buf[i]!;
+    while (i < end && (c === 32 || c === 9)) c = buf[++i]!;
+    if (i >= end) break;
+    const s = i;
+    while (i < end && c !== 32 && c !== 9) c = buf[++i]!;
+    out.push(buf.toString('latin1', s, i));
+  }
+  return out;
+}

@@ -1,0 +1,406 @@
+// One FIFO: an in-memory head window over the items in the store, waiters, open items.
+import { type QueueConfig } from './config.js';
+import { Deque } from './deque.js';
+import { RECORD_HEADER, type Item, type QueueMeta, encodeMeta, itemKey, itemPrefix, metaKey, prefixRange, recordOf } from './store/layout.js';
+import { type BatchOp, type BatchParticipant, type Store } from './store/store.js';
+
+/** How a reader takes an item: removed for good, held open, or only looked at. */
+export type TakeMode = 'remove' | 'open' | 'peek';
+
+/** A blocked reader. `deliver` gets the item (already taken for it, unless peek) or null. */
+export interface Waiter {
+  mode: TakeMode;
+  deliver(item: Item | null): void;
+}
+
+/** Memory for head windows, shared by all queues so many queues cannot add up without bound. */
+export class MemoryBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
+}
+
+/** Window sizing: refill below LOW_WATER items, read REFILL_ITEMS at a time, cap per queue. */
+const LOW_WATER = 256;
+const REFILL_ITEMS = 1024;
+const WINDOW_MAX_ITEMS = 8192;
+const WINDOW_MAX_BYTES = 4 * 1024 * 1024;
+/** Consumed items between compactions of the drained head range. */
+const COMPACT_EVERY = 100_000;
+
+export interface QueueCounters {
+  totalItems: number;
+  expiredItems: number;
+  discarded: number;
+  transactions: number;
+  canceledTransactions: number;
+  totalFlushes: number;
+  /** ms the last fetched item waited in the queue. */
+  age: number;
+  getHits: number;
+  getMisses: number;
+}
+
+/** Where expired items go instead of being dropped (expire_to_queue). */
+export type ExpireSink = (from: Queue, item: Item) => void;
+
+export class Queue implements BatchParticipant {
+  readonly counters: QueueCounters = {
+    totalItems: 0,
+    expiredItems: 0,
+    discarded: 0,
+    transactions: 0,
+    canceledTransactions: 0,
+    totalFlushes: 0,
+    age: 0,
+    getHits: 0,
+    getMisses: 0,
+  };
+  /** Set when the queue is deleted: it then writes nothing more. */
+  deleted = false;
+
+  private readonly window = new Deque<Item>();
+  private windowBytes = 0;
+  /** Ids below this are in the window, open, or consumed; the rest are only in the store. */
+  private loadedUpTo: number;
+  /** Ids below this are written to the store. */
+  private committedNext: number;
+  private nextId: number;
+  /** Items and bytes in the store, open ones included, uncommitted ones included. */
+  private storedItems: number;
+  private storedBytes: number;
+  private readonly open = new Map<number, Item>();
+  private openBytes = 0;
+  /** Items appended since the last batch was sealed, then one group per sealed batch. */
+  private appended: Item[] = [];
+  private readonly sealedGroups: Item[][] = [];
+  private readonly waiters = new Deque<Waiter>();
+  private loading: Promise<void> | null = null;
+  /** Bumped by flush/delete: reads started before are discarded. */
+  private generation = 0;
+  private consumedSinceCompact = 0;
+  private readonly key: Buffer;
+
+  constructor(
+    readonly name: string,
+    public config: QueueConfig,
+    private readonly store: Store,
+    private readonly budget: MemoryBudget,
+    private readonly expireSink: ExpireSink,
+    meta?: QueueMeta,
+  ) {
+    this.key = metaKey(name);
+    this.nextId = meta?.nextId ?? 1;
+    this.committedNext = this.nextId;
+    this.loadedUpTo = meta?.headId ?? this.nextId;
+    this.storedItems = meta?.items ?? 0;
+    this.storedBytes = meta?.bytes ?? 0;
+    this.counters.totalItems = meta?.totalItems ?? 0;
+    if (!meta) store.touch(this); // a new queue is recorded even before its first item
+  }
+
+  // ---- state --------------------------------------------------------------------------------
+
+  /** Items ready to be read (not open). */
+  get items(): number {
+    return this.storedItems - this.open.size;
+  }
+
+  get bytes(): number {
+    return this.storedBytes - this.openBytes;
+  }
+
+  get memItems(): number {
+    return this.window.length;
+  }
+
+  get memBytes(): number {
+    return this.windowBytes;
+  }
+
+  get waiterCount(): number {
+    return this.waiters.length;
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  /** True when `bytes` more would not fit under max_items / max_size. */
+  isFull(bytes: number): boolean {
+    return this.storedItems >= this.config.maxItems || this.storedBytes + bytes > this.config.maxSize;
+  }
+
+  // ---- writing ------------------------------------------------------------------------------
+
+  /**
+   * Appends an item whose record (header filled in) is `record`. It becomes visible to readers
+   * when the batch holding it is written. Drops the oldest items first if the queue is full and
+   * configured to.
+   */
+  append(record: Buffer, flags: number, addTime: number, expiry: number): void {
+    const data = record.subarray(RECORD_HEADER);
+    if (this.config.discardOldWhenFull) this.discardFor(data.length);
+    const item: Item = { id: this.nextId++, flags, addTime, expiry, data };
+    this.storedItems++;
+    this.storedBytes += data.length;
+    this.counters.totalItems++;
+    this.appended.push(item);
+    this.store.put(itemKey(this.name, item.id), record, this);
+  }
+
+  /** Drops the oldest ready items until `bytes` more fit (discard_old_when_full). */
+  private discardFor(bytes: number): void {
+    while (this.isFull(bytes)) {
+      const item = this.window.shift();
+      if (!item) break; // the rest is on disk or open: the set goes over the limit rather than wait
+      this.windowBytes -= item.data.length;
+      this.budget.used -= item.data.length;
+      this.counters.discarded++;
+      this.consume(item);
+    }
+  }
+
+  sealBatch(ops: BatchOp[]): void {
+    this.sealedGroups.push(this.appended);
+    this.appended = [];
+    if (!this.deleted) ops.push({ type: 'put', key: this.key, value: encodeMeta(this.meta()) });
+  }
+
+  batchDone(err: Error | undefined): void {
+    const group = this.sealedGroups.shift();
+    if (!group) return;
+    for (const item of group) {
+      if (err) {
+        this.storedItems--;
+        this.storedBytes -= item.data.length;
+        if (this.loadedUpTo === item.id) this.loadedUpTo++;
+        continue;
+      }
+      this.committedNext = item.id + 1;
+      if (this.loadedUpTo !== item.id) continue; // older items still on disk: it waits its turn
+      if (this.offer(item)) {
+        this.loadedUpTo++;
+      } else if (this.windowHasRoom(item)) {
+        this.addToWindow(item);
+        this.loadedUpTo++;
+      }
+    }
+  }
+
+  private meta(): QueueMeta {
+    let headId = this.loadedUpTo;
+    const first = this.window.peek();
+    if (first && first.id < headId) headId = first.id;
+    for (const id of this.open.keys()) if (id < headId) headId = id;
+    return {
+      nextId: this.nextId,
+      headId,
+      items: this.storedItems,
+      bytes: this.storedBytes,
+      totalItems: this.counters.totalItems,
+    };
+  }
+
+  // ---- reading ------------------------------------------------------------------------------
+
+  /**
+   * Takes the head item: removed (the caller consumes it), held open, or peeked. Null when the
+   * queue is empty; a promise when the head must first be read from the store.
+   */
+  take(mode: TakeMode): Item | null | Promise<Item | null> {
+    const now = Date.now();
+    for (;;) {
+      const item = this.window.peek();
+      if (item) {
+        if (isExpired(item, now)) {
+          this.removeFromWindow();
+          this.expire(item);
+          continue;
+        }
+        if (mode !== 'peek') this.removeFromWindow();
+        this.taken(item, mode, now);
+        return item;
+      }
+      if (this.loadedUpTo < this.committedNext) return this.load().then(() => this.take(mode));
+      this.counters.getMisses++;
+      return null;
+    }
+  }
+
+  private taken(item: Item, mode: TakeMode, now: number): void {
+    this.counters.getHits++;
+    if (mode === 'peek') return;
+    this.counters.age = now - item.addTime;
+    if (mode === 'open') {
+      this.open.set(item.id, item);
+      this.openBytes += item.data.length;
+      this.counters.transactions++;
+    } else {
+      this.consume(item);
+    }
+    if (this.window.length < LOW_WATER && this.loadedUpTo < this.committedNext && !this.loading) {
+      this.load().catch(() => undefined); // read ahead; a failure shows on the next take
+    }
+  }
+
+  private removeFromWindow(): void {
+    const item = this.window.shift()!;
+    this.windowBytes -= item.data.length;
+    this.budget.used -= item.data.length;
+  }
+
+  private windowHasRoom(item: Item): boolean {
+    return (
+      this.window.length < WINDOW_MAX_ITEMS &&
+      this.windowBytes + item.data.length <= WINDOW_MAX_BYTES &&
+      this.budget.used + item.data.length <= this.budget.limit
+    );
+  }
+
+  private addToWindow(item: Item): void {
+    this.window.push(item);
+    this.windowBytes += item.data.length;
+    this.budget.used += item.data.length;
+  }
+
+  /** Reads the next items after the window from the store. */
+  private load(): Promise<void> {
+    if (this.loading) return this.loading;
+    const generation = this.generation;
+    const to = this.committedNext;
+    this.loading = this.store
+      .readItems(this.name, this.loadedUpTo, to, REFILL_ITEMS)
+      .then((items) => {
+        if (generation !== this.generation) return;
+        if (items.length === 0) {
+          this.loadedUpTo = to;
+          return;
+        }
+        for (const item of items) this.addToWindow(item);
+        this.loadedUpTo = items[items.length - 1]!.id + 1;
+      })
+      .finally(() => {
+        this.loading = null;
+      });
+    return this.loading;
+  }
+
+  /** Deletes an item for good (read, closed, expired, discarded). */
+  consume(item: Item): void {
+    this.storedItems--;
+    this.storedBytes -= item.data.length;
+    this.store.del(itemKey(this.name, item.id), this);
+    if (++this.consumedSinceCompact >= COMPACT_EVERY) {
+      this.consumedSinceCompact = 0;
+      const range = prefixRange(itemPrefix(this.name));
+      // Not ordered with writes: compaction only reclaims tombstones below the head.
+      this.store.db.compactRange(range.gte, itemKey(this.name, this.meta().headId)).catch(() => undefined);
+    }
+  }
+
+  private expire(item: Item): void {
+    this.counters.expiredItems++;
+    this.expireSink(this, item);
+    this.consume(item);
+  }
+
+  // ---- open items ---------------------------------------------------------------------------
+
+  /** Confirms an open item: deleted for good. False when it is no longer open (flushed). */
+  confirm(item: Item): boolean {
+    if (!this.closeOpen(item)) return false;
+    this.consume(item);
+    return true;
+  }
+
+  /** Returns an open item to the head, in id order, or straight to a waiter. */
+  release(item: Item): boolean {
+    if (!this.closeOpen(item)) return false;
+    this.counters.canceledTransactions++;
+    if (isExpired(item, Date.now())) {
+      this.expire(item);
+      return true;
+    }
+    if (this.offer(item)) return true;
+    this.window.insertBefore(item, (other) => other.id > item.id);
+    this.windowBytes += item.data.length;
+    this.budget.used += item.data.length;
+    return true;
+  }
+
+  private closeOpen(item: Item): boolean {
+    if (this.open.get(item.id) !== item) return false;
+    this.open.delete(item.id);
+    this.openBytes -= item.data.length;
+    return true;
+  }
+
+  // ---- waiting ------------------------------------------------------------------------------
+
+  addWaiter(waiter: Waiter): void {
+    this.waiters.push(waiter);
+  }
+
+  removeWaiter(waiter: Waiter): void {
+    this.waiters.remove(waiter);
+  }
+
+  /** Hands a newly available item to the oldest waiters: peekers see it, one taker takes it. */
+  private offer(item: Item): boolean {
+    const now = Date.now();
+    if (this.waiters.length === 0) return false;
+    if (isExpired(item, now)) {
+      this.expire(item);
+      return true;
+    }
+    for (let waiter = this.waiters.shift(); waiter; waiter = this.waiters.shift()) {
+      this.taken(item, waiter.mode, now);
+      waiter.deliver(item);
+      if (waiter.mode !== 'peek') return true;
+    }
+    return false;
+  }
+
+  // ---- flush and delete ---------------------------------------------------------------------
+
+  /** Removes every item, open ones included; resolves when the store has dropped them. */
+  flush(): Promise<void> {
+    this.generation++;
+    this.counters.totalFlushes++;
+    this.budget.used -= this.windowBytes;
+    this.window.clear();
+    this.windowBytes = 0;
+    this.open.clear();
+    this.openBytes = 0;
+    this.appended = [];
+    for (let i = 0; i < this.sealedGroups.length; i++) this.sealedGroups[i] = [];
+    this.storedItems = 0;
+    this.storedBytes = 0;
+    this.loadedUpTo = this.committedNext = this.nextId;
+    const done = this.store.clearRange(prefixRange(itemPrefix(this.name)));
+    this.store.touch(this);
+    return done;
+  }
+
+  /** Wakes every waiter with nothing (the queue is going away or the server stops). */
+  cancelWaiters(): void {
+    for (let waiter = this.waiters.shift(); waiter; waiter = this.waiters.shift()) waiter.deliver(null);
+  }
+
+  /** Drops the queue: items, meta; its cursors are the manager's to drop. */
+  destroy(): Promise<void> {
+    this.deleted = true;
+    this.cancelWaiters();
+    this.store.del(this.key);
+    return this.flush();
+  }
+
+  /** The record of an item, for copying it elsewhere (expire_to_queue, cursor retries). */
+  static recordOf(item: Item): Buffer {
+    return recordOf(item);
+  }
+}
+
+export function isExpired(item: Item, now: number): boolean {
+  return item.expiry !== 0 && item.expiry <= now;
+}

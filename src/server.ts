@@ -1,0 +1,123 @@
+// Wires sockets to sessions: picks the framing from a connection's first byte.
+import net from 'node:net';
+import { type Logger } from 'pino';
+import { type FsyncMode, type ServerQueueConfig } from './config.js';
+import { QueueManager } from './manager.js';
+import { type Framing } from './protocol/command.js';
+import { TextFraming } from './protocol/text.js';
+import { BinaryFraming } from './protocol/binary.js';
+import { Session } from './session.js';
+import { Store } from './store/store.js';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  fsync: FsyncMode;
+  valueKey: 'queue' | 'full';
+  allowShutdown: boolean;
+  queueConfig: ServerQueueConfig;
+  /** The largest value any queue accepts (framing limit). */
+  maxItemSize: number;
+  log: Logger;
+  /** Re-reads the configuration; returns an error message or null. */
+  reload(): Promise<string | null>;
+  /** Asked to stop (the `shutdown` command). */
+  onShutdown(): void;
+}
+
+/** Bytes of head windows across all queues. */
+const WINDOW_MEMORY = 64 * 1024 * 1024;
+/** Bytes one refill read may hold. */
+const READ_BYTES = 1024 * 1024;
+const BINARY_MAGIC = 0x80;
+
+export class SiberiteServer {
+  private readonly sessions = new Set<Session>();
+  private readonly sockets = new Set<net.Socket>();
+  private fsyncTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly manager: QueueManager,
+    private readonly net: net.Server,
+    private readonly options: ServerOptions,
+  ) {}
+
+  static async start(options: ServerOptions): Promise<SiberiteServer> {
+    const store = await Store.open(options.dataDir, { syncAlways: options.fsync === 'always', readBytes: READ_BYTES });
+    const manager = await QueueManager.open(store, {
+      fsync: options.fsync,
+      queueConfig: options.queueConfig,
+      windowMemory: WINDOW_MEMORY,
+    });
+    const server = new SiberiteServer(manager, net.createServer(), options);
+    await server.listen();
+    if (typeof options.fsync === 'number') {
+      server.fsyncTimer = setInterval(() => store.sync().catch((err) => options.log.error({ err }, 'fsync failed')), options.fsync);
+      server.fsyncTimer.unref();
+    }
+    return server;
+  }
+
+  private listen(): Promise<void> {
+    this.net.on('connection', (socket) => this.accept(socket));
+    return new Promise((resolve, reject) => {
+      this.net.once('error', reject);
+      this.net.listen(this.options.port, this.options.host, () => {
+        this.net.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  address(): net.AddressInfo {
+    return this.net.address() as net.AddressInfo;
+  }
+
+  private accept(socket: net.Socket): void {
+    const counters = this.manager.counters;
+    counters.currConnections++;
+    counters.totalConnections++;
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    let session: Session | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      if (!session) {
+        session = new Session(socket, this.framingFor(chunk[0]!), this.manager, {
+          valueKey: this.options.valueKey,
+          allowShutdown: this.options.allowShutdown,
+          log: this.options.log,
+          onShutdown: this.options.onShutdown,
+          onReload: this.options.reload,
+        });
+        this.sessions.add(session);
+      }
+      session.receive(chunk);
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      counters.currConnections--;
+      this.sockets.delete(socket);
+      if (session) {
+        session.close();
+        this.sessions.delete(session);
+      }
+    });
+  }
+
+  private framingFor(firstByte: number): Framing {
+    const limits = { maxItemSize: this.options.maxItemSize };
+    return firstByte === BINARY_MAGIC ? new BinaryFraming(limits) : new TextFraming(limits);
+  }
+
+  /** Stops accepting, returns every open item, writes what is pending, closes the store. */
+  async stop(): Promise<void> {
+    clearInterval(this.fsyncTimer);
+    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    for (const session of this.sessions) session.close();
+    this.sessions.clear();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+    await this.manager.close();
+  }
+}

@@ -1,0 +1,370 @@
+// One connection: its reply pipeline, its open items, its blocked read. Dies with the socket.
+import { type Socket } from 'node:net';
+import { type Logger } from 'pino';
+import { type QueueManager } from './manager.js';
+import {
+  type Command,
+  type Framing,
+  type GetKey,
+  type Reply,
+  type ValueOut,
+  clientError,
+  serverError,
+} from './protocol/command.js';
+import { type Queue, type TakeMode, type Waiter } from './queue.js';
+import { type Item } from './store/layout.js';
+import { VERSION } from './version.js';
+
+export interface SessionOptions {
+  /** `full`: VALUE lines echo the whole requested key instead of the queue name. */
+  valueKey: 'queue' | 'full';
+  allowShutdown: boolean;
+  log: Logger;
+  /** Called for `shutdown` (only when allowed) and `reload`. */
+  onShutdown(): void;
+  onReload(): Promise<string | null>;
+}
+
+/** A reply whose command is still being served; replies leave in request order. */
+interface Slot {
+  command: Command;
+  reply: Reply | undefined;
+}
+
+/** An item this connection holds open, with its open_transaction_timeout timer. */
+interface OpenItem {
+  item: Item;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** A blocked read: the waiter parked on a queue and its timeout. */
+interface Wait {
+  queue: Queue;
+  waiter: Waiter;
+  timer: NodeJS.Timeout;
+}
+
+const END: Reply = { kind: 'end' };
+const EMPTY_VALUES: Reply = { kind: 'values', values: [] };
+const CLOSE_FIRST = () => clientError('Close current item first', 'busy');
+
+/** Read no more from a client whose replies cannot leave, past this many buffered bytes. */
+const MAX_BUFFERED_INPUT = 256 * 1024;
+/** Pipelined sets in flight per connection before reading pauses. */
+const MAX_PIPELINED_SETS = 4096;
+
+export class Session {
+  private readonly slots: Slot[] = [];
+  /** Commands being served asynchronously, and whether they are all sets. */
+  private outstanding = 0;
+  private outstandingNonSets = 0;
+  /** A parsed command that must wait for the ones before it. */
+  private held: Command | null = null;
+  private readonly open = new Map<Queue, OpenItem[]>();
+  private wait: Wait | null = null;
+  private closed = false;
+  private pumping = false;
+  private writeBlocked = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly framing: Framing,
+    private readonly manager: QueueManager,
+    private readonly options: SessionOptions,
+  ) {
+    socket.on('drain', () => {
+      this.writeBlocked = false;
+      this.pump();
+    });
+  }
+
+  /** Bytes from the socket. */
+  receive(chunk: Buffer): void {
+    if (this.closed) return;
+    this.manager.counters.bytesRead += chunk.length;
+    this.framing.push(chunk);
+    this.pump();
+  }
+
+  /** The connection is gone: cancel the wait, return open items to their queues' heads. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.wait) this.endWait(this.wait);
+    for (const [queue, items] of this.open) {
+      for (const open of items) {
+        clearTimeout(open.timer);
+        queue.release(open.item);
+      }
+    }
+    this.open.clear();
+  }
+
+  // ---- the pipeline -------------------------------------------------------------------------
+
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    this.socket.cork();
+    try {
+      while (!this.closed && !this.writeBlocked) {
+        const command = this.held ?? this.framing.next();
+        if (!command) break;
+        if (!this.mayStart(command)) {
+          this.held = command;
+          break;
+        }
+        this.held = null;
+        this.start(command);
+      }
+    } finally {
+      this.socket.uncork();
+      this.pumping = false;
+    }
+    // Back-pressure: stop reading while commands cannot be served or replies cannot leave.
+    const stalled = this.held !== null || this.writeBlocked;
+    if (stalled && this.framing.buffered > MAX_BUFFERED_INPUT) this.socket.pause();
+    else if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** A command starts when all before it are done; a set may also start behind other sets. */
+  private mayStart(command: Command): boolean {
+    if (this.outstanding === 0) return true;
+    return command.kind === 'set' && this.outstandingNonSets === 0 && this.outstanding < MAX_PIPELINED_SETS;
+  }
+
+  private start(command: Command): void {
+    let result: Reply | Promise<Reply>;
+    try {
+      result = this.execute(command);
+    } catch (err) {
+      result = this.failure(err);
+    }
+    if (!(result instanceof Promise)) {
+      if (this.slots.length === 0) this.write(command, result);
+      else this.slots.push({ command, reply: result });
+      return;
+    }
+    const slot: Slot = { command, reply: undefined };
+    this.slots.push(slot);
+    this.outstanding++;
+    if (command.kind !== 'set') this.outstandingNonSets++;
+    result
+      .catch((err: unknown) => this.failure(err))
+      .then((reply) => {
+        slot.reply = reply;
+        this.outstanding--;
+        if (command.kind !== 'set') this.outstandingNonSets--;
+        this.flushSlots();
+        this.pump();
+      });
+  }
+
+  private failure(err: unknown): Reply {
+    this.options.log.error({ err }, 'command failed');
+    return serverError(err instanceof Error ? err.message : String(err));
+  }
+
+  private flushSlots(): void {
+    if (this.closed) return;
+    this.socket.cork();
+    while (this.slots.length > 0 && this.slots[0]!.reply !== undefined) {
+      const slot = this.slots.shift()!;
+      this.write(slot.command, slot.reply!);
+      if (this.closed) break;
+    }
+    this.socket.uncork();
+  }
+
+  private write(command: Command, reply: Reply): void {
+    if (this.closed) return;
+    const bytes = this.framing.encode(reply, command);
+    if (Array.isArray(bytes)) {
+      for (const b of bytes) this.send(b);
+    } else if (bytes.length > 0) {
+      this.send(bytes);
+    }
+    if (reply.kind === 'close' || (reply.kind === 'error' && reply.close)) {
+      this.socket.end();
+      this.close();
+    }
+  }
+
+  private send(bytes: Buffer): void {
+    this.manager.counters.bytesWritten += bytes.length;
+    if (!this.socket.write(bytes)) this.writeBlocked = true;
+  }
+
+  // ---- commands -----------------------------------------------------------------------------
+
+  private execute(command: Command): Reply | Promise<Reply> {
+    const m = this.manager;
+    switch (command.kind) {
+      case 'get':
+        return this.get(command.keys, command.cas);
+      case 'set':
+        return m.set(command);
+      case 'delete':
+        if (command.ref.cursor !== undefined) return clientError('cursors are not supported yet');
+        return m.deleteQueue(command.ref.queue).then((found) => (found ? { kind: 'deleted' } : { kind: 'not_found' }));
+      case 'flush':
+        if (command.ref.cursor !== undefined) return clientError('cursors are not supported yet');
+        return m.queue(command.ref.queue).flush().then(() => END);
+      case 'flush_all':
+        return m.flushAll().then(() => ({ kind: 'ok' }));
+      case 'stats':
+        return { kind: 'stats', stats: m.stats() };
+      case 'dump_stats':
+        return { kind: 'lines', lines: m.dumpStats() };
+      case 'version':
+        return { kind: 'version', version: VERSION };
+      case 'verbosity':
+        return { kind: 'ok' };
+      case 'status':
+        if (command.value === undefined) return { kind: 'line', text: m.status };
+        return m.setStatus(command.value).then((ok) => (ok ? END : clientError('bad status')));
+      case 'reload':
+        return this.options.onReload().then((error) => (error ? serverError(error) : { kind: 'line', text: 'Reloaded config.' }));
+      case 'shutdown':
+        if (!this.options.allowShutdown) return { kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' };
+        setImmediate(() => this.options.onShutdown());
+        return { kind: 'close' };
+      case 'quit':
+        return { kind: 'close' };
+      case 'noop':
+        return { kind: 'ok' };
+      case 'invalid':
+        return command.reply;
+      case 'monitor':
+      case 'confirm':
+      case 'flush_expired':
+      case 'flush_all_expired':
+        return { kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' };
+    }
+  }
+
+  // ---- get ----------------------------------------------------------------------------------
+
+  private get(keys: GetKey[], withCas: boolean): Reply | Promise<Reply> {
+    const m = this.manager;
+    // Check every key before taking anything, so an error never loses an item already taken.
+    for (const key of keys) {
+      if (key.cursor !== undefined) return clientError('cursors are not supported yet');
+      if (m.status === 'QUIESCENT') return serverError('server is quiescent');
+      const queue = m.queue(key.queue);
+      const open = this.openCount(queue);
+      if (key.open && open - (key.close && open > 0 ? 1 : 0) >= queue.config.maxOpenTransactions) return CLOSE_FIRST();
+      if (!key.open && !key.peek && !key.close && !key.abort && open > 0) return CLOSE_FIRST();
+    }
+    const values: ValueOut[] = [];
+    return this.serveKeys(keys, 0, values, withCas);
+  }
+
+  private serveKeys(keys: GetKey[], from: number, values: ValueOut[], withCas: boolean): Reply | Promise<Reply> {
+    for (let i = from; i < keys.length; i++) {
+      const key = keys[i]!;
+      const queue = this.manager.queue(key.queue);
+      if (key.close) this.closeOldest(queue, true);
+      if (key.abort) {
+        this.closeOldest(queue, false);
+        continue;
+      }
+      if (!key.open && !key.peek && key.close) continue; // close only
+      const mode: TakeMode = key.open ? 'open' : key.peek ? 'peek' : 'remove';
+      this.count(mode);
+      const taken = queue.take(mode);
+      if (taken instanceof Promise) {
+        return taken.then((item) => {
+          this.collect(queue, key, mode, item, values, withCas);
+          if (!item && keys.length === 1 && key.timeoutMs) return this.block(queue, key, mode, withCas);
+          return this.serveKeys(keys, i + 1, values, withCas);
+        });
+      }
+      this.collect(queue, key, mode, taken, values, withCas);
+      if (!taken && keys.length === 1 && key.timeoutMs) return this.block(queue, key, mode, withCas);
+    }
+    return values.length ? { kind: 'values', values } : EMPTY_VALUES;
+  }
+
+  private count(mode: TakeMode): void {
+    if (mode === 'peek') this.manager.counters.cmdPeek++;
+    else this.manager.counters.cmdGet++;
+  }
+
+  private collect(queue: Queue, key: GetKey, mode: TakeMode, item: Item | null, values: ValueOut[], withCas: boolean): void {
+    if (!item) return;
+    if (mode === 'open') this.hold(queue, item);
+    values.push(this.valueOut(key, item, withCas));
+  }
+
+  private valueOut(key: GetKey, item: Item, withCas: boolean): ValueOut {
+    const out: ValueOut = { key: this.options.valueKey === 'full' ? key.raw : key.queue, flags: item.flags, data: item.data };
+    if (withCas) out.cas = item.id;
+    return out;
+  }
+
+  /** Waits up to key.timeoutMs for an item; later commands of this connection wait behind. */
+  private block(queue: Queue, key: GetKey, mode: TakeMode, withCas: boolean): Promise<Reply> {
+    return new Promise<Reply>((resolve) => {
+      const waiter: Waiter = {
+        mode,
+        deliver: (item) => {
+          this.endWait(wait);
+          if (!item) return resolve(EMPTY_VALUES);
+          if (mode === 'open') this.hold(queue, item);
+          resolve({ kind: 'values', values: [this.valueOut(key, item, withCas)] });
+        },
+      };
+      const timer = setTimeout(() => {
+        this.endWait(wait);
+        resolve(EMPTY_VALUES);
+      }, key.timeoutMs);
+      const wait: Wait = { queue, waiter, timer };
+      this.wait = wait;
+      queue.addWaiter(waiter);
+    });
+  }
+
+  private endWait(wait: Wait): void {
+    clearTimeout(wait.timer);
+    wait.queue.removeWaiter(wait.waiter);
+    if (this.wait === wait) this.wait = null;
+  }
+
+  // ---- open items ---------------------------------------------------------------------------
+
+  private openCount(queue: Queue): number {
+    return this.open.get(queue)?.length ?? 0;
+  }
+
+  private hold(queue: Queue, item: Item): void {
+    let list = this.open.get(queue);
+    if (!list) this.open.set(queue, (list = []));
+    const entry: OpenItem = { item, timer: undefined };
+    const timeout = queue.config.openTransactionTimeout;
+    if (timeout !== null) {
+      entry.timer = setTimeout(() => this.dropOpen(queue, entry, false), timeout);
+      entry.timer.unref();
+    }
+    list.push(entry);
+  }
+
+  /** Confirms (close) or returns (abort) this connection's oldest open item of `queue`. */
+  private closeOldest(queue: Queue, confirm: boolean): boolean {
+    const first = this.open.get(queue)?.[0];
+    if (!first) return false;
+    this.dropOpen(queue, first, confirm);
+    return true;
+  }
+
+  private dropOpen(queue: Queue, entry: OpenItem, confirm: boolean): void {
+    const list = this.open.get(queue);
+    const at = list ? list.indexOf(entry) : -1;
+    if (at < 0) return;
+    list!.splice(at, 1);
+    if (list!.length === 0) this.open.delete(queue);
+    clearTimeout(entry.timer);
+    if (confirm) queue.confirm(entry.item);
+    else queue.release(entry.item);
+  }
+}

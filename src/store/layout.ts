@@ -1,0 +1,146 @@
+// The LevelDB key layout and item record format. Pure: no database here.
+//
+//   m/<queue>                      queue meta: counters worth not recomputing at start-up
+//   i/<queue>/<id:u64be>           item record (header + payload); FIFO order = byte order
+//   c/<queue>/<cursor>             cursor meta (next id to read)
+//   r/<queue>/<cursor>/<id:u64be>  a cursor's retry entry (copy of the item record)
+//   s/status                       server status
+//
+// Queue and cursor names never contain '/', so every prefix below is unambiguous.
+import { RECORD_HEADROOM } from '../protocol/command.js';
+
+export const RECORD_HEADER = RECORD_HEADROOM;
+const RECORD_VERSION = 1;
+
+/** One queued message as the program holds it. `data` is a view into its stored record. */
+export interface Item {
+  id: number;
+  flags: number;
+  /** ms since epoch when it was stored. */
+  addTime: number;
+  /** ms since epoch when it expires; 0 = never. */
+  expiry: number;
+  data: Buffer;
+}
+
+const enc = (s: string) => Buffer.from(s, 'latin1');
+
+export const STATUS_KEY = enc('s/status');
+export const META_PREFIX = enc('m/');
+
+export function metaKey(queue: string): Buffer {
+  return enc(`m/${queue}`);
+}
+
+export function queueFromMetaKey(key: Buffer): string {
+  return key.toString('latin1', 2);
+}
+
+function prefixed(prefix: string, id: number): Buffer {
+  const p = Buffer.byteLength(prefix, 'latin1');
+  const b = Buffer.allocUnsafe(p + 8);
+  b.write(prefix, 0, 'latin1');
+  writeId(b, p, id);
+  return b;
+}
+
+export function itemPrefix(queue: string): string {
+  return `i/${queue}/`;
+}
+
+export function itemKey(queue: string, id: number): Buffer {
+  return prefixed(itemPrefix(queue), id);
+}
+
+/** The id at the end of an item or retry key. */
+export function idFromKey(key: Buffer): number {
+  return key.readUInt32BE(key.length - 8) * 0x1_0000_0000 + key.readUInt32BE(key.length - 4);
+}
+
+export function cursorKey(queue: string, cursor: string): Buffer {
+  return enc(`c/${queue}/${cursor}`);
+}
+
+export function cursorPrefix(queue: string): Buffer {
+  return enc(`c/${queue}/`);
+}
+
+export function retryPrefix(queue: string, cursor: string): string {
+  return `r/${queue}/${cursor}/`;
+}
+
+export function retryKey(queue: string, cursor: string, id: number): Buffer {
+  return prefixed(retryPrefix(queue, cursor), id);
+}
+
+/** [gte, lt) covering every key that starts with `prefix`. */
+export function prefixRange(prefix: string | Buffer): { gte: Buffer; lt: Buffer } {
+  const gte = typeof prefix === 'string' ? enc(prefix) : prefix;
+  const lt = Buffer.from(gte);
+  lt[lt.length - 1]!++; // every prefix here ends in '/', so no carry is needed
+  return { gte, lt };
+}
+
+function writeId(b: Buffer, at: number, id: number): void {
+  b.writeUInt32BE(Math.floor(id / 0x1_0000_0000), at);
+  b.writeUInt32BE(id >>> 0, at + 4);
+}
+
+/** Fills the header in front of a payload that a framing read with RECORD_HEADROOM spare bytes. */
+export function writeRecordHeader(record: Buffer, flags: number, addTime: number, expiry: number): void {
+  record[0] = RECORD_VERSION;
+  record.writeUInt32BE(flags >>> 0, 1);
+  record.writeDoubleBE(addTime, 5);
+  record.writeDoubleBE(expiry, 13);
+}
+
+export function decodeRecord(id: number, record: Buffer): Item {
+  if (record.length < RECORD_HEADER || record[0] !== RECORD_VERSION) throw new Error(`corrupt item record ${id}`);
+  return {
+    id,
+    flags: record.readUInt32BE(1),
+    addTime: record.readDoubleBE(5),
+    expiry: record.readDoubleBE(13),
+    data: record.subarray(RECORD_HEADER),
+  };
+}
+
+/** The whole record of an item whose data is a view into one (as every Item's is). */
+export function recordOf(item: Item): Buffer {
+  const d = item.data;
+  return Buffer.from(d.buffer, d.byteOffset - RECORD_HEADER, d.length + RECORD_HEADER);
+}
+
+/** Persisted per-queue counters. */
+export interface QueueMeta {
+  nextId: number;
+  /** No item with a lower id exists: where start-up seeks for the head. */
+  headId: number;
+  items: number;
+  bytes: number;
+  totalItems: number;
+}
+
+const META_FIELDS = 5;
+
+export function encodeMeta(m: QueueMeta): Buffer {
+  const b = Buffer.allocUnsafe(1 + META_FIELDS * 8);
+  b[0] = 1;
+  b.writeDoubleBE(m.nextId, 1);
+  b.writeDoubleBE(m.headId, 9);
+  b.writeDoubleBE(m.items, 17);
+  b.writeDoubleBE(m.bytes, 25);
+  b.writeDoubleBE(m.totalItems, 33);
+  return b;
+}
+
+export function decodeMeta(b: Buffer): QueueMeta {
+  if (b.length < 1 + META_FIELDS * 8 || b[0] !== 1) throw new Error('corrupt queue meta');
+  return {
+    nextId: b.readDoubleBE(1),
+    headId: b.readDoubleBE(9),
+    items: b.readDoubleBE(17),
+    bytes: b.readDoubleBE(25),
+    totalItems: b.readDoubleBE(33),
+  };
+}

@@ -1,8 +1,22 @@
 // The registry of queues, and everything that spans queues: fanout sets, flush_all, stats.
 import { type FsyncMode, type ServerQueueConfig, queueConfigFor } from './config.js';
 import { type Reply, type SetCommand, serverError } from './protocol/command.js';
+import { Cursor, type CursorState, decodeCursor } from './cursor.js';
 import { MemoryBudget, Queue } from './queue.js';
-import { RECORD_HEADER, type Item, STATUS_KEY, writeRecordHeader } from './store/layout.js';
+import { type ReadSource } from './source.js';
+import {
+  CURSOR_PREFIX,
+  RECORD_HEADER,
+  RETRY_PREFIX,
+  type Item,
+  STATUS_KEY,
+  decodeRecord,
+  namesFromCursorKey,
+  namesFromRetryKey,
+  prefixRange,
+  writeRecordHeader,
+} from './store/layout.js';
+import { type QueueRef } from './protocol/command.js';
 import { type Store } from './store/store.js';
 import { VERSION } from './version.js';
 
@@ -71,10 +85,35 @@ export class QueueManager {
       meta.headId = first ?? meta.nextId;
       manager.queues.set(name, manager.makeQueue(name, meta));
     }
+    await manager.loadCursors();
     const status = await store.getValue(STATUS_KEY);
     const text = status?.toString('latin1') as ServerStatus | undefined;
     if (text && STATUSES.includes(text)) manager.status = text;
     return manager;
+  }
+
+  /** Cursor positions and retry lists: one record per cursor and per retry entry. */
+  private async loadCursors(): Promise<void> {
+    const states = new Map<string, Map<string, CursorState>>();
+    const stateOf = (queue: string, cursor: string): CursorState => {
+      let byCursor = states.get(queue);
+      if (!byCursor) states.set(queue, (byCursor = new Map()));
+      let state = byCursor.get(cursor);
+      if (!state) byCursor.set(cursor, (state = { position: 0, retries: [] }));
+      return state;
+    };
+    for (const [key, value] of await this.store.readRange(prefixRange(CURSOR_PREFIX))) {
+      const [queue, cursor] = namesFromCursorKey(key);
+      stateOf(queue, cursor).position = decodeCursor(value);
+    }
+    for (const [key, value] of await this.store.readRange(prefixRange(RETRY_PREFIX))) {
+      const [queue, cursor, id] = namesFromRetryKey(key);
+      stateOf(queue, cursor).retries.push(decodeRecord(id, value));
+    }
+    for (const [queueName, byCursor] of states) {
+      const queue = this.queue(queueName);
+      for (const [name, state] of byCursor) queue.cursors.set(name, new Cursor(queue, name, this.store, state));
+    }
   }
 
   private makeQueue(name: string, meta?: ConstructorParameters<typeof Queue>[5]): Queue {
@@ -101,6 +140,22 @@ export class QueueManager {
       this.counters.queueCreates++;
     }
     return queue;
+  }
+
+  /** The cursor `name` of `queue`, created (at the queue's head) if it does not exist yet. */
+  cursor(queue: Queue, name: string): Cursor {
+    let cursor = queue.cursors.get(name);
+    if (!cursor) {
+      cursor = new Cursor(queue, name, this.store);
+      queue.cursors.set(name, cursor);
+    }
+    return cursor;
+  }
+
+  /** What `q` or `q.c` reads from. */
+  source(ref: QueueRef): ReadSource {
+    const queue = this.queue(ref.queue);
+    return ref.cursor === undefined ? queue : this.cursor(queue, ref.cursor);
   }
 
   get queueConfig(): ServerQueueConfig {
@@ -145,8 +200,26 @@ export class QueueManager {
     if (!queue) return false;
     this.queues.delete(name);
     this.counters.queueDeletes++;
-    await queue.destroy();
+    const cursors = [...queue.cursors.values()];
+    queue.cursors.clear();
+    await Promise.all([queue.destroy(), ...cursors.map((c) => c.destroy())]);
     return true;
+  }
+
+  async deleteCursor(queueName: string, name: string): Promise<boolean> {
+    const queue = this.queues.get(queueName);
+    const cursor = queue?.cursors.get(name);
+    if (!queue || !cursor) return false;
+    queue.cursors.delete(name);
+    await cursor.destroy();
+    return true;
+  }
+
+  /** `flush q` empties the queue (cursors continue from the new head); `flush q.c` rewinds c. */
+  async flush(ref: QueueRef): Promise<void> {
+    const queue = this.queue(ref.queue);
+    if (ref.cursor === undefined) await queue.flush();
+    else await this.cursor(queue, ref.cursor).flush();
   }
 
   async flushAll(): Promise<void> {
@@ -200,25 +273,40 @@ export class QueueManager {
       ['queue_deletes', String(c.queueDeletes)],
       ['queue_expires', String(c.queueExpires)],
     ];
-    for (const q of [...this.queues.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const q of this.sortedQueues()) {
       for (const [k, v] of queueStats(q)) out.push([`queue_${q.name}_${k}`, v]);
+      for (const c of sortedCursors(q)) {
+        for (const [k, v] of cursorStats(c)) out.push([`queue_${q.name}.${c.name}_${k}`, v]);
+      }
     }
     return out;
   }
 
   dumpStats(): string[] {
     const lines: string[] = [];
-    for (const q of [...this.queues.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const q of this.sortedQueues()) {
       lines.push(`queue '${q.name}' {`);
       for (const [k, v] of queueStats(q)) lines.push(`  ${k}=${v}`);
+      for (const c of sortedCursors(q)) {
+        lines.push(`  cursor '${c.name}' {`);
+        for (const [k, v] of cursorStats(c)) lines.push(`    ${k}=${v}`);
+        lines.push('  }');
+      }
       lines.push('}');
     }
     return lines;
   }
 
+  private sortedQueues(): Queue[] {
+    return [...this.queues.values()].sort(byName);
+  }
+
   /** Writes what is pending and closes the store. */
   async close(): Promise<void> {
-    for (const q of this.queues.values()) q.cancelWaiters();
+    for (const q of this.queues.values()) {
+      q.cancelWaiters();
+      for (const c of q.cursors.values()) c.cancelWaiters();
+    }
     await this.store.close();
   }
 }
@@ -240,6 +328,20 @@ export function queueStats(q: Queue): Array<[string, string]> {
     ['transactions', String(c.transactions)],
     ['canceled_transactions', String(c.canceledTransactions)],
     ['total_flushes', String(c.totalFlushes)],
+  ];
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+function sortedCursors(q: Queue): Cursor[] {
+  return [...q.cursors.values()].sort(byName);
+}
+
+export function cursorStats(c: Cursor): Array<[string, string]> {
+  return [
+    ['items', String(c.items)],
+    ['open_transactions', String(c.openCount)],
+    ['waiters', String(c.waiterCount)],
   ];
 }
 

@@ -3,15 +3,11 @@ import { type QueueConfig } from './config.js';
 import { Deque } from './deque.js';
 import { RECORD_HEADER, type Item, type QueueMeta, encodeMeta, itemKey, itemPrefix, metaKey, prefixRange, recordOf } from './store/layout.js';
 import { type BatchOp, type BatchParticipant, type Store } from './store/store.js';
+import { type Cursor } from './cursor.js';
+import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 
-/** How a reader takes an item: removed for good, held open, or only looked at. */
-export type TakeMode = 'remove' | 'open' | 'peek';
+export type { TakeMode, Waiter } from './source.js';
 
-/** A blocked reader. `deliver` gets the item (already taken for it, unless peek) or null. */
-export interface Waiter {
-  mode: TakeMode;
-  deliver(item: Item | null): void;
-}
 
 /** Memory for head windows, shared by all queues so many queues cannot add up without bound. */
 export class MemoryBudget {
@@ -43,7 +39,7 @@ export interface QueueCounters {
 /** Where expired items go instead of being dropped (expire_to_queue). */
 export type ExpireSink = (from: Queue, item: Item) => void;
 
-export class Queue implements BatchParticipant {
+export class Queue implements BatchParticipant, ReadSource {
   readonly counters: QueueCounters = {
     totalItems: 0,
     expiredItems: 0,
@@ -57,13 +53,15 @@ export class Queue implements BatchParticipant {
   };
   /** Set when the queue is deleted: it then writes nothing more. */
   deleted = false;
+  /** Durable cursors reading this queue, by name. */
+  readonly cursors = new Map<string, Cursor>();
 
   private readonly window = new Deque<Item>();
   private windowBytes = 0;
   /** Ids below this are in the window, open, or consumed; the rest are only in the store. */
   private loadedUpTo: number;
   /** Ids below this are written to the store. */
-  private committedNext: number;
+  private committedNextId: number;
   private nextId: number;
   /** Items and bytes in the store, open ones included, uncommitted ones included. */
   private storedItems: number;
@@ -90,7 +88,7 @@ export class Queue implements BatchParticipant {
   ) {
     this.key = metaKey(name);
     this.nextId = meta?.nextId ?? 1;
-    this.committedNext = this.nextId;
+    this.committedNextId = this.nextId;
     this.loadedUpTo = meta?.headId ?? this.nextId;
     this.storedItems = meta?.items ?? 0;
     this.storedBytes = meta?.bytes ?? 0;
@@ -107,6 +105,20 @@ export class Queue implements BatchParticipant {
 
   get bytes(): number {
     return this.storedBytes - this.openBytes;
+  }
+
+  /** Ids below this are written to the store. */
+  get committedNext(): number {
+    return this.committedNextId;
+  }
+
+  /** No item with a lower id exists any more. */
+  headId(): number {
+    let headId = this.loadedUpTo;
+    const first = this.window.peek();
+    if (first && first.id < headId) headId = first.id;
+    for (const id of this.open.keys()) if (id < headId) headId = id;
+    return headId;
   }
 
   get memItems(): number {
@@ -176,7 +188,8 @@ export class Queue implements BatchParticipant {
         if (this.loadedUpTo === item.id) this.loadedUpTo++;
         continue;
       }
-      this.committedNext = item.id + 1;
+      this.committedNextId = item.id + 1;
+      for (const cursor of this.cursors.values()) cursor.appended(item);
       if (this.loadedUpTo !== item.id) continue; // older items still on disk: it waits its turn
       if (this.offer(item)) {
         this.loadedUpTo++;
@@ -188,13 +201,9 @@ export class Queue implements BatchParticipant {
   }
 
   private meta(): QueueMeta {
-    let headId = this.loadedUpTo;
-    const first = this.window.peek();
-    if (first && first.id < headId) headId = first.id;
-    for (const id of this.open.keys()) if (id < headId) headId = id;
     return {
       nextId: this.nextId,
-      headId,
+      headId: this.headId(),
       items: this.storedItems,
       bytes: this.storedBytes,
       totalItems: this.counters.totalItems,
@@ -221,7 +230,7 @@ export class Queue implements BatchParticipant {
         this.taken(item, mode, now);
         return item;
       }
-      if (this.loadedUpTo < this.committedNext) return this.load().then(() => this.take(mode));
+      if (this.loadedUpTo < this.committedNextId) return this.load().then(() => this.take(mode));
       this.counters.getMisses++;
       return null;
     }
@@ -238,7 +247,7 @@ export class Queue implements BatchParticipant {
     } else {
       this.consume(item);
     }
-    if (this.window.length < LOW_WATER && this.loadedUpTo < this.committedNext && !this.loading) {
+    if (this.window.length < LOW_WATER && this.loadedUpTo < this.committedNextId && !this.loading) {
       this.load().catch(() => undefined); // read ahead; a failure shows on the next take
     }
   }
@@ -267,7 +276,7 @@ export class Queue implements BatchParticipant {
   private load(): Promise<void> {
     if (this.loading) return this.loading;
     const generation = this.generation;
-    const to = this.committedNext;
+    const to = this.committedNextId;
     this.loading = this.store
       .readItems(this.name, this.loadedUpTo, to, REFILL_ITEMS)
       .then((items) => {
@@ -294,7 +303,7 @@ export class Queue implements BatchParticipant {
       this.consumedSinceCompact = 0;
       const range = prefixRange(itemPrefix(this.name));
       // Not ordered with writes: compaction only reclaims tombstones below the head.
-      this.store.db.compactRange(range.gte, itemKey(this.name, this.meta().headId)).catch(() => undefined);
+      this.store.db.compactRange(range.gte, itemKey(this.name, this.headId())).catch(() => undefined);
     }
   }
 
@@ -376,7 +385,7 @@ export class Queue implements BatchParticipant {
     for (let i = 0; i < this.sealedGroups.length; i++) this.sealedGroups[i] = [];
     this.storedItems = 0;
     this.storedBytes = 0;
-    this.loadedUpTo = this.committedNext = this.nextId;
+    this.loadedUpTo = this.committedNextId = this.nextId;
     const done = this.store.clearRange(prefixRange(itemPrefix(this.name)));
     this.store.touch(this);
     return done;

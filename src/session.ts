@@ -11,7 +11,7 @@ import {
   clientError,
   serverError,
 } from './protocol/command.js';
-import { type Queue, type TakeMode, type Waiter } from './queue.js';
+import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 import { type Item } from './store/layout.js';
 import { VERSION } from './version.js';
 
@@ -39,7 +39,7 @@ interface OpenItem {
 
 /** A blocked read: the waiter parked on a queue and its timeout. */
 interface Wait {
-  queue: Queue;
+  queue: ReadSource;
   waiter: Waiter;
   timer: NodeJS.Timeout;
 }
@@ -60,7 +60,7 @@ export class Session {
   private outstandingNonSets = 0;
   /** A parsed command that must wait for the ones before it. */
   private held: Command | null = null;
-  private readonly open = new Map<Queue, OpenItem[]>();
+  private readonly open = new Map<ReadSource, OpenItem[]>();
   private wait: Wait | null = null;
   private closed = false;
   private pumping = false;
@@ -204,12 +204,13 @@ export class Session {
         return this.get(command.keys, command.cas);
       case 'set':
         return m.set(command);
-      case 'delete':
-        if (command.ref.cursor !== undefined) return clientError('cursors are not supported yet');
-        return m.deleteQueue(command.ref.queue).then((found) => (found ? { kind: 'deleted' } : { kind: 'not_found' }));
+      case 'delete': {
+        const { queue, cursor } = command.ref;
+        const deleted = cursor === undefined ? m.deleteQueue(queue) : m.deleteCursor(queue, cursor);
+        return deleted.then((found) => (found ? { kind: 'deleted' } : { kind: 'not_found' }));
+      }
       case 'flush':
-        if (command.ref.cursor !== undefined) return clientError('cursors are not supported yet');
-        return m.queue(command.ref.queue).flush().then(() => END);
+        return m.flush(command.ref).then(() => END);
       case 'flush_all':
         return m.flushAll().then(() => ({ kind: 'ok' }));
       case 'stats':
@@ -249,9 +250,8 @@ export class Session {
     const m = this.manager;
     // Check every key before taking anything, so an error never loses an item already taken.
     for (const key of keys) {
-      if (key.cursor !== undefined) return clientError('cursors are not supported yet');
       if (m.status === 'QUIESCENT') return serverError('server is quiescent');
-      const queue = m.queue(key.queue);
+      const queue = m.source(key);
       const open = this.openCount(queue);
       if (key.open && open - (key.close && open > 0 ? 1 : 0) >= queue.config.maxOpenTransactions) return CLOSE_FIRST();
       if (!key.open && !key.peek && !key.close && !key.abort && open > 0) return CLOSE_FIRST();
@@ -263,7 +263,7 @@ export class Session {
   private serveKeys(keys: GetKey[], from: number, values: ValueOut[], withCas: boolean): Reply | Promise<Reply> {
     for (let i = from; i < keys.length; i++) {
       const key = keys[i]!;
-      const queue = this.manager.queue(key.queue);
+      const queue = this.manager.source(key);
       if (key.close) this.closeOldest(queue, true);
       if (key.abort) {
         this.closeOldest(queue, false);
@@ -291,7 +291,7 @@ export class Session {
     else this.manager.counters.cmdGet++;
   }
 
-  private collect(queue: Queue, key: GetKey, mode: TakeMode, item: Item | null, values: ValueOut[], withCas: boolean): void {
+  private collect(queue: ReadSource, key: GetKey, mode: TakeMode, item: Item | null, values: ValueOut[], withCas: boolean): void {
     if (!item) return;
     if (mode === 'open') this.hold(queue, item);
     values.push(this.valueOut(key, item, withCas));
@@ -304,7 +304,7 @@ export class Session {
   }
 
   /** Waits up to key.timeoutMs for an item; later commands of this connection wait behind. */
-  private block(queue: Queue, key: GetKey, mode: TakeMode, withCas: boolean): Promise<Reply> {
+  private block(queue: ReadSource, key: GetKey, mode: TakeMode, withCas: boolean): Promise<Reply> {
     return new Promise<Reply>((resolve) => {
       const waiter: Waiter = {
         mode,
@@ -333,11 +333,11 @@ export class Session {
 
   // ---- open items ---------------------------------------------------------------------------
 
-  private openCount(queue: Queue): number {
+  private openCount(queue: ReadSource): number {
     return this.open.get(queue)?.length ?? 0;
   }
 
-  private hold(queue: Queue, item: Item): void {
+  private hold(queue: ReadSource, item: Item): void {
     let list = this.open.get(queue);
     if (!list) this.open.set(queue, (list = []));
     const entry: OpenItem = { item, timer: undefined };
@@ -350,14 +350,14 @@ export class Session {
   }
 
   /** Confirms (close) or returns (abort) this connection's oldest open item of `queue`. */
-  private closeOldest(queue: Queue, confirm: boolean): boolean {
+  private closeOldest(queue: ReadSource, confirm: boolean): boolean {
     const first = this.open.get(queue)?.[0];
     if (!first) return false;
     this.dropOpen(queue, first, confirm);
     return true;
   }
 
-  private dropOpen(queue: Queue, entry: OpenItem, confirm: boolean): void {
+  private dropOpen(queue: ReadSource, entry: OpenItem, confirm: boolean): void {
     const list = this.open.get(queue);
     const at = list ? list.indexOf(entry) : -1;
     if (at < 0) return;

@@ -144,3 +144,20 @@ export function decodeMeta(b: Buffer): QueueMeta {
     totalItems: b.readDoubleBE(33),
   };
 }
+
+export const CURSOR_PREFIX = enc('c/');
+export const RETRY_PREFIX = enc('r/');
+
+/** [queue, cursor] of a `c/<queue>/<cursor>` key. */
+export function namesFromCursorKey(key: Buffer): [string, string] {
+  const s = key.toString('latin1', 2);
+  const slash = s.indexOf('/');
+  return [s.slice(0, slash), s.slice(slash + 1)];
+}
+
+/** [queue, cursor, id] of an `r/<queue>/<cursor>/<id>` key. */
+export function namesFromRetryKey(key: Buffer): [string, string, number] {
+  const s = key.toString('latin1', 2, key.length - 9);
+  const slash = s.indexOf('/');
+  return [s.slice(0, slash), s.slice(slash + 1), idFromKey(key)];
+}

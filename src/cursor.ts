@@ -1,0 +1,210 @@
+// A durable cursor `q.c`: reads queue q from its own position without removing items.
+// Aborted and open reads live in the cursor's persistent retry list and are served first.
+import { Deque } from './deque.js';
+import { isExpired, type Queue } from './queue.js';
+import { type ReadSource, type TakeMode, type Waiter } from './source.js';
+import { type Item, cursorKey, recordOf, retryKey, prefixRange, retryPrefix } from './store/layout.js';
+import { type BatchOp, type BatchParticipant, type Store } from './store/store.js';
+
+/** Items one read-ahead of a cursor holds: a cursor far behind never pulls the queue in. */
+const READ_AHEAD = 256;
+
+export interface CursorState {
+  position: number;
+  /** Retry entries (aborted or open at the last stop), in id order. */
+  retries: Item[];
+}
+
+export function encodeCursor(position: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeDoubleBE(position, 0);
+  return b;
+}
+
+export function decodeCursor(b: Buffer): number {
+  return b.readDoubleBE(0);
+}
+
+export class Cursor implements BatchParticipant, ReadSource {
+  deleted = false;
+  /** Next queue item id this cursor reads. */
+  private position: number;
+  /** Items to serve before new ones: aborted, timed-out, or open at the last stop. */
+  private readonly retries = new Deque<Item>();
+  /** Items open on this cursor (their retry entries stay stored until closed). */
+  private readonly open = new Map<number, Item>();
+  /** Items read ahead from the store, ids ≥ position. */
+  private ahead: Item[] = [];
+  private loading: Promise<void> | null = null;
+  private readonly waiters = new Deque<Waiter>();
+  /** Bumped by flush: reads and open items from before are void. */
+  private generation = 0;
+  private readonly key: Buffer;
+
+  constructor(
+    readonly queue: Queue,
+    readonly name: string,
+    private readonly store: Store,
+    state?: CursorState,
+  ) {
+    this.key = cursorKey(queue.name, name);
+    this.position = state?.position ?? queue.headId();
+    for (const item of state?.retries ?? []) this.retries.push(item);
+    if (!state) store.touch(this);
+  }
+
+  get config() {
+    return this.queue.config;
+  }
+
+  /** Items this cursor has still to read (approximate when ids have gaps). */
+  get items(): number {
+    const from = Math.max(this.position, this.queue.headId());
+    const ahead = Math.min(this.queue.items + this.queue.openCount, Math.max(0, this.queue.committedNext - from));
+    return ahead + this.retries.length;
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  get waiterCount(): number {
+    return this.waiters.length;
+  }
+
+  sealBatch(ops: BatchOp[]): void {
+    if (!this.deleted) ops.push({ type: 'put', key: this.key, value: encodeCursor(this.position) });
+  }
+
+  batchDone(): void {}
+
+  // ---- reading ------------------------------------------------------------------------------
+
+  take(mode: TakeMode): Item | null | Promise<Item | null> {
+    const now = Date.now();
+    const retry = this.retries.peek();
+    if (retry) {
+      if (mode !== 'peek') this.retries.shift();
+      if (mode === 'open') this.open.set(retry.id, retry);
+      else if (mode === 'remove') this.store.del(retryKey(this.queue.name, this.name, retry.id));
+      return retry;
+    }
+    const head = this.queue.headId();
+    if (this.position < head) this.moveTo(head); // plain gets removed what it had not read yet
+    for (;;) {
+      const item = this.ahead[0];
+      if (!item) break;
+      if (item.id < this.position || item.id < head || isExpired(item, now)) {
+        this.ahead.shift();
+        continue;
+      }
+      if (mode !== 'peek') this.advance(item, mode);
+      return item;
+    }
+    if (this.position < this.queue.committedNext) return this.load().then(() => this.take(mode));
+    return null;
+  }
+
+  /** Moves past `item`, and for an open read records it in the retry list on disk. */
+  private advance(item: Item, mode: TakeMode): void {
+    if (this.ahead[0] === item) this.ahead.shift();
+    this.moveTo(item.id + 1);
+    if (mode === 'open') {
+      this.open.set(item.id, item);
+      this.store.put(retryKey(this.queue.name, this.name, item.id), recordOf(item), this);
+    }
+  }
+
+  private moveTo(position: number): void {
+    this.position = position;
+    this.store.touch(this);
+  }
+
+  private load(): Promise<void> {
+    if (this.loading) return this.loading;
+    const generation = this.generation;
+    const to = this.queue.committedNext;
+    this.loading = this.store
+      .readItems(this.queue.name, this.position, to, READ_AHEAD)
+      .then((items) => {
+        if (generation !== this.generation) return;
+        if (items.length === 0) this.moveTo(Math.max(this.position, to));
+        else this.ahead = items;
+      })
+      .finally(() => {
+        this.loading = null;
+      });
+    return this.loading;
+  }
+
+  /** A new item was written to the queue: hand it to a waiter if this cursor is caught up. */
+  appended(item: Item): void {
+    if (this.waiters.length === 0 || this.retries.length > 0 || this.ahead.length > 0) return;
+    if (item.id < this.position) return;
+    this.offer(item, false);
+  }
+
+  private offer(item: Item, fromRetry: boolean): boolean {
+    for (let waiter = this.waiters.shift(); waiter; waiter = this.waiters.shift()) {
+      if (waiter.mode !== 'peek') {
+        if (fromRetry) {
+          if (waiter.mode === 'open') this.open.set(item.id, item);
+          else this.store.del(retryKey(this.queue.name, this.name, item.id));
+        } else {
+          this.advance(item, waiter.mode);
+        }
+      }
+      waiter.deliver(item);
+      if (waiter.mode !== 'peek') return true;
+    }
+    return false;
+  }
+
+  // ---- open items ---------------------------------------------------------------------------
+
+  confirm(item: Item): boolean {
+    if (this.open.get(item.id) !== item) return false;
+    this.open.delete(item.id);
+    this.store.del(retryKey(this.queue.name, this.name, item.id), this);
+    return true;
+  }
+
+  release(item: Item): boolean {
+    if (this.open.get(item.id) !== item) return false;
+    this.open.delete(item.id);
+    if (this.offer(item, true)) return true;
+    this.retries.insertBefore(item, (other) => other.id > item.id);
+    return true;
+  }
+
+  addWaiter(waiter: Waiter): void {
+    this.waiters.push(waiter);
+  }
+
+  removeWaiter(waiter: Waiter): void {
+    this.waiters.remove(waiter);
+  }
+
+  cancelWaiters(): void {
+    for (let waiter = this.waiters.shift(); waiter; waiter = this.waiters.shift()) waiter.deliver(null);
+  }
+
+  // ---- flush and delete ---------------------------------------------------------------------
+
+  /** Rewinds to the queue's head and empties the retry list (open reads included). */
+  flush(): Promise<void> {
+    this.generation++;
+    this.ahead = [];
+    this.retries.clear();
+    this.open.clear();
+    this.moveTo(this.queue.headId());
+    return this.store.clearRange(prefixRange(retryPrefix(this.queue.name, this.name)));
+  }
+
+  destroy(): Promise<void> {
+    this.deleted = true;
+    this.cancelWaiters();
+    this.store.del(this.key);
+    return this.flush();
+  }
+}

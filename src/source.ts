@@ -1,0 +1,24 @@
+// What a reader reads from: a queue (consuming) or a cursor of a queue (not consuming).
+import { type QueueConfig } from './config.js';
+import { type Item } from './store/layout.js';
+
+/** How a reader takes an item: removed for good, held open, or only looked at. */
+export type TakeMode = 'remove' | 'open' | 'peek';
+
+/** A blocked reader. `deliver` gets the item (already taken for it, unless peek) or null. */
+export interface Waiter {
+  mode: TakeMode;
+  deliver(item: Item | null): void;
+}
+
+export interface ReadSource {
+  readonly config: QueueConfig;
+  /** The head item, taken as `mode` says; null when empty; a promise when it must be read first. */
+  take(mode: TakeMode): Item | null | Promise<Item | null>;
+  /** Confirms an open item (done with it). False when it is no longer open here. */
+  confirm(item: Item): boolean;
+  /** Returns an open item to be served again first. False when it is no longer open here. */
+  release(item: Item): boolean;
+  addWaiter(waiter: Waiter): void;
+  removeWaiter(waiter: Waiter): void;
+}

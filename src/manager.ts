@@ -13,6 +13,7 @@ import {
   decodeRecord,
   namesFromCursorKey,
   namesFromRetryKey,
+  itemPrefix,
   prefixRange,
   writeRecordHeader,
 } from './store/layout.js';
@@ -40,6 +41,8 @@ export interface ServerCounters {
 /** exptime below this is relative seconds; at or above it, absolute Unix seconds (Kestrel). */
 const RELATIVE_EXPTIME_LIMIT = 1_000_000;
 
+const SWEEP_INTERVAL_MS = 1000;
+
 const STORED: Reply = { kind: 'stored' };
 const NOT_STORED: Reply = { kind: 'not_stored' };
 
@@ -65,6 +68,8 @@ export class QueueManager {
     queueExpires: 0,
   };
   readonly startTime = Date.now();
+  private sweeper: NodeJS.Timeout | undefined;
+  private fsyncTimer: NodeJS.Timeout | undefined;
   status: ServerStatus = 'UP';
   private readonly budget: MemoryBudget;
 
@@ -89,7 +94,46 @@ export class QueueManager {
     const status = await store.getValue(STATUS_KEY);
     const text = status?.toString('latin1') as ServerStatus | undefined;
     if (text && STATUSES.includes(text)) manager.status = text;
+    manager.sweeper = setInterval(() => void manager.sweep(), SWEEP_INTERVAL_MS);
+    manager.sweeper.unref();
+    manager.scheduleFsync();
     return manager;
+  }
+
+  /** `fsync <ms>` (server-wide or any queue's): sync LevelDB's log at the shortest interval. */
+  private scheduleFsync(): void {
+    clearInterval(this.fsyncTimer);
+    this.fsyncTimer = undefined;
+    const intervals = [this.options.fsync, this.options.queueConfig.defaults.fsync];
+    for (const q of this.options.queueConfig.queues.values()) intervals.push(q.fsync);
+    const ms = Math.min(...intervals.filter((f): f is number => typeof f === 'number'));
+    if (!Number.isFinite(ms)) return;
+    this.fsyncTimer = setInterval(() => void this.store.sync().catch(() => undefined), ms);
+    this.fsyncTimer.unref();
+  }
+
+  /** Every second: drop expired items from queue heads and refresh on-disk sizes. */
+  private async sweep(): Promise<void> {
+    for (const queue of this.queues.values()) {
+      if (queue.deleted) continue;
+      try {
+        await queue.removeExpired(false);
+        queue.logSize = await this.store.approximateSize(prefixRange(itemPrefix(queue.name)));
+      } catch {
+        // a closing store: the next sweep (if any) tries again
+      }
+    }
+  }
+
+  async flushExpired(name: string): Promise<number> {
+    const queue = this.queues.get(name);
+    return queue ? queue.removeExpired(true) : 0;
+  }
+
+  async flushAllExpired(): Promise<number> {
+    let total = 0;
+    for (const queue of [...this.queues.values()]) total += await queue.removeExpired(true);
+    return total;
   }
 
   /** Cursor positions and retry lists: one record per cursor and per retry entry. */
@@ -122,6 +166,7 @@ export class QueueManager {
 
   /** expire_to_queue: an expired item moves to the configured queue with no expiry of its own. */
   private readonly expireSink = (from: Queue, item: Item): void => {
+    this.counters.queueExpires++;
     const target = from.config.expireToQueue;
     if (!target || target === from.name) return;
     const record = Buffer.allocUnsafe(RECORD_HEADER + item.data.length);
@@ -166,6 +211,7 @@ export class QueueManager {
   reconfigure(queueConfig: ServerQueueConfig): void {
     this.options = { ...this.options, queueConfig };
     for (const queue of this.queues.values()) queue.config = queueConfigFor(queueConfig, queue.name);
+    this.scheduleFsync();
   }
 
   // ---- commands -----------------------------------------------------------------------------
@@ -181,7 +227,7 @@ export class QueueManager {
       if (!queue.config.discardOldWhenFull && queue.isFull(size)) return NOT_STORED;
     }
     const now = Date.now();
-    let sync = this.options.fsync === 'always';
+    let sync = this.options.fsync === 'always' || this.options.queueConfig.defaults.fsync === 'always';
     for (const queue of queues) {
       const expiry = expiryFor(cmd.exptime, now, queue.config.maxAge);
       writeRecordHeader(cmd.record, cmd.flags, now, expiry);
@@ -303,6 +349,8 @@ export class QueueManager {
 
   /** Writes what is pending and closes the store. */
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    clearInterval(this.fsyncTimer);
     for (const q of this.queues.values()) {
       q.cancelWaiters();
       for (const c of q.cursors.values()) c.cancelWaiters();
@@ -317,7 +365,7 @@ export function queueStats(q: Queue): Array<[string, string]> {
     ['items', String(q.items)],
     ['bytes', String(q.bytes)],
     ['total_items', String(c.totalItems)],
-    ['logsize', String(q.bytes)],
+    ['logsize', String(q.logSize)],
     ['expired_items', String(c.expiredItems)],
     ['mem_items', String(q.memItems)],
     ['mem_bytes', String(q.memBytes)],

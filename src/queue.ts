@@ -53,6 +53,8 @@ export class Queue implements BatchParticipant, ReadSource {
   };
   /** Set when the queue is deleted: it then writes nothing more. */
   deleted = false;
+  /** Bytes the queue's items take on disk, as LevelDB estimates them (refreshed by the sweep). */
+  logSize = 0;
   /** Durable cursors reading this queue, by name. */
   readonly cursors = new Map<string, Cursor>();
 
@@ -164,7 +166,12 @@ export class Queue implements BatchParticipant, ReadSource {
   private discardFor(bytes: number): void {
     while (this.isFull(bytes)) {
       const item = this.window.shift();
-      if (!item) break; // the rest is on disk or open: the set goes over the limit rather than wait
+      if (!item) {
+        // The oldest items are still on disk (or open): this set goes over the limit rather
+        // than wait, and a read-ahead brings them in so the next set can drop them.
+        if (this.loadedUpTo < this.committedNextId && !this.loading) this.load().catch(() => undefined);
+        break;
+      }
       this.windowBytes -= item.data.length;
       this.budget.used -= item.data.length;
       this.counters.discarded++;
@@ -304,6 +311,31 @@ export class Queue implements BatchParticipant, ReadSource {
       const range = prefixRange(itemPrefix(this.name));
       // Not ordered with writes: compaction only reclaims tombstones below the head.
       this.store.db.compactRange(range.gte, itemKey(this.name, this.headId())).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Removes expired items from the head; returns how many. With `readStore`, reads on from the
+   * store until an unexpired head is found (flush_expired); otherwise only looks at memory.
+   */
+  async removeExpired(readStore: boolean): Promise<number> {
+    let count = 0;
+    const now = Date.now();
+    for (;;) {
+      const item = this.window.peek();
+      if (!item) {
+        if (this.loadedUpTo >= this.committedNextId) return count;
+        if (!readStore) {
+          if (!this.loading) this.load().catch(() => undefined); // the next sweep sees them
+          return count;
+        }
+        await this.load();
+        continue;
+      }
+      if (!isExpired(item, now)) return count;
+      this.removeFromWindow();
+      this.expire(item);
+      count++;
     }
   }
 

@@ -35,7 +35,6 @@ const BINARY_MAGIC = 0x80;
 export class SiberiteServer {
   private readonly sessions = new Set<Session>();
   private readonly sockets = new Set<net.Socket>();
-  private fsyncTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly manager: QueueManager,
@@ -52,10 +51,6 @@ export class SiberiteServer {
     });
     const server = new SiberiteServer(manager, net.createServer(), options);
     await server.listen();
-    if (typeof options.fsync === 'number') {
-      server.fsyncTimer = setInterval(() => store.sync().catch((err) => options.log.error({ err }, 'fsync failed')), options.fsync);
-      server.fsyncTimer.unref();
-    }
     return server;
   }
 
@@ -112,7 +107,6 @@ export class SiberiteServer {
 
   /** Stops accepting, returns every open item, writes what is pending, closes the store. */
   async stop(): Promise<void> {
-    clearInterval(this.fsyncTimer);
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     for (const session of this.sessions) session.close();
     this.sessions.clear();

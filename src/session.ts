@@ -46,6 +46,7 @@ interface Wait {
 
 const END: Reply = { kind: 'end' };
 const EMPTY_VALUES: Reply = { kind: 'values', values: [] };
+const READ_ONLY = () => serverError('read only', 'not_stored');
 const CLOSE_FIRST = () => clientError('Close current item first', 'busy');
 
 /** Read no more from a client whose replies cannot leave, past this many buffered bytes. */
@@ -205,14 +206,29 @@ export class Session {
       case 'set':
         return m.set(command);
       case 'delete': {
+        if (m.status !== 'UP') return READ_ONLY();
         const { queue, cursor } = command.ref;
         const deleted = cursor === undefined ? m.deleteQueue(queue) : m.deleteCursor(queue, cursor);
         return deleted.then((found) => (found ? { kind: 'deleted' } : { kind: 'not_found' }));
       }
       case 'flush':
+        if (m.status !== 'UP') return READ_ONLY();
         return m.flush(command.ref).then(() => END);
       case 'flush_all':
+        if (m.status !== 'UP') return READ_ONLY();
         return m.flushAll().then(() => ({ kind: 'ok' }));
+      case 'flush_expired':
+        return m.flushExpired(command.queue).then((n) => ({ kind: 'line', text: String(n) }));
+      case 'flush_all_expired':
+        return m.flushAllExpired().then((n) => ({ kind: 'line', text: String(n) }));
+      case 'monitor':
+        return this.monitor(command);
+      case 'confirm': {
+        const queue = m.queue(command.queue);
+        if (this.openCount(queue) < command.count) return { kind: 'error', type: 'ERROR', code: 'bad_format' };
+        for (let i = 0; i < command.count; i++) this.closeOldest(queue, true);
+        return END;
+      }
       case 'stats':
         return { kind: 'stats', stats: m.stats() };
       case 'dump_stats':
@@ -236,12 +252,42 @@ export class Session {
         return { kind: 'ok' };
       case 'invalid':
         return command.reply;
-      case 'monitor':
-      case 'confirm':
-      case 'flush_expired':
-      case 'flush_all_expired':
-        return { kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' };
     }
+  }
+
+  /**
+   * `monitor q seconds [max]`: hands out items as open reads, each as its own VALUE…END block,
+   * for that long (or until max), then a final END. They are confirmed with `confirm q n`.
+   */
+  private monitor(command: Extract<Command, { kind: 'monitor' }>): Promise<Reply> {
+    const queue = this.manager.queue(command.queue);
+    const deadline = Date.now() + command.seconds * 1000;
+    const max = command.max ?? Infinity;
+    const key: GetKey = { raw: command.queue, queue: command.queue, open: true, close: false, abort: false, peek: false };
+    let sent = 0;
+    const emit = (item: Item) => {
+      this.hold(queue, item);
+      sent++;
+      this.write(command, { kind: 'values', values: [this.valueOut(key, item, false)] });
+    };
+    const next = async (): Promise<Reply> => {
+      while (!this.closed && sent < max) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) break;
+        this.count('open');
+        const item = await queue.take('open');
+        if (item) {
+          emit(item);
+          continue;
+        }
+        const waited = await this.block(queue, { ...key, timeoutMs: remaining }, 'open', false);
+        if (waited.kind !== 'values' || waited.values.length === 0) break;
+        sent++; // block() already holds the item open
+        this.write(command, waited);
+      }
+      return END;
+    };
+    return next();
   }
 
   // ---- get ----------------------------------------------------------------------------------
@@ -249,8 +295,9 @@ export class Session {
   private get(keys: GetKey[], withCas: boolean): Reply | Promise<Reply> {
     const m = this.manager;
     // Check every key before taking anything, so an error never loses an item already taken.
+    // A quiescent server looks empty, so clients move on to other servers.
+    if (m.status === 'QUIESCENT') return EMPTY_VALUES;
     for (const key of keys) {
-      if (m.status === 'QUIESCENT') return serverError('server is quiescent');
       const queue = m.source(key);
       const open = this.openCount(queue);
       if (key.open && open - (key.close && open > 0 ? 1 : 0) >= queue.config.maxOpenTransactions) return CLOSE_FIRST();

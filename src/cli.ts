@@ -4,7 +4,7 @@ import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs
 import { pino } from 'pino';
 import yargs from 'yargs';
 import { type FsyncMode, defaultServerQueueConfig, DEFAULT_MAX_ITEM_SIZE, type ServerQueueConfig } from './config.js';
-import { loadConfigFile, maxItemSizeOf } from './configFile.js';
+import { MAX_TIMER_MS, loadConfigFile, maxItemSizeOf, parseDuration } from './configFile.js';
 import { SiberiteServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -33,8 +33,7 @@ export function parseListen(value: string): { host: string; port: number } {
 
 export function parseFsync(value: string): FsyncMode {
   if (value === 'never' || value === 'always') return value;
-  if (/^\d+$/.test(value) && Number(value) > 0) return Number(value);
-  throw new Error(`bad -fsync "${value}" (want never, always or a number of milliseconds)`);
+  return parseDuration(value, '-fsync', { max: MAX_TIMER_MS });
 }
 
 async function main(): Promise<void> {

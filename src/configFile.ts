@@ -348,14 +348,21 @@ function findDuplicateKey(text: string): { path: string; key: string } | null {
 
 // ---- the file -----------------------------------------------------------------------------------
 
-/** `... at position 42` → `... at position 42 (line 3, column 5)`. */
-function withLineColumn(message: string, text: string): string {
+/**
+ * JSON.parse's message on one line (V8 may quote source text, newlines and all), with
+ * `at position 42` → `at position 42 (line 3, column 5)` and a hint for comments.
+ */
+function jsonErrorText(message: string, text: string): string {
+  let out = message.replace(/\r?\n/g, '\\n');
   const m = /at position (\d+)/.exec(message);
-  if (!m || /line \d+/.test(message)) return message;
-  const before = text.slice(0, Number(m[1]));
-  const line = before.split('\n').length;
-  const column = before.length - before.lastIndexOf('\n');
-  return `${message} (line ${line}, column ${column})`;
+  if (m && !/line \d+/.test(message)) {
+    const before = text.slice(0, Number(m[1]));
+    const line = before.split('\n').length;
+    const column = before.length - before.lastIndexOf('\n');
+    out += ` (line ${line}, column ${column})`;
+  }
+  if (/token '\/'/.test(message) || /^\s*(\/\/|\/\*)/m.test(text)) out += ' — comments are not allowed in JSON';
+  return out;
 }
 
 export function loadConfigFile(path: string): ServerQueueConfig {
@@ -370,7 +377,7 @@ export function loadConfigFile(path: string): ServerQueueConfig {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${path}: not valid JSON: ${withLineColumn((err as Error).message, text)}`);
+    throw new Error(`${path}: not valid JSON: ${jsonErrorText((err as Error).message, text)}`);
   }
   if (!isPlainObject(doc)) fail(path, `must be a JSON object with "default" and/or "queues" (got ${shown(doc)})`);
   const duplicate = findDuplicateKey(text);

@@ -83,6 +83,7 @@ const OTHER_LINES = [
 ];
 const STORAGE_WORDS = ['set', 'set', 'set', 'SET', 'Set', 'add', 'replace', 'append', 'prepend', 'cas'];
 const TERMINATORS = ['\r\n', '\r\n', '\r\n', '\r\n', '\n', '\r', '', '\r\r\n', '\n\r'];
+const SAFE_TERMINATORS = ['\r\n', '\r\n', '\r\n', '\n', '\r\r\n', '\n\r'];
 
 const latin1 = (s: string) => Buffer.from(s, 'latin1');
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
@@ -95,24 +96,30 @@ function dataBlock(rng: Rng): Buffer {
   return b;
 }
 
-function setCommand(rng: Rng): Buffer {
+/**
+ * A storage command. `safe`: its byte count is right and its block ends in CRLF, so framing
+ * survives it (whatever else is wrong with it); otherwise also the framing-losing kinds.
+ */
+function setCommand(rng: Rng, safe = false): Buffer {
   const word = rng.pick(STORAGE_WORDS);
   const data = dataBlock(rng);
   const flags = rng.bool(0.8) ? String(rng.int(100_000)) : rng.pick(NUMBERS);
   const exptime = rng.bool(0.8) ? rng.pick(['0', '0', '0', '60', '-1', '1', '2000000000']) : rng.pick(NUMBERS);
   let bytes = String(data.length);
-  const r = rng.next();
-  if (r < 0.08) bytes = String(data.length + rng.range(1, 5)); // too short a block: eats later bytes
-  else if (r < 0.16) bytes = String(Math.max(0, data.length - rng.range(1, 5))); // block not ended by CRLF
-  else if (r < 0.22) bytes = rng.pick(NUMBERS);
-  const tokens = [word, ...[nameBytes(rng)].map((b) => b.toString('latin1')), flags, exptime, bytes];
+  const r = safe ? 1 : rng.next();
+  if (r < 0.15) bytes = String(data.length + rng.range(1, 5)); // too short a block: eats later bytes
+  else if (r < 0.3) bytes = String(Math.max(0, data.length - rng.range(1, 5))); // block not ended by CRLF
+  else if (r < 0.45) bytes = rng.pick(NUMBERS);
+  const tokens = [word, nameBytes(rng).toString('latin1'), flags, exptime, bytes];
   if (word === 'cas') tokens.push(String(rng.int(1000)));
   if (rng.bool(0.1)) tokens.push('noreply');
   if (rng.bool(0.03)) tokens.push('extra', 'tokens');
-  return Buffer.concat([latin1(tokens.join(rng.bool(0.9) ? ' ' : rng.pick(['  ', '\t', ' \t ']))), latin1('\r\n'), data, latin1(rng.pick(TERMINATORS))]);
+  const sep = rng.bool(0.9) ? ' ' : rng.pick(['  ', '\t', ' \t ']);
+  const end = safe ? rng.pick(['\r\n', '\r\n', '\r\n\r\n', '\r\nstats\r\n']) : rng.pick(TERMINATORS);
+  return Buffer.concat([latin1(tokens.join(sep)), latin1(rng.pick(['\r\n', '\r\n', '\n'])), data, latin1(end)]);
 }
 
-function getCommand(rng: Rng): Buffer {
+function getCommand(rng: Rng, safe = false): Buffer {
   const word = rng.pick(['get', 'get', 'get', 'gets', 'GET', 'Get']);
   const keys: Buffer[] = [];
   const n = rng.bool(0.8) ? 1 : rng.range(2, 5);
@@ -123,12 +130,14 @@ function getCommand(rng: Rng): Buffer {
   }
   const parts: Buffer[] = [latin1(word)];
   for (const k of keys) parts.push(latin1(' '), k);
-  parts.push(latin1(rng.pick(TERMINATORS)));
+  parts.push(latin1(rng.pick(safe ? SAFE_TERMINATORS : TERMINATORS)));
   return Buffer.concat(parts);
 }
 
-function otherCommand(rng: Rng): Buffer {
-  return latin1(rng.pick(OTHER_LINES) + rng.pick(TERMINATORS));
+function otherCommand(rng: Rng, safe = false): Buffer {
+  let line = rng.pick(OTHER_LINES);
+  if (safe && /quit/i.test(line)) line = 'version';
+  return latin1(line + rng.pick(safe ? SAFE_TERMINATORS : TERMINATORS));
 }
 
 /** 1–3 byte-level mutations: flip, insert, delete, duplicate, truncate, token swap. */
@@ -168,20 +177,20 @@ function mutate(rng: Rng, b: Buffer): Buffer {
 }
 
 /** A binary-protocol packet (spec §9), often lying about its lengths. */
-function binaryPacket(rng: Rng): Buffer {
+function binaryPacket(rng: Rng, safe = false): Buffer {
   const opcode = rng.bool(0.8) ? rng.pick([0x00, 0x01, 0x04, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x10, 0x11, 0x14, 0x18, 0x07]) : rng.int(256);
   const key = rng.bool(0.1) ? Buffer.alloc(0) : Buffer.concat([nameBytes(rng), latin1(rng.bool(0.7) ? '' : rng.pick(GET_OPTIONS))]);
   const isSet = opcode === 0x01 || opcode === 0x11;
   const extras = isSet ? rng.bytes(8) : opcode === 0x08 && rng.bool(0.5) ? rng.bytes(4) : Buffer.alloc(0);
   const value = isSet ? dataBlock(rng) : Buffer.alloc(0);
   const h = Buffer.alloc(24);
-  h[0] = rng.bool(0.97) ? 0x80 : rng.int(256);
-  h[1] = opcode;
-  h.writeUInt16BE(rng.bool(0.9) ? key.length : rng.int(65536), 2);
-  h[4] = rng.bool(0.9) ? extras.length : rng.int(256);
+  h[0] = safe || rng.bool(0.9) ? 0x80 : rng.int(256);
+  h[1] = opcode === 0x07 || opcode === 0x17 ? (safe ? 0x0a : opcode) : opcode; // QUIT closes
+  h.writeUInt16BE(safe || rng.bool(0.8) ? key.length : rng.int(65536), 2);
+  h[4] = safe || rng.bool(0.8) ? extras.length : rng.int(256);
   h[5] = rng.bool(0.95) ? 0 : rng.int(256);
   let body = extras.length + key.length + value.length;
-  const r = rng.next();
+  const r = safe ? 1 : rng.next();
   if (r < 0.04) body = 0xffffffff;
   else if (r < 0.08) body = rng.int(1 << 25);
   else if (r < 0.12) body = Math.max(0, body - rng.range(1, 10));
@@ -190,48 +199,55 @@ function binaryPacket(rng: Rng): Buffer {
   h.writeUInt32BE(rng.int(0x100000000), 12);
   if (rng.bool(0.05)) h.writeUInt32BE(rng.int(0x100000000), 16);
   const packet = Buffer.concat([h, extras, key, value]);
-  return rng.bool(0.15) ? mutate(rng, packet) : packet;
+  return !safe && rng.bool(0.3) ? mutate(rng, packet) : packet;
 }
 
-/** One fragment; `kinds` tallies what was generated. */
-function fragment(rng: Rng, binary: boolean, kinds: Map<string, number>): Buffer {
+/**
+ * One fragment; `kinds` tallies what was generated. `safe` fragments keep the framing in step
+ * (they may still be errors), so a connection's later fragments are parsed too; the others may
+ * lose framing (bad byte counts, long lines, length-lying binary packets), which closes the
+ * connection.
+ */
+function fragment(rng: Rng, binary: boolean, safe: boolean, kinds: Map<string, number>): Buffer {
   const tally = (k: string) => kinds.set(k, (kinds.get(k) ?? 0) + 1);
   if (binary && rng.bool(0.85)) {
     tally('binary');
-    return binaryPacket(rng);
+    return binaryPacket(rng, safe);
   }
   const r = rng.next();
   if (r < 0.22) {
     tally('set');
-    return setCommand(rng);
+    return setCommand(rng, safe);
   }
   if (r < 0.4) {
     tally('get');
-    return getCommand(rng);
+    return getCommand(rng, safe);
   }
   if (r < 0.52) {
     tally('other');
-    return otherCommand(rng);
+    return otherCommand(rng, safe);
   }
   if (r < 0.8) {
     tally('mutated');
-    const base = rng.pick([setCommand, getCommand, otherCommand])(rng);
-    return mutate(rng, base);
+    const base = safe ? rng.pick([getCommand, otherCommand])(rng, true) : rng.pick([setCommand, getCommand, otherCommand])(rng);
+    const m = mutate(rng, base);
+    // A mutated line stays one line when it must be safe: its newline is kept.
+    return safe ? Buffer.concat([m.subarray(0, 8000), latin1('\r\n')]) : m;
   }
   if (r < 0.88) {
     tally('random');
     const b = rng.bytes(rng.range(1, 64), rng.bool(0.5));
-    return rng.bool(0.5) ? Buffer.concat([b, latin1('\r\n')]) : b;
+    return safe || rng.bool(0.5) ? Buffer.concat([b, latin1('\r\n')]) : b;
   }
   if (r < 0.93) {
     tally('nul/unicode');
     return Buffer.concat([utf8(rng.pick(['get ', 'set ', 'stats', 'delete ', '\u0000', '😀 ', 'gét '])), Buffer.alloc(rng.int(4)), utf8(rng.pick(NAMES)), latin1('\r\n')]);
   }
-  if (r < 0.95) {
+  if (r < 0.95 && !safe) {
     tally('binary-in-text');
     return binaryPacket(rng);
   }
-  if (r < 0.975) {
+  if (r < 0.975 && !safe) {
     tally('long-line');
     const n = rng.range(8 * 1024 + 1, 20 * 1024);
     const line = rng.bytes(n, true);
@@ -248,8 +264,10 @@ function connectionPlan(index: number, kinds = new Map<string, number>()): { pay
   const parts: Buffer[] = [];
   if (binary) parts.push(binaryPacket(rng));
   let size = 0;
+  // Most of a connection keeps framing; its tail (and a few whole connections) may lose it.
+  const safeCount = rng.bool(0.1) ? 0 : rng.range(FRAGMENTS_PER_CONNECTION - 15, FRAGMENTS_PER_CONNECTION);
   for (let i = 0; i < FRAGMENTS_PER_CONNECTION; i++) {
-    const f = fragment(rng, binary, kinds);
+    const f = fragment(rng, binary, i < safeCount, kinds);
     if (size + f.length > MAX_SEND_BYTES) break;
     parts.push(f);
     size += f.length;

@@ -88,11 +88,15 @@ export class TextFraming implements Framing {
       const buf = this.buf;
       const start = this.pos;
       const nl = buf.indexOf(10, start);
-      if (nl < 0 ? buf.length - start > MAX_LINE_BYTES : nl - start > MAX_LINE_BYTES) {
-        return this.fail(clientError('line too long', 'line_too_long', true));
+      if (nl < 0) {
+        const pending = buf.length - start;
+        // A full-length line may have its CR here while its LF is still on the way.
+        const crOnly = pending === MAX_LINE_BYTES + 1 && buf[buf.length - 1] === 13;
+        if (pending > MAX_LINE_BYTES && !crOnly) return this.fail(clientError('line too long', 'line_too_long', true));
+        return null;
       }
-      if (nl < 0) return null;
       const end = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl;
+      if (end - start > MAX_LINE_BYTES) return this.fail(clientError('line too long', 'line_too_long', true));
       this.pos = nl + 1;
       const command = this.parseLine(tokenize(buf, start, end));
       if (command) return command;

@@ -198,12 +198,10 @@ export class Queue implements BatchParticipant, ReadSource {
       this.committedNextId = item.id + 1;
       for (const cursor of this.cursors.values()) cursor.appended(item);
       if (this.loadedUpTo !== item.id) continue; // older items still on disk: it waits its turn
-      if (this.offer(item)) {
-        this.loadedUpTo++;
-      } else if (this.windowHasRoom(item)) {
-        this.addToWindow(item);
-        this.loadedUpTo++;
-      }
+      if (this.waiters.length === 0 && !this.windowHasRoom(item)) continue; // stays on disk
+      // Counted as loaded before a waiter takes it, so no read-ahead fetches it again.
+      this.loadedUpTo++;
+      if (!this.offer(item)) this.addToWindow(item);
     }
   }
 
@@ -283,17 +281,17 @@ export class Queue implements BatchParticipant, ReadSource {
   private load(): Promise<void> {
     if (this.loading) return this.loading;
     const generation = this.generation;
+    const from = this.loadedUpTo;
     const to = this.committedNextId;
+    if (from >= to) return Promise.resolve();
+    // While this read is out, loadedUpTo cannot move (new items have ids ≥ to), so the window
+    // stays in id order.
     this.loading = this.store
-      .readItems(this.name, this.loadedUpTo, to, REFILL_ITEMS)
+      .readItems(this.name, from, to, REFILL_ITEMS)
       .then((items) => {
         if (generation !== this.generation) return;
-        if (items.length === 0) {
-          this.loadedUpTo = to;
-          return;
-        }
         for (const item of items) this.addToWindow(item);
-        this.loadedUpTo = items[items.length - 1]!.id + 1;
+        this.loadedUpTo = items.length === 0 ? to : items[items.length - 1]!.id + 1;
       })
       .finally(() => {
         this.loading = null;

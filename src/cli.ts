@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     .option('version', { type: 'boolean', describe: 'print the version and exit' })
     .strict()
     .help('help')
-    .fail((msg, err) => fail(msg || err?.message || 'bad arguments'))
+    .fail((msg, err) => fail((msg || err?.message || 'bad arguments').replace(/\s*\n\s*/g, ' ')))
     .parseSync();
 
   if (argv.version) {

@@ -162,15 +162,19 @@ export class Cursor implements BatchParticipant, ReadSource {
 
   // ---- open items ---------------------------------------------------------------------------
 
+  isOpen(item: Item): boolean {
+    return this.open.get(item.id) === item;
+  }
+
   confirm(item: Item): boolean {
-    if (this.open.get(item.id) !== item) return false;
+    if (!this.isOpen(item)) return false;
     this.open.delete(item.id);
     this.store.del(retryKey(this.queue.name, this.name, item.id), this);
     return true;
   }
 
   release(item: Item): boolean {
-    if (this.open.get(item.id) !== item) return false;
+    if (!this.isOpen(item)) return false;
     this.open.delete(item.id);
     if (this.offer(item, true)) return true;
     this.retries.insertBefore(item, (other) => other.id > item.id);

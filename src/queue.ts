@@ -367,8 +367,12 @@ export class Queue implements BatchParticipant, ReadSource {
     return true;
   }
 
+  isOpen(item: Item): boolean {
+    return this.open.get(item.id) === item;
+  }
+
   private closeOpen(item: Item): boolean {
-    if (this.open.get(item.id) !== item) return false;
+    if (!this.isOpen(item)) return false;
     this.open.delete(item.id);
     this.openBytes -= item.data.length;
     return true;

@@ -380,8 +380,17 @@ export class Session {
 
   // ---- open items ---------------------------------------------------------------------------
 
+  /** Items this connection holds open on `queue` (forgetting those a flush dropped). */
   private openCount(queue: ReadSource): number {
-    return this.open.get(queue)?.length ?? 0;
+    const list = this.open.get(queue);
+    if (!list) return 0;
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (queue.isOpen(list[i]!.item)) continue;
+      clearTimeout(list[i]!.timer);
+      list.splice(i, 1);
+    }
+    if (list.length === 0) this.open.delete(queue);
+    return list.length;
   }
 
   private hold(queue: ReadSource, item: Item): void {
@@ -398,6 +407,7 @@ export class Session {
 
   /** Confirms (close) or returns (abort) this connection's oldest open item of `queue`. */
   private closeOldest(queue: ReadSource, confirm: boolean): boolean {
+    if (this.openCount(queue) === 0) return false;
     const first = this.open.get(queue)?.[0];
     if (!first) return false;
     this.dropOpen(queue, first, confirm);

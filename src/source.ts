@@ -17,6 +17,8 @@ export interface ReadSource {
   take(mode: TakeMode): Item | null | Promise<Item | null>;
   /** Confirms an open item (done with it). False when it is no longer open here. */
   confirm(item: Item): boolean;
+  /** False once a flush or delete dropped the item. */
+  isOpen(item: Item): boolean;
   /** Returns an open item to be served again first. False when it is no longer open here. */
   release(item: Item): boolean;
   addWaiter(waiter: Waiter): void;

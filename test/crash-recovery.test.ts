@@ -235,6 +235,8 @@ async function killDuringFlood(opts: { args?: string[]; connections: number; tar
     total += got.length;
   }
   expect(total).toBeGreaterThanOrEqual(acked);
+  const sent = writers.reduce((a, w) => a + w.sent, 0);
+  console.log(`${prefix}: ${sent} sent, ${acked} acknowledged, ${total} back after kill -9 and restart`);
   const after = await statsOf(second.port);
   for (const name of names) expect(after.get(`queue_${name}_items`)).toBe('0');
   expect(await second.stop()).toBe(0);
@@ -252,6 +254,34 @@ describe('kill -9', () => {
 
   it('with -fsync always, keeps every acknowledged item too', async () => {
     await killDuringFlood({ args: ['-fsync', 'always'], connections: 3, target: 300, prefix: 'sync_' });
+  });
+
+  it('keeps fanout sets atomic: every queue of `a+b+c` holds the same acknowledged prefix', async () => {
+    const first = await start();
+    const fanKey = 'fan_a+fan_b+fan_c';
+    const writers = await flood({
+      port: first.port,
+      connections: 2,
+      perConnection: 1_000,
+      batch: 20,
+      window: 4,
+      queues: () => fanKey,
+      target: 600,
+      onTarget: () => first.proc.kill('SIGKILL'),
+    });
+    await first.kill9();
+    for (const w of writers) expect(w.errors).toEqual([]);
+    const second = await start(first.dataDir);
+    const got: ReadItem[][] = [];
+    for (const name of ['fan_a', 'fan_b', 'fan_c']) {
+      const items = await drain(second.port, name);
+      checkQueue(name, items, writers, () => name);
+      got.push(items);
+    }
+    // One atomic write per set: no queue has an item another lacks (spec §7).
+    expect(got[1]).toEqual(got[0]);
+    expect(got[2]).toEqual(got[0]);
+    expect(await second.stop()).toBe(0);
   });
 
   it('returns items open at the kill to the head, in id order, and keeps doing so across restarts', async () => {
@@ -281,14 +311,46 @@ describe('kill -9', () => {
 
     const third = await start(first.dataDir);
     expect((await statsOf(third.port)).get('queue_oq_items')).toBe('10');
+    const reader = await TextClient.connect(third.port);
+    for (let i = 0; i < 4; i++) {
+      expect(await reader.call('get oq\r\n')).toBe(`VALUE oq 5 ${values[i]!.length}\r\n${values[i]}\r\nEND\r\n`);
+    }
+    reader.close();
+    expect((await statsOf(third.port)).get('queue_oq_items')).toBe('6');
     const got = await drain(third.port, 'oq');
-    expect(got).toEqual(values.map((value) => ({ flags: 5, value })));
+    expect(got).toEqual(values.slice(4).map((value) => ({ flags: 5, value })));
     expect((await statsOf(third.port)).get('queue_oq_items')).toBe('0');
     expect(await third.stop()).toBe(0);
   });
 });
 
 describe('graceful stop (SIGTERM)', () => {
+  it('exits 0 in the middle of a pipelined flood and keeps every acknowledged item', async () => {
+    const first = await start();
+    const queues = (conn: number) => `term_${conn}`;
+    const writers = await flood({
+      port: first.port,
+      connections: 3,
+      perConnection: 1_000,
+      batch: 25,
+      window: 4,
+      queues,
+      target: 900,
+      onTarget: () => first.proc.kill('SIGTERM'),
+    });
+    expect(await first.stop()).toBe(0); // waits for the exit the SIGTERM above started
+    expect(first.proc.signalCode).toBeNull();
+    for (const w of writers) expect(w.errors).toEqual([]);
+    const second = await start(first.dataDir);
+    const before = await statsOf(second.port);
+    for (let conn = 0; conn < 3; conn++) {
+      const got = await drain(second.port, `term_${conn}`);
+      checkQueue(`term_${conn}`, got, writers, queues);
+      expect(before.get(`queue_term_${conn}_items`)).toBe(String(got.length));
+    }
+    expect(await second.stop()).toBe(0);
+  });
+
   it('exits 0, never returns a consumed item again, and returns open items to the head', async () => {
     const first = await start();
     const c = await TextClient.connect(first.port);

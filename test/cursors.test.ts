@@ -1,15 +1,22 @@
 // Durable cursors `q.c` (protocol §6, §10, §10.1): reads that do not remove, independent
 // positions, reliable reads and blocking reads on a cursor, flush/delete, stats.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerHandle, startServer } from './helpers/server.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
 
 let server: ServerHandle;
+let configDir: string;
 let admin: TextClient;
 const clients: TextClient[] = [];
 
 beforeAll(async () => {
-  server = await startServer();
+  configDir = mkdtempSync(join(tmpdir(), 'siberite-cursors-config-'));
+  const config = join(configDir, 'config.json');
+  writeFileSync(config, JSON.stringify({ queues: { ott: { open_transaction_timeout: 200 } } }));
+  server = await startServer({ args: ['-config', config] });
   admin = await TextClient.connect(server.port);
 });
 afterAll(async () => {
@@ -17,6 +24,7 @@ afterAll(async () => {
   admin?.close();
   await server?.stop();
   server?.cleanup();
+  rmSync(configDir, { recursive: true, force: true });
 });
 
 async function connect(): Promise<TextClient> {
@@ -239,6 +247,28 @@ describe('reliable reads on a cursor', () => {
     a.close();
     expect(await b.readReply()).toBe(val('dw', 'only'));
     expect(await b.call('get dw.c\r\n')).toBe(END);
+  });
+
+  it('an open cursor item past open_transaction_timeout goes to the retry list and wakes a blocked reader', async () => {
+    const a = await connect();
+    const b = await connect();
+    await fill(a, 'ott', ['o1', 'o2']);
+    expect(await a.call('get ott.c/open\r\n')).toBe(val('ott', 'o1'));
+    expect(await b.call('get ott.c\r\n')).toBe(val('ott', 'o2'));
+    // b waits on the exhausted cursor; the timeout (200 ms) returns o1, which wakes b.
+    const started = Date.now();
+    expect(await b.call('get ott.c/t=10000\r\n')).toBe(val('ott', 'o1'));
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await stat('queue_ott.c_open_transactions')).toBe('0');
+    // a's item is no longer a's: its close is a silent no-op, and a may open again.
+    expect(await a.call('get ott.c/close\r\n')).toBe(END);
+    expect(await a.call('get ott.c/open\r\n')).toBe(END);
+    // Timed out with no reader waiting: it is served first to the next reader.
+    expect(await a.call('get ott.d/open\r\n')).toBe(val('ott', 'o1'));
+    await waitStat('queue_ott.d_open_transactions', '0');
+    expect(await stat('queue_ott.d_items')).toBe('2');
+    expect(await b.call('get ott.d\r\n')).toBe(val('ott', 'o1'));
+    expect(await b.call('get ott.d\r\n')).toBe(val('ott', 'o2'));
   });
 
   it('at most one open item per connection per cursor; other cursors, the queue, other connections are separate', async () => {

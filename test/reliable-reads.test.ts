@@ -266,6 +266,22 @@ describe('§5 reliable reads', () => {
     expect(stat(stats, `queue_${q}_items`)).toBe('0');
   });
 
+  it('after flush dropped its open item, the connection holds nothing open on that queue', async () => {
+    const a = await connect();
+    const b = await connect();
+    const q = qname();
+    await fill(a, q, ['gone']);
+    expect(await a.call(`get ${q}/open\r\n`)).toBe(value(q, 'gone'));
+    expect(await b.call(`flush ${q}\r\n`)).toBe('END\r\n');
+    expect(stat(await b.call('stats\r\n'), `queue_${q}_open_transactions`)).toBe('0');
+    await fill(b, q, ['next1', 'next2']);
+    // The dropped item no longer counts: a plain get and a new open are not refused.
+    expect(await a.call(`get ${q}\r\n`)).toBe(value(q, 'next1'));
+    expect(await a.call(`get ${q}/open\r\n`)).toBe(value(q, 'next2'));
+    expect(await a.call(`get ${q}/close\r\n`)).toBe('END\r\n');
+    expect(stat(await a.call('stats\r\n'), `queue_${q}_items`)).toBe('0');
+  });
+
   it('delete drops open items; a later close or abort is a silent no-op and nothing is resurrected', async () => {
     const a = await connect();
     const b = await connect();

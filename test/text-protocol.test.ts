@@ -165,6 +165,27 @@ describe('§1 framing', () => {
     expect(await c.readReply()).toBe(`VALUE ${q} 0 4\r\na\r\nb\r\nEND\r\n`);
   });
 
+  it('selects the binary protocol by a first byte 0x80, text otherwise', async () => {
+    const bin = await connect();
+    const header = Buffer.alloc(24);
+    header[0] = 0x80;
+    header[1] = 0x0b; // VERSION
+    header.writeUInt32BE(0x01020304, 12); // opaque
+    bin.send(header);
+    const reply = await bin.readBytes(24);
+    expect(reply[0]).toBe(0x81);
+    expect(reply[1]).toBe(0x0b);
+    expect(reply.readUInt16BE(6)).toBe(0); // status OK
+    expect(reply.readUInt32BE(12)).toBe(0x01020304);
+    const body = await bin.readBytes(reply.readUInt32BE(8));
+    expect(body.toString('latin1')).toMatch(/^\d+\.\d+\.\d+/);
+    // A 0x80 byte later on a text connection is just a byte of a (bad) line.
+    const text = await connect();
+    await expectOpen(text);
+    expect(await text.call(Buffer.from('\x80\r\n', 'latin1'))).toBe('ERROR unknown command\r\n');
+    await expectOpen(text);
+  });
+
   it('survives garbage on one connection without affecting another', async () => {
     const other = await connect();
     const c = await connect();

@@ -14,6 +14,7 @@ import {
 import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 import { type Item } from './store/layout.js';
 import { VERSION } from './version.js';
+import { MAX_TIMER_MS } from './configFile.js';
 
 export interface SessionOptions {
   /** `full`: VALUE lines echo the whole requested key instead of the queue name. */
@@ -362,10 +363,11 @@ export class Session {
           resolve({ kind: 'values', values: [this.valueOut(key, item, withCas)] });
         },
       };
+      // Node fires longer timers at once: a wait beyond ~24.8 days is capped there.
       const timer = setTimeout(() => {
         this.endWait(wait);
         resolve(EMPTY_VALUES);
-      }, key.timeoutMs);
+      }, Math.min(key.timeoutMs ?? 0, MAX_TIMER_MS));
       const wait: Wait = { queue, waiter, timer };
       this.wait = wait;
       queue.addWaiter(waiter);

@@ -2,14 +2,14 @@
 // then checks that it still answers correctly and never crashed (spec §1: "No input, however
 // malformed, may crash or hang the server or affect other connections").
 //
-// Deterministic: connection i draws every byte it sends from a PRNG seeded with (SEED, i), so a
-// failure names the connection and can be replayed with `replay(i)` (printed on failure).
+// Deterministic: connection i draws every byte it sends (and where its writes split) from a PRNG
+// seeded with (SEED, i), so a failure names the connection, and `connectionPlan(i)` rebuilds its
+// exact bytes. FUZZ_SEED=<n> runs a different storm.
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ServerHandle, startServer } from './helpers/server.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
 
-// FUZZ_SEED=<n> replays another storm; the default one is what CI runs.
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_2024);
 const CONNECTIONS = 240;
 const FRAGMENTS_PER_CONNECTION = 50;
@@ -583,10 +583,11 @@ it('honours a huge /t= wait (beyond a 32-bit timer) instead of answering at once
   try {
     // 99,999,999,999 ms is a valid <ms> (a decimal number): the read must wait for an item.
     waiter.send('get huge_wait/t=99999999999\r\n');
-    const early = await Promise.race([waiter.readReply(), sleep(500).then(() => null)]);
+    const pending = waiter.readReply();
+    const early = await Promise.race([pending, sleep(500).then(() => null)]);
     expect(early, 'answered before any item arrived').toBeNull();
     expect(await setter.call(setCmd('huge_wait', 'late'))).toBe('STORED\r\n');
-    const reply = early ?? (await waiter.readReply());
+    const reply = await pending;
     expect(reply).toBe('VALUE huge_wait 0 4\r\nlate\r\nEND\r\n');
     expect(server.proc.exitCode).toBeNull();
   } finally {

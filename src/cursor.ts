@@ -94,7 +94,7 @@ export class Cursor implements BatchParticipant, ReadSource {
     for (;;) {
       const item = this.ahead[0];
       if (!item) break;
-      if (item.id < this.position || item.id < head || isExpired(item, now)) {
+      if (item.id < this.position || !this.queue.holds(item.id) || isExpired(item, now)) {
         this.ahead.shift();
         continue;
       }

@@ -228,10 +228,15 @@ export class QueueManager {
     }
     const now = Date.now();
     let sync = this.options.fsync === 'always' || this.options.queueConfig.defaults.fsync === 'always';
+    let shared: { record: Buffer; expiry: number } | undefined;
     for (const queue of queues) {
       const expiry = expiryFor(cmd.exptime, now, queue.config.maxAge);
-      writeRecordHeader(cmd.record, cmd.flags, now, expiry);
-      queue.append(cmd.record, cmd.flags, now, expiry);
+      // Fanout copies share one record unless a queue's max_age gives its copy another expiry.
+      let record = cmd.record;
+      if (shared && shared.expiry !== expiry) record = Buffer.from(cmd.record);
+      writeRecordHeader(record, cmd.flags, now, expiry);
+      shared ??= { record, expiry };
+      queue.append(record, cmd.flags, now, expiry);
       if (queue.config.fsync === 'always') sync = true;
     }
     if (sync) this.store.requireSync();
@@ -264,12 +269,13 @@ export class QueueManager {
   /** `flush q` empties the queue (cursors continue from the new head); `flush q.c` rewinds c. */
   async flush(ref: QueueRef): Promise<void> {
     const queue = this.queue(ref.queue);
-    if (ref.cursor === undefined) await queue.flush();
-    else await this.cursor(queue, ref.cursor).flush();
+    if (ref.cursor !== undefined) return this.cursor(queue, ref.cursor).flush();
+    // Retry entries are copies of the queue's items: they go too, cursors restart at the head.
+    await Promise.all([queue.flush(), ...[...queue.cursors.values()].map((c) => c.flush())]);
   }
 
   async flushAll(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.flush()));
+    await Promise.all([...this.queues.values()].map((q) => this.flush({ queue: q.name })));
   }
 
   async setStatus(status: string): Promise<boolean> {

@@ -367,6 +367,23 @@ export class Queue implements BatchParticipant, ReadSource {
     return true;
   }
 
+  /** True while item `id` is still in the queue (ready, open, or not yet read from disk). */
+  holds(id: number): boolean {
+    if (id >= this.loadedUpTo) return id < this.committedNextId;
+    if (this.open.has(id)) return true;
+    // The window is in id order: binary search.
+    let lo = 0;
+    let hi = this.window.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = this.window.at(mid)!.id;
+      if (at === id) return true;
+      if (at < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  }
+
   isOpen(item: Item): boolean {
     return this.open.get(item.id) === item;
   }

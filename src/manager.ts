@@ -112,12 +112,13 @@ export class QueueManager {
     this.fsyncTimer.unref();
   }
 
-  /** Every second: drop expired items from queue heads and refresh on-disk sizes. */
+  /** Every second: drop expired items from queue heads, reclaim consumed ranges, refresh sizes. */
   private async sweep(): Promise<void> {
     for (const queue of this.queues.values()) {
       if (queue.deleted) continue;
       try {
         await queue.removeExpired(false);
+        queue.reclaim();
         queue.logSize = await this.store.approximateSize(prefixRange(itemPrefix(queue.name)));
       } catch {
         // a closing store: the next sweep (if any) tries again
@@ -224,7 +225,7 @@ export class QueueManager {
     const queues = cmd.queues.map((name) => this.queue(name));
     for (const queue of queues) {
       if (size > queue.config.maxItemSize) return serverError('object too large for cache', 'too_large');
-      if (!queue.config.discardOldWhenFull && queue.isFull(size)) return NOT_STORED;
+      if (!queue.config.discardOldWhenFull && queue.isFull()) return NOT_STORED;
     }
     const now = Date.now();
     let sync = this.options.fsync === 'always' || this.options.queueConfig.defaults.fsync === 'always';

@@ -20,6 +20,8 @@ const LOW_WATER = 256;
 const REFILL_ITEMS = 1024;
 const WINDOW_MAX_ITEMS = 8192;
 const WINDOW_MAX_BYTES = 4 * 1024 * 1024;
+/** Consumed items between physical deletes of the range below the durable head. */
+const RECLAIM_EVERY = 4096;
 /** Consumed items between compactions of the drained head range. */
 const COMPACT_EVERY = 100_000;
 
@@ -72,12 +74,18 @@ export class Queue implements BatchParticipant, ReadSource {
   private openBytes = 0;
   /** Items appended since the last batch was sealed, then one group per sealed batch. */
   private appended: Item[] = [];
-  private readonly sealedGroups: Item[][] = [];
+  private readonly sealedGroups: Array<{ items: Item[]; headId: number }> = [];
+  /** The head recorded in the last written meta: every id below it is consumed for good. */
+  private durableHead: number;
+  /** Ids below this are physically deleted from the store. */
+  private reclaimedUpTo = 0;
+  private reclaiming = false;
   private readonly waiters = new Deque<Waiter>();
   private loading: Promise<void> | null = null;
   /** Bumped by flush/delete: reads started before are discarded. */
   private generation = 0;
   private consumedSinceCompact = 0;
+  private compacting = false;
   private readonly key: Buffer;
 
   constructor(
@@ -89,9 +97,12 @@ export class Queue implements BatchParticipant, ReadSource {
     meta?: QueueMeta,
   ) {
     this.key = metaKey(name);
-    this.nextId = meta?.nextId ?? 1;
+    // A new queue's ids start at the clock (µs-scale), so a queue deleted and created again never
+    // reuses ids that a background delete of its predecessor may still be removing.
+    this.nextId = meta?.nextId ?? Date.now() * 1000;
     this.committedNextId = this.nextId;
     this.loadedUpTo = meta?.headId ?? this.nextId;
+    this.durableHead = this.loadedUpTo;
     this.storedItems = meta?.items ?? 0;
     this.storedBytes = meta?.bytes ?? 0;
     this.counters.totalItems = meta?.totalItems ?? 0;
@@ -139,9 +150,9 @@ export class Queue implements BatchParticipant, ReadSource {
     return this.open.size;
   }
 
-  /** True when `bytes` more would not fit under max_items / max_size. */
-  isFull(bytes: number): boolean {
-    return this.storedItems >= this.config.maxItems || this.storedBytes + bytes > this.config.maxSize;
+  /** Full: it already holds max_items items or max_size bytes (§8). */
+  isFull(): boolean {
+    return this.storedItems >= this.config.maxItems || this.storedBytes >= this.config.maxSize;
   }
 
   // ---- writing ------------------------------------------------------------------------------
@@ -153,7 +164,7 @@ export class Queue implements BatchParticipant, ReadSource {
    */
   append(record: Buffer, flags: number, addTime: number, expiry: number): void {
     const data = record.subarray(RECORD_HEADER);
-    if (this.config.discardOldWhenFull) this.discardFor(data.length);
+    if (this.config.discardOldWhenFull) this.discardOldest();
     const item: Item = { id: this.nextId++, flags, addTime, expiry, data };
     this.storedItems++;
     this.storedBytes += data.length;
@@ -162,9 +173,9 @@ export class Queue implements BatchParticipant, ReadSource {
     this.store.put(itemKey(this.name, item.id), record, this);
   }
 
-  /** Drops the oldest ready items until `bytes` more fit (discard_old_when_full). */
-  private discardFor(bytes: number): void {
-    while (this.isFull(bytes)) {
+  /** Drops the oldest ready items until the queue is no longer full (discard_old_when_full). */
+  private discardOldest(): void {
+    while (this.isFull()) {
       const item = this.window.shift();
       if (!item) {
         // The oldest items are still on disk (or open): this set goes over the limit rather
@@ -180,15 +191,20 @@ export class Queue implements BatchParticipant, ReadSource {
   }
 
   sealBatch(ops: BatchOp[]): void {
-    this.sealedGroups.push(this.appended);
+    const meta = this.meta();
+    this.sealedGroups.push({ items: this.appended, headId: meta.headId });
     this.appended = [];
-    if (!this.deleted) ops.push({ type: 'put', key: this.key, value: encodeMeta(this.meta()) });
+    if (!this.deleted) ops.push({ type: 'put', key: this.key, value: encodeMeta(meta) });
   }
 
   batchDone(err: Error | undefined): void {
     const group = this.sealedGroups.shift();
     if (!group) return;
-    for (const item of group) {
+    if (!err && group.headId > this.durableHead) {
+      this.durableHead = group.headId;
+      if (this.durableHead - this.reclaimedUpTo >= RECLAIM_EVERY) this.reclaim();
+    }
+    for (const item of group.items) {
       if (err) {
         this.storedItems--;
         this.storedBytes -= item.data.length;
@@ -299,17 +315,43 @@ export class Queue implements BatchParticipant, ReadSource {
     return this.loading;
   }
 
-  /** Deletes an item for good (read, closed, expired, discarded). */
+  /**
+   * Deletes an item for good (read, closed, expired, discarded). An item below the head needs
+   * no delete of its own: the head recorded in the queue's meta (written in the same batch)
+   * says it is gone, and reclaim() removes the range later, off the request path. Only an item
+   * consumed above an older open item is deleted by key.
+   */
   consume(item: Item): void {
     this.storedItems--;
     this.storedBytes -= item.data.length;
-    this.store.del(itemKey(this.name, item.id), this);
-    if (++this.consumedSinceCompact >= COMPACT_EVERY) {
-      this.consumedSinceCompact = 0;
-      const range = prefixRange(itemPrefix(this.name));
-      // Not ordered with writes: compaction only reclaims tombstones below the head.
-      this.store.db.compactRange(range.gte, itemKey(this.name, this.headId())).catch(() => undefined);
-    }
+    if (item.id < this.headId()) this.store.touch(this);
+    else this.store.del(itemKey(this.name, item.id), this);
+  }
+
+  /** Physically deletes the consumed range below the durable head, then compacts it now and then. */
+  reclaim(): void {
+    if (this.reclaiming || this.deleted || this.durableHead <= this.reclaimedUpTo) return;
+    this.reclaiming = true;
+    const from = this.reclaimedUpTo;
+    const to = this.durableHead;
+    // Not ordered with writes: no id below the durable head is ever written again.
+    this.store.db
+      .clear({ gte: itemKey(this.name, from), lt: itemKey(this.name, to) })
+      .then(() => {
+        this.reclaimedUpTo = Math.max(this.reclaimedUpTo, to);
+        this.consumedSinceCompact += to - from;
+        if (this.consumedSinceCompact >= COMPACT_EVERY && !this.compacting) {
+          this.consumedSinceCompact = 0;
+          this.compacting = true;
+          const range = prefixRange(itemPrefix(this.name));
+          this.store.db
+            .compactRange(range.gte, itemKey(this.name, to))
+            .catch(() => undefined)
+            .finally(() => (this.compacting = false));
+        }
+      })
+      .catch(() => undefined) // a closing store; the next reclaim covers the range
+      .finally(() => (this.reclaiming = false));
   }
 
   /**
@@ -433,10 +475,11 @@ export class Queue implements BatchParticipant, ReadSource {
     this.open.clear();
     this.openBytes = 0;
     this.appended = [];
-    for (let i = 0; i < this.sealedGroups.length; i++) this.sealedGroups[i] = [];
+    for (const group of this.sealedGroups) group.items = [];
     this.storedItems = 0;
     this.storedBytes = 0;
     this.loadedUpTo = this.committedNextId = this.nextId;
+    this.reclaimedUpTo = this.nextId; // the clear below removes everything
     const done = this.store.clearRange(prefixRange(itemPrefix(this.name)));
     this.store.touch(this);
     return done;

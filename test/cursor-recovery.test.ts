@@ -18,10 +18,10 @@ const dirs: string[] = [];
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  for (const s of servers.splice(0)) {
-    await s.kill9();
-    s.cleanup();
-  }
+  // Every server first: restarted servers share a data directory with the killed ones.
+  const started = servers.splice(0);
+  for (const s of started) await s.kill9();
+  for (const s of started) s.cleanup();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 

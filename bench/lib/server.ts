@@ -1,0 +1,223 @@
+// Starting and stopping a siberite server process for the benches that need their own
+// (startup.ts, fsync.ts): spawn `node <cli> -listen host:port -data dir ...`, wait until it
+// answers `version`, stop it with SIGTERM. Every process started here is killed if the bench
+// itself exits or is interrupted, so no server outlives its benchmark.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+import { sleep } from './cli.js';
+
+export interface SpawnOptions {
+  /** Path of the server's CLI script, e.g. dist/src/cli.js. */
+  cli: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** `-fsync` value (never | always | <ms>); omitted when undefined. */
+  fsync?: string;
+  /** `-log-level`; default warn. */
+  logLevel?: string;
+  extraArgs?: string[];
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const OUTPUT_KEEP = 16 * 1024;
+const live = new Set<ServerProcess>();
+let cleanupInstalled = false;
+
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.on('exit', () => {
+    for (const s of live) s.kill();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      for (const s of live) s.kill();
+      process.stderr.write(`\ninterrupted (${sig}); server processes killed\n`);
+      process.exit(130);
+    });
+  }
+}
+
+/** A server child process. */
+export class ServerProcess {
+  readonly pid: number;
+  /** performance.now() just before spawn(). */
+  readonly spawnedAt: number;
+  readonly exited: Promise<ExitInfo>;
+  exitInfo: ExitInfo | null = null;
+  private out = '';
+
+  private constructor(
+    private readonly child: ChildProcess,
+    spawnedAt: number,
+    readonly host: string,
+    readonly port: number,
+    readonly dataDir: string,
+  ) {
+    this.spawnedAt = spawnedAt;
+    if (child.pid === undefined) throw new Error('server process did not start');
+    this.pid = child.pid;
+    const keep = (chunk: Buffer): void => {
+      this.out += chunk.toString('utf8');
+      if (this.out.length > OUTPUT_KEEP) this.out = this.out.slice(-OUTPUT_KEEP);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.exited = new Promise((res) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        live.delete(this);
+        res(this.exitInfo);
+      });
+    });
+  }
+
+  static spawn(opts: SpawnOptions): ServerProcess {
+    installCleanup();
+    const args = [opts.cli, '-listen', `${opts.host}:${opts.port}`, '-data', opts.dataDir, '-log-level', opts.logLevel ?? 'warn'];
+    if (opts.fsync !== undefined) args.push('-fsync', opts.fsync);
+    if (opts.extraArgs) args.push(...opts.extraArgs);
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const s = new ServerProcess(child, t0, opts.host, opts.port, opts.dataDir);
+    live.add(s);
+    return s;
+  }
+
+  /** The last 16 KiB the server wrote to stdout/stderr. */
+  output(): string {
+    return this.out;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === null;
+  }
+
+  /**
+   * Polls (every `pollMs`) until a connection succeeds and `version` is answered; resolves with the
+   * milliseconds from spawn to that reply. Rejects if the process exits or `timeoutMs` passes.
+   */
+  async waitReady(timeoutMs: number, pollMs = 5): Promise<number> {
+    const deadline = this.spawnedAt + timeoutMs;
+    let lastErr = 'no attempt';
+    while (performance.now() < deadline) {
+      if (!this.running) throw new Error(`server exited (${describeExit(this.exitInfo!)}) before answering; output:\n${this.out.trim()}`);
+      try {
+        await versionOnce(this.host, this.port, Math.max(50, Math.min(5000, deadline - performance.now())));
+        return performance.now() - this.spawnedAt;
+      } catch (err) {
+        lastErr = (err as Error).message;
+      }
+      await sleep(pollMs);
+    }
+    throw new Error(`server did not answer version within ${timeoutMs} ms (last: ${lastErr}); output:\n${this.out.trim()}`);
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with the exit and the milliseconds it took. */
+  async stop(timeoutMs = 60_000): Promise<ExitInfo & { ms: number; killed: boolean }> {
+    const t0 = performance.now();
+    if (!this.running) return { ...this.exitInfo!, ms: 0, killed: false };
+    this.child.kill('SIGTERM');
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      this.child.kill('SIGKILL');
+    }, timeoutMs);
+    const info = await this.exited;
+    clearTimeout(timer);
+    return { ...info, ms: performance.now() - t0, killed };
+  }
+
+  /** SIGKILL now (cleanup path). */
+  kill(): void {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+}
+
+export function describeExit(e: ExitInfo): string {
+  return e.signal !== null ? `signal ${e.signal}` : `code ${e.code}`;
+}
+
+/** One connect + `version` attempt; resolves with the reply line. */
+function versionOnce(host: string, port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host, port });
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('no reply to version'));
+    }, timeoutMs);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    socket.on('connect', () => socket.write('version\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const nl = text.indexOf('\r\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      socket.destroy();
+      const line = text.slice(0, nl);
+      if (line.startsWith('VERSION ')) resolve(line);
+      else reject(new Error(`unexpected reply to version: ${JSON.stringify(line)}`));
+    });
+    socket.on('error', fail);
+    socket.on('close', () => fail(new Error('connection closed')));
+  });
+}
+
+/** A TCP port that was free a moment ago on `host` (bind to 0, read it, close). */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('could not pick a free port'))));
+    });
+  });
+}
+
+/** A new empty directory `<base>/<prefix>XXXXXX` (base: the OS temp dir). */
+export function makeTempDir(prefix: string, base: string = tmpdir()): string {
+  return mkdtempSync(join(base, prefix));
+}
+
+/** The file-system type (ext4, tmpfs, overlay, ...) holding `path`, from /proc/mounts; null if unknown. */
+export function fsTypeOf(path: string): string | null {
+  let real: string;
+  let mounts: string;
+  try {
+    real = realpathSync(path);
+    mounts = readFileSync('/proc/mounts', 'latin1');
+  } catch {
+    return null;
+  }
+  let best = '';
+  let type: string | null = null;
+  for (const line of mounts.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 3) continue;
+    const mnt = f[1]!.replace(/\\040/g, ' ');
+    const inside = mnt === '/' || real === mnt || real.startsWith(mnt + '/');
+    if (inside && mnt.length >= best.length) {
+      best = mnt;
+      type = f[2]!;
+    }
+  }
+  return type;
+}

@@ -1,0 +1,223 @@
+// Queue limits (spec §8, §3, §7): max_items, max_size, discard_old_when_full, per-queue
+// max_item_size, fanout into a full queue, per-queue settings overriding `default` — observed on
+// the wire against a server started with a config file.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ServerHandle, startServer } from './helpers/server.js';
+import { TextClient, setCmd } from './helpers/textClient.js';
+
+const CONFIG = {
+  default: { max_items: 2 },
+  queues: {
+    items3: { max_items: 3 },
+    size10: { max_size: 10, max_items: null },
+    size10b: { max_size: 10, max_items: null },
+    sizeonly: { max_size: '1KiB' },
+    discard: { max_items: 3, discard_old_when_full: true },
+    discardsize: { max_size: 10, max_items: null, discard_old_when_full: true },
+    small: { max_item_size: 10, max_items: null },
+    fan_full: { max_items: 1 },
+    fan_free: { max_items: 100 },
+    big: { max_items: 5 },
+    unlimited: { max_items: null },
+  },
+};
+
+let server: ServerHandle;
+let configDir: string;
+const clients: TextClient[] = [];
+
+beforeAll(async () => {
+  configDir = mkdtempSync(join(tmpdir(), 'siberite-limits-'));
+  const path = join(configDir, 'config.json');
+  writeFileSync(path, JSON.stringify(CONFIG, null, 2));
+  server = await startServer({ args: ['-config', path] });
+});
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await server?.stop();
+  server?.cleanup();
+  rmSync(configDir, { recursive: true, force: true });
+});
+
+async function connect(): Promise<TextClient> {
+  const c = await TextClient.connect(server.port);
+  clients.push(c);
+  return c;
+}
+
+const value = (q: string, data: string, flags = 0) => `VALUE ${q} ${flags} ${data.length}\r\n${data}\r\nEND\r\n`;
+
+function stat(stats: string, key: string): string | undefined {
+  return new RegExp(`^STAT ${key} (\\S*)\\r$`, 'm').exec(stats)?.[1];
+}
+
+async function queueStat(c: TextClient, q: string, key: string): Promise<string | undefined> {
+  return stat(await c.call('stats\r\n'), `queue_${q}_${key}`);
+}
+
+/** Sets the values one by one (each acknowledged before the next is sent); returns the replies. */
+async function setEach(c: TextClient, q: string, values: string[]): Promise<string[]> {
+  const replies: string[] = [];
+  for (const v of values) replies.push(await c.call(setCmd(q, v)));
+  return replies;
+}
+
+/** Reads the queue empty with plain gets (bounded); returns the values in order. */
+async function drain(c: TextClient, q: string, max = 50): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < max; i++) {
+    const reply = await c.call(`get ${q}\r\n`);
+    if (reply === 'END\r\n') return out;
+    const m = /^VALUE \S+ \d+ (\d+)\r\n/.exec(reply);
+    expect(m, reply).not.toBeNull();
+    out.push(reply.slice(m![0].length, m![0].length + Number(m![1])));
+  }
+  throw new Error(`queue ${q} did not drain in ${max} gets`);
+}
+
+describe('§8 max_items', () => {
+  it('a full queue answers NOT_STORED and keeps what it has', async () => {
+    const c = await connect();
+    expect(await setEach(c, 'items3', ['a', 'b', 'c'])).toEqual(['STORED\r\n', 'STORED\r\n', 'STORED\r\n']);
+    expect(await c.call(setCmd('items3', 'd'))).toBe('NOT_STORED\r\n');
+    expect(await c.call(setCmd('items3', 'e'))).toBe('NOT_STORED\r\n');
+    expect(await queueStat(c, 'items3', 'items')).toBe('3');
+    // The connection stays usable and the queue accepts again once there is room.
+    expect(await c.call('get items3\r\n')).toBe(value('items3', 'a'));
+    expect(await c.call(setCmd('items3', 'f'))).toBe('STORED\r\n');
+    expect(await c.call(setCmd('items3', 'g'))).toBe('NOT_STORED\r\n');
+    expect(await drain(c, 'items3')).toEqual(['b', 'c', 'f']);
+    expect(await queueStat(c, 'items3', 'discarded')).toBe('0');
+  });
+
+  it('open items still count towards max_items', async () => {
+    const c = await connect();
+    const reader = await connect();
+    expect(await setEach(c, 'items3', ['x', 'y', 'z'])).toEqual(['STORED\r\n', 'STORED\r\n', 'STORED\r\n']);
+    expect(await reader.call('get items3/open\r\n')).toBe(value('items3', 'x'));
+    // x is open, not deleted: the queue still holds 3 items.
+    expect(await c.call(setCmd('items3', 'w'))).toBe('NOT_STORED\r\n');
+    expect(await reader.call('get items3/close\r\n')).toBe('END\r\n');
+    expect(await c.call(setCmd('items3', 'w'))).toBe('STORED\r\n');
+    expect(await drain(c, 'items3')).toEqual(['y', 'z', 'w']);
+  });
+});
+
+describe('§8 max_size', () => {
+  it('a queue holding max_size bytes answers NOT_STORED', async () => {
+    const c = await connect();
+    expect(await setEach(c, 'size10', ['12345', '67890'])).toEqual(['STORED\r\n', 'STORED\r\n']);
+    expect(await queueStat(c, 'size10', 'bytes')).toBe('10');
+    expect(await c.call(setCmd('size10', 'x'))).toBe('NOT_STORED\r\n');
+    // A zero-length item adds no bytes, but the queue is full all the same.
+    expect(await c.call(setCmd('size10', ''))).toBe('NOT_STORED\r\n');
+    expect(await c.call('get size10\r\n')).toBe(value('size10', '12345'));
+    expect(await c.call(setCmd('size10', 'abcde'))).toBe('STORED\r\n');
+    expect(await drain(c, 'size10')).toEqual(['67890', 'abcde']);
+  });
+
+  it('full means "already holds max_size bytes": a set into a queue below the limit is stored', async () => {
+    // Spec §8: "the queue is full when it already holds that many items/bytes" (Kestrel's rule),
+    // so a queue holding 8 of 10 bytes is not full and takes a 4-byte item (then holds 12).
+    const c = await connect();
+    expect(await setEach(c, 'size10b', ['1234', '5678'])).toEqual(['STORED\r\n', 'STORED\r\n']);
+    expect(await c.call(setCmd('size10b', 'abcd'))).toBe('STORED\r\n');
+    expect(await queueStat(c, 'size10b', 'bytes')).toBe('12');
+    expect(await c.call(setCmd('size10b', 'z'))).toBe('NOT_STORED\r\n');
+    expect(await drain(c, 'size10b')).toEqual(['1234', '5678', 'abcd']);
+  });
+});
+
+describe('§8 discard_old_when_full', () => {
+  it('drops the oldest items to make room and counts them in discarded', async () => {
+    const c = await connect();
+    const replies = await setEach(c, 'discard', ['a', 'b', 'c', 'd', 'e']);
+    expect(replies).toEqual(Array(5).fill('STORED\r\n'));
+    const stats = await c.call('stats\r\n');
+    expect(stat(stats, 'queue_discard_items')).toBe('3');
+    expect(stat(stats, 'queue_discard_discarded')).toBe('2');
+    expect(stat(stats, 'queue_discard_total_items')).toBe('5');
+    expect(await drain(c, 'discard')).toEqual(['c', 'd', 'e']);
+    // Reading is not discarding.
+    expect(await queueStat(c, 'discard', 'discarded')).toBe('2');
+  });
+
+  it('works by bytes with max_size too', async () => {
+    const c = await connect();
+    expect(await setEach(c, 'discardsize', ['aaaa', 'bbbb', 'cc'])).toEqual(Array(3).fill('STORED\r\n'));
+    // 10 bytes held: a 4-byte item needs room, so the oldest item (aaaa) goes.
+    expect(await c.call(setCmd('discardsize', 'dddd'))).toBe('STORED\r\n');
+    const stats = await c.call('stats\r\n');
+    expect(stat(stats, 'queue_discardsize_discarded')).toBe('1');
+    expect(await drain(c, 'discardsize')).toEqual(['bbbb', 'cc', 'dddd']);
+  });
+});
+
+describe('§8 max_item_size per queue', () => {
+  it('a larger value → SERVER_ERROR object too large for cache; the connection stays open', async () => {
+    const c = await connect();
+    expect(await c.call(setCmd('small', '0123456789'))).toBe('STORED\r\n');
+    expect(await c.call(setCmd('small', '0123456789A'))).toBe('SERVER_ERROR object too large for cache\r\n');
+    // Pipelined after the refused one: its data block was skipped, framing is intact.
+    c.send(Buffer.concat([setCmd('small', 'x'.repeat(100)), setCmd('small', 'ok'), Buffer.from('get small\r\n')]));
+    expect(await c.readReply()).toBe('SERVER_ERROR object too large for cache\r\n');
+    expect(await c.readReply()).toBe('STORED\r\n');
+    expect(await c.readReply()).toBe(value('small', '0123456789'));
+    expect(await c.call('get small\r\n')).toBe(value('small', 'ok'));
+    expect(await c.call('get small\r\n')).toBe('END\r\n');
+    expect(c.closed).toBe(false);
+    // The limit is this queue's only: another queue takes the same value.
+    expect(await c.call(setCmd('unlimited', '0123456789A'))).toBe('STORED\r\n');
+    expect(await c.call('get unlimited\r\n')).toBe(value('unlimited', '0123456789A'));
+  });
+});
+
+describe('§7 fanout into a full queue', () => {
+  it('stores nowhere and answers NOT_STORED', async () => {
+    const c = await connect();
+    expect(await c.call(setCmd('fan_full', 'first'))).toBe('STORED\r\n');
+    expect(await c.call(setCmd('fan_free+fan_full', 'both'))).toBe('NOT_STORED\r\n');
+    expect(await c.call(setCmd('fan_full+fan_free', 'both'))).toBe('NOT_STORED\r\n');
+    const stats = await c.call('stats\r\n');
+    expect(stat(stats, 'queue_fan_free_items')).toBe('0');
+    expect(stat(stats, 'queue_fan_full_items')).toBe('1');
+    expect(await c.call('get fan_free\r\n')).toBe('END\r\n');
+    // With room in both, the fanout stores one copy in each.
+    expect(await c.call('get fan_full\r\n')).toBe(value('fan_full', 'first'));
+    expect(await c.call(setCmd('fan_free+fan_full', 'both'))).toBe('STORED\r\n');
+    expect(await c.call('get fan_free\r\n')).toBe(value('fan_free', 'both'));
+    expect(await c.call('get fan_full\r\n')).toBe(value('fan_full', 'both'));
+  });
+
+  it('a value too large for one of the queues stores nowhere', async () => {
+    const c = await connect();
+    expect(await c.call(setCmd('fan_free+small', 'x'.repeat(11)))).toBe('SERVER_ERROR object too large for cache\r\n');
+    const stats = await c.call('stats\r\n');
+    expect(stat(stats, 'queue_fan_free_items')).toBe('0');
+    expect(stat(stats, 'queue_small_items')).toBe('0');
+  });
+});
+
+describe('§8/§11 per-queue settings override default', () => {
+  it('a queue not listed gets default max_items; listed ones their own', async () => {
+    const c = await connect();
+    // `plain` is not in the config: default max_items 2.
+    expect(await setEach(c, 'plain', ['1', '2', '3'])).toEqual(['STORED\r\n', 'STORED\r\n', 'NOT_STORED\r\n']);
+    // `big` overrides it with 5.
+    expect(await setEach(c, 'big', ['1', '2', '3', '4', '5', '6'])).toEqual([...Array(5).fill('STORED\r\n'), 'NOT_STORED\r\n']);
+    // `unlimited` lifts it with null.
+    const many = Array.from({ length: 20 }, (_, i) => String(i));
+    c.send(Buffer.concat(many.map((v) => setCmd('unlimited', v))));
+    for (const _ of many) expect(await c.readReply()).toBe('STORED\r\n');
+    // `sizeonly` sets only max_size, and still inherits default max_items 2.
+    expect(await setEach(c, 'sizeonly', ['a', 'b', 'c'])).toEqual(['STORED\r\n', 'STORED\r\n', 'NOT_STORED\r\n']);
+    const stats = await c.call('stats\r\n');
+    expect(stat(stats, 'queue_plain_items')).toBe('2');
+    expect(stat(stats, 'queue_big_items')).toBe('5');
+    expect(stat(stats, 'queue_unlimited_items')).toBe('20');
+    expect(stat(stats, 'queue_sizeonly_items')).toBe('2');
+  });
+});

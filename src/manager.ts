@@ -69,6 +69,8 @@ export class QueueManager {
   };
   readonly startTime = Date.now();
   private sweeper: NodeJS.Timeout | undefined;
+  private lastWritten: Promise<void> | undefined;
+  private lastStoredReply: Promise<Reply> | undefined;
   private fsyncTimer: NodeJS.Timeout | undefined;
   status: ServerStatus = 'UP';
   private readonly budget: MemoryBudget;
@@ -241,10 +243,20 @@ export class QueueManager {
       if (queue.config.fsync === 'always') sync = true;
     }
     if (sync) this.store.requireSync();
-    return this.store.written().then(
-      () => STORED,
-      (err: Error) => serverError(err.message),
-    );
+    return this.storedReply();
+  }
+
+  /** `STORED` once the batch holding the writes so far is written: one promise per batch. */
+  private storedReply(): Promise<Reply> {
+    const written = this.store.written();
+    if (written !== this.lastWritten) {
+      this.lastWritten = written;
+      this.lastStoredReply = written.then(
+        () => STORED,
+        (err: Error) => serverError(err.message),
+      );
+    }
+    return this.lastStoredReply!;
   }
 
   async deleteQueue(name: string): Promise<boolean> {

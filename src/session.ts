@@ -151,15 +151,14 @@ export class Session {
     this.slots.push(slot);
     this.outstanding++;
     if (command.kind !== 'set') this.outstandingNonSets++;
-    result
-      .catch((err: unknown) => this.failure(err))
-      .then((reply) => {
-        slot.reply = reply;
-        this.outstanding--;
-        if (command.kind !== 'set') this.outstandingNonSets--;
-        this.flushSlots();
-        this.pump();
-      });
+    const settle = (reply: Reply) => {
+      slot.reply = reply;
+      this.outstanding--;
+      if (command.kind !== 'set') this.outstandingNonSets--;
+      this.flushSlots();
+      this.pump();
+    };
+    result.then(settle, (err: unknown) => settle(this.failure(err)));
   }
 
   private failure(err: unknown): Reply {

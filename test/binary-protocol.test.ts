@@ -151,6 +151,17 @@ describe('basic opcodes', () => {
     expectMiss(await c.get('bits'));
   });
 
+  it('SET extras carry the exptime (Kestrel rule): past absolute time never served; relative and future kept', async () => {
+    const c = await bin();
+    const now = Math.floor(Date.now() / 1000);
+    expectOk(await c.set('expq', 'past', 1, now - 100), Op.SET);
+    expectOk(await c.set('expq', 'relative', 2, 3600), Op.SET);
+    expectOk(await c.set('expq', 'future', 3, now + 3600), Op.SET);
+    expectHit(await c.get('expq'), 'relative', 2);
+    expectHit(await c.get('expq'), 'future', 3);
+    expectMiss(await c.get('expq'));
+  });
+
   it('GETK echoes the key exactly as sent, on a hit and on a miss', async () => {
     const c = await bin();
     expectOk(await c.set('gk', 'v', 9), Op.SET);
@@ -480,8 +491,9 @@ describe('errors', () => {
     c.send(Buffer.alloc(64 * 1024, 0x61)); // a start of the body: still refused, still closed
     const { responses } = await c.readToClose();
     expect(responses.map((r) => r.status)).toEqual([St.VALUE_TOO_LARGE]);
+    // Loose: an earlier test's 16 MiB buffers may still be collected; a 1–4 GiB body would not fit.
     const after = vmRssBytes(pid);
-    expect(after - before).toBeLessThan(64 * MiB);
+    expect(after - before).toBeLessThan(256 * MiB);
     await noop(await bin()); // the server is fine
   });
 
@@ -542,6 +554,17 @@ describe('queue syntax in keys', () => {
     expectHit(await c.get('work/close/open'), 'job-2');
     expectMiss(await c.get('work/close/open'));
     expectMiss(await other.get('work'));
+  });
+
+  it('FLUSH drops this connection\'s open item: a plain get works again, a later /close is a no-op', async () => {
+    const c = await bin();
+    expectOk(await c.set('flo', 'held'), Op.SET);
+    expectHit(await c.get('flo/open'), 'held');
+    expectOk(await c.call({ opcode: Op.FLUSH }), Op.FLUSH);
+    expectOk(await c.set('flo', 'next'), Op.SET);
+    expectMiss(await c.get('flo/close'));
+    expectHit(await c.get('flo'), 'next');
+    expectMiss(await c.get('flo'));
   });
 
   it('an item open on a binary connection returns to the head when the connection closes', async () => {

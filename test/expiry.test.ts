@@ -208,6 +208,35 @@ describe('§8 flush_all_expired', () => {
   });
 });
 
+describe('expiry across a restart', () => {
+  it('an item keeps its expiry on disk: after a restart it is not served, and the sweep removes it', async () => {
+    let s = await startServer({ args: ['-config', configPath] });
+    const dataDir = s.dataDir;
+    try {
+      let c = await connect(s.port);
+      expect(await c.call(setCmd('aged', 'short', 0, 0))).toBe('STORED\r\n'); // max_age 300 ms
+      expect(await c.call(setCmd('rs', 'rel', 0, 1))).toBe('STORED\r\n');
+      expect(await c.call(setCmd('rs', 'keep', 0, 0))).toBe('STORED\r\n');
+      const t0 = Date.now();
+      c.close();
+      expect(await s.stop()).toBe(0);
+      // Restart without the config file: the expiry is the item's, not the queue's setting.
+      await sleep(Math.max(0, t0 + 1100 - Date.now()));
+      s = await startServer({ dataDir });
+      c = await connect(s.port);
+      expect(await c.call('get rs/peek\r\n')).toBe(value('rs', 'keep'));
+      // The sweep removes the expired "aged" item with no get (it reads the head from disk first).
+      await waitForStats(c, { queue_aged_items: '0', queue_aged_expired_items: '1' }, 3500);
+      expect(await c.call('get aged\r\n')).toBe('END\r\n');
+      expect(await c.call('get rs\r\n')).toBe(value('rs', 'keep'));
+      c.close();
+    } finally {
+      await s.stop();
+      s.cleanup();
+    }
+  });
+});
+
 describe('§8 expire_to_queue: the delayed-job pattern', () => {
   it('an item expiring from pending (max_age 1s) reaches a reader blocked on ready after about a second', async () => {
     const producer = await connect();

@@ -145,6 +145,27 @@ describe('§8 discard_old_when_full', () => {
     expect(await queueStat(c, 'discard', 'discarded')).toBe('2');
   });
 
+  it('holds to the limit when the sets arrive pipelined in one write', async () => {
+    const c = await connect();
+    const values = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
+    c.send(Buffer.concat(values.map((v) => setCmd('discard', v))));
+    for (const _ of values) expect(await c.readReply()).toBe('STORED\r\n');
+    const stats = await c.call('stats\r\n');
+    expect(stat(stats, 'queue_discard_items')).toBe('3');
+    expect(stat(stats, 'queue_discard_discarded')).toBe('5'); // 2 from the test before, 3 now
+    expect(await drain(c, 'discard')).toEqual(['p4', 'p5', 'p6']);
+  });
+
+  it('without discard_old_when_full, pipelined sets past the limit are refused', async () => {
+    const c = await connect();
+    const values = ['a', 'b', 'c', 'd', 'e'];
+    c.send(Buffer.concat(values.map((v) => setCmd('items3', v))));
+    const replies: string[] = [];
+    for (const _ of values) replies.push(await c.readReply());
+    expect(replies).toEqual([...Array(3).fill('STORED\r\n'), 'NOT_STORED\r\n', 'NOT_STORED\r\n']);
+    expect(await drain(c, 'items3')).toEqual(['a', 'b', 'c']);
+  });
+
   it('works by bytes with max_size too', async () => {
     const c = await connect();
     expect(await setEach(c, 'discardsize', ['aaaa', 'bbbb', 'cc'])).toEqual(Array(3).fill('STORED\r\n'));

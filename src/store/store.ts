@@ -84,9 +84,10 @@ export class Store {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
       createIfMissing: true,
-      // Queues write once and read once: a small block cache is enough.
-      cacheSize: 8 * 1024 * 1024,
-      writeBufferSize: 8 * 1024 * 1024,
+      // Queues write once and read once: a small block cache is enough, and a small write
+      // buffer keeps resident memory low.
+      cacheSize: 4 * 1024 * 1024,
+      writeBufferSize: 4 * 1024 * 1024,
     });
     await db.open();
     return new Store(db, options);

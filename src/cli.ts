@@ -3,8 +3,8 @@
 import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { pino } from 'pino';
 import yargs from 'yargs';
-import { type FsyncMode, defaultServerQueueConfig, DEFAULT_MAX_ITEM_SIZE, type ServerQueueConfig } from './config.js';
-import { MAX_TIMER_MS, loadConfigFile, maxItemSizeOf, parseDuration } from './configFile.js';
+import { type FsyncMode, defaultServerQueueConfig, type ServerQueueConfig } from './config.js';
+import { MAX_TIMER_MS, loadConfigFile, parseDuration } from './configFile.js';
 import { SiberiteServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   const reload = async (): Promise<string | null> => {
     if (!configPath) return null;
     try {
-      server.manager.reconfigure(loadConfigFile(configPath));
+      server.reconfigure(loadConfigFile(configPath));
       log.info({ config: configPath }, 'configuration reloaded');
       return null;
     } catch (err) {
@@ -127,7 +127,6 @@ async function main(): Promise<void> {
       valueKey: argv['value-key'] as 'queue' | 'full',
       allowShutdown: argv['allow-shutdown'],
       queueConfig,
-      maxItemSize: Math.max(DEFAULT_MAX_ITEM_SIZE, maxItemSizeOf(queueConfig)),
       log,
       reload,
       onShutdown: () => void stop('shutdown command'),

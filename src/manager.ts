@@ -121,7 +121,9 @@ export class QueueManager {
       try {
         await queue.removeExpired(false);
         queue.reclaim();
-        queue.logSize = await this.store.approximateSize(prefixRange(itemPrefix(queue.name)));
+        // LevelDB's estimate counts only table files; recent writes are still in its log.
+        const estimate = await this.store.approximateSize(prefixRange(itemPrefix(queue.name)));
+        queue.logSize = Math.max(estimate, queue.storedSize());
       } catch {
         // a closing store: the next sweep (if any) tries again
       }
@@ -220,8 +222,8 @@ export class QueueManager {
   // ---- commands -----------------------------------------------------------------------------
 
   /** Stores one copy of the item in every named queue, in one batch; all or none. */
-  set(cmd: SetCommand): Reply | Promise<Reply> {
-    this.counters.cmdSet++;
+  set(cmd: SetCommand, retried = false): Reply | Promise<Reply> {
+    if (!retried) this.counters.cmdSet++;
     if (this.status !== 'UP') return NOT_STORED;
     const size = cmd.record.length - RECORD_HEADER;
     const queues = cmd.queues.map((name) => this.queue(name));
@@ -229,6 +231,9 @@ export class QueueManager {
       if (size > queue.config.maxItemSize) return serverError('object too large for cache', 'too_large');
       if (!queue.config.discardOldWhenFull && queue.isFull()) return NOT_STORED;
     }
+    // discard_old_when_full drops the oldest items, which may have to be read in first.
+    const loading = queues.filter((q) => q.needsLoadToDiscard());
+    if (loading.length > 0) return Promise.all(loading.map((q) => q.loadHead())).then(() => this.set(cmd, true));
     const now = Date.now();
     let sync = this.options.fsync === 'always' || this.options.queueConfig.defaults.fsync === 'always';
     let shared: { record: Buffer; expiry: number } | undefined;

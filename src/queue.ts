@@ -75,6 +75,8 @@ export class Queue implements BatchParticipant, ReadSource {
   /** Items appended since the last batch was sealed, then one group per sealed batch. */
   private appended: Item[] = [];
   private readonly sealedGroups: Array<{ items: Item[]; headId: number }> = [];
+  /** Items discarded while their batch was being written: never made visible. */
+  private readonly dropped = new Set<Item>();
   /** The head recorded in the last written meta: every id below it is consumed for good. */
   private durableHead: number;
   /** Ids below this are physically deleted from the store. */
@@ -176,18 +178,42 @@ export class Queue implements BatchParticipant, ReadSource {
   /** Drops the oldest ready items until the queue is no longer full (discard_old_when_full). */
   private discardOldest(): void {
     while (this.isFull()) {
-      const item = this.window.shift();
-      if (!item) {
-        // The oldest items are still on disk (or open): this set goes over the limit rather
-        // than wait, and a read-ahead brings them in so the next set can drop them.
-        if (this.loadedUpTo < this.committedNextId && !this.loading) this.load().catch(() => undefined);
-        break;
+      const item = this.window.peek();
+      if (item) {
+        this.removeFromWindow();
+        this.counters.discarded++;
+        this.consume(item);
+        continue;
       }
-      this.windowBytes -= item.data.length;
-      this.budget.used -= item.data.length;
+      if (this.loadedUpTo < this.committedNextId) return; // see needsLoadToDiscard()
+      // The oldest are still being written: drop them before they become visible.
+      const oldest = this.oldestPending();
+      if (!oldest) return; // only open items are left: the set goes over the limit
+      this.storedItems--;
+      this.storedBytes -= oldest.data.length;
       this.counters.discarded++;
-      this.consume(item);
+      this.dropped.add(oldest);
+      this.store.del(itemKey(this.name, oldest.id), this);
     }
+  }
+
+  private oldestPending(): Item | undefined {
+    for (const group of this.sealedGroups) for (const item of group.items) if (!this.dropped.has(item)) return item;
+    for (const item of this.appended) if (!this.dropped.has(item)) return item;
+    return undefined;
+  }
+
+  /**
+   * True when discard_old_when_full must drop items that are only on disk: the set first
+   * waits for loadHead() so it drops the oldest ones, not newer ones.
+   */
+  needsLoadToDiscard(): boolean {
+    return this.config.discardOldWhenFull && this.isFull() && this.window.length === 0 && this.loadedUpTo < this.committedNextId;
+  }
+
+  /** Reads the next items from the store into the window. */
+  loadHead(): Promise<void> {
+    return this.load();
   }
 
   sealBatch(ops: BatchOp[]): void {
@@ -205,6 +231,12 @@ export class Queue implements BatchParticipant, ReadSource {
       if (this.durableHead - this.reclaimedUpTo >= RECLAIM_EVERY) this.reclaim();
     }
     for (const item of group.items) {
+      if (this.dropped.delete(item)) {
+        // Written and deleted in order: it simply never shows.
+        if (!err) this.committedNextId = item.id + 1;
+        if (this.loadedUpTo === item.id) this.loadedUpTo++;
+        continue;
+      }
       if (err) {
         this.storedItems--;
         this.storedBytes -= item.data.length;
@@ -409,6 +441,11 @@ export class Queue implements BatchParticipant, ReadSource {
     return true;
   }
 
+  /** Bytes the stored items take as records (payload, header, key), open ones included. */
+  storedSize(): number {
+    return this.storedBytes + this.storedItems * (RECORD_HEADER + this.key.length + 8);
+  }
+
   /** True while item `id` is still in the queue (ready, open, or not yet read from disk). */
   holds(id: number): boolean {
     if (id >= this.loadedUpTo) return id < this.committedNextId;
@@ -476,6 +513,7 @@ export class Queue implements BatchParticipant, ReadSource {
     this.openBytes = 0;
     this.appended = [];
     for (const group of this.sealedGroups) group.items = [];
+    this.dropped.clear();
     this.storedItems = 0;
     this.storedBytes = 0;
     this.loadedUpTo = this.committedNextId = this.nextId;

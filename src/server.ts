@@ -1,7 +1,8 @@
 // Wires sockets to sessions: picks the framing from a connection's first byte.
 import net from 'node:net';
 import { type Logger } from 'pino';
-import { type FsyncMode, type ServerQueueConfig } from './config.js';
+import { DEFAULT_MAX_ITEM_SIZE, type FsyncMode, type ServerQueueConfig } from './config.js';
+import { maxItemSizeOf } from './configFile.js';
 import { QueueManager } from './manager.js';
 import { type Framing } from './protocol/command.js';
 import { TextFraming } from './protocol/text.js';
@@ -17,8 +18,6 @@ export interface ServerOptions {
   valueKey: 'queue' | 'full';
   allowShutdown: boolean;
   queueConfig: ServerQueueConfig;
-  /** The largest value any queue accepts (framing limit). */
-  maxItemSize: number;
   log: Logger;
   /** Re-reads the configuration; returns an error message or null. */
   reload(): Promise<string | null>;
@@ -32,15 +31,24 @@ const WINDOW_MEMORY = 64 * 1024 * 1024;
 const READ_BYTES = 1024 * 1024;
 const BINARY_MAGIC = 0x80;
 
+/** The largest value any queue accepts: what a framing reads before refusing a value. */
+function framingLimit(config: ServerQueueConfig): number {
+  return Math.max(DEFAULT_MAX_ITEM_SIZE, maxItemSizeOf(config));
+}
+
 export class SiberiteServer {
   private readonly sessions = new Set<Session>();
+  /** Read by every framing at each value, so a reload can raise the limit for all connections. */
+  private readonly limits: { maxItemSize: number };
   private readonly sockets = new Set<net.Socket>();
 
   private constructor(
     readonly manager: QueueManager,
     private readonly net: net.Server,
     private readonly options: ServerOptions,
-  ) {}
+  ) {
+    this.limits = { maxItemSize: framingLimit(options.queueConfig) };
+  }
 
   static async start(options: ServerOptions): Promise<SiberiteServer> {
     const store = await Store.open(options.dataDir, { syncAlways: options.fsync === 'always', readBytes: READ_BYTES });
@@ -101,8 +109,13 @@ export class SiberiteServer {
   }
 
   private framingFor(firstByte: number): Framing {
-    const limits = { maxItemSize: this.options.maxItemSize };
-    return firstByte === BINARY_MAGIC ? new BinaryFraming(limits) : new TextFraming(limits);
+    return firstByte === BINARY_MAGIC ? new BinaryFraming(this.limits) : new TextFraming(this.limits);
+  }
+
+  /** Applies a new queue configuration to live queues and connections. */
+  reconfigure(queueConfig: ServerQueueConfig): void {
+    this.manager.reconfigure(queueConfig);
+    this.limits.maxItemSize = framingLimit(queueConfig);
   }
 
   /** Stops accepting, returns every open item, writes what is pending, closes the store. */

@@ -184,14 +184,11 @@ function packet(t: BinaryTag, status: number, value: string, key = ''): Buffer {
 }
 
 interface Options {
-  /** Largest value a SET may carry (bytes). */
-  maxItemSize: number;
+  /** Largest value a SET may carry (bytes); read at every packet, so it may change. */
+  readonly maxItemSize: number;
 }
 
 export class BinaryFraming implements Framing {
-  private readonly maxItemSize: number;
-  /** Largest body accepted at all: a maximal value plus the longest key and extras. */
-  private readonly maxBody: number;
 
   // Received bytes: chunks[first] from `offset` on, then the rest of the list; `length` in all.
   private chunks: Buffer[] = [];
@@ -211,9 +208,11 @@ export class BinaryFraming implements Framing {
 
   private readonly scratch = Buffer.alloc(MAX_KEY_BYTES + HEADER_BYTES);
 
-  constructor(options: Options) {
-    this.maxItemSize = options.maxItemSize;
-    this.maxBody = options.maxItemSize + MAX_KEY_BYTES + MAX_EXTRAS_BYTES;
+  constructor(private readonly options: Options) {}
+
+  /** Largest body accepted at all: a maximal value plus the longest key and extras. */
+  private get maxBody(): number {
+    return this.options.maxItemSize + MAX_KEY_BYTES + MAX_EXTRAS_BYTES;
   }
 
   get buffered(): number {
@@ -389,7 +388,7 @@ export class BinaryFraming implements Framing {
       case Opcode.SETQ:
         if (extrasLength !== 8) problem = 'bad extras length';
         else if (keyLength === 0) problem = 'missing key';
-        else if (valueLength > this.maxItemSize) {
+        else if (valueLength > this.options.maxItemSize) {
           // Within the body limit: read and discard it, and stay open (as text does).
           this.discard(bodyLength);
           return { kind: 'invalid', reply: this.tooLarge(), tag };

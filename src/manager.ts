@@ -42,6 +42,8 @@ export interface ServerCounters {
 const RELATIVE_EXPTIME_LIMIT = 1_000_000;
 
 const SWEEP_INTERVAL_MS = 1000;
+/** Queues whose on-disk size estimate one sweep refreshes. */
+const SIZES_PER_SWEEP = 64;
 
 const STORED: Reply = { kind: 'stored' };
 const NOT_STORED: Reply = { kind: 'not_stored' };
@@ -69,6 +71,9 @@ export class QueueManager {
   };
   readonly startTime = Date.now();
   private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  /** Where the next sweep resumes refreshing size estimates. */
+  private sizeCursor = 0;
   private lastWritten: Promise<void> | undefined;
   private lastStoredReply: Promise<Reply> | undefined;
   private fsyncTimer: NodeJS.Timeout | undefined;
@@ -114,19 +119,34 @@ export class QueueManager {
     this.fsyncTimer.unref();
   }
 
-  /** Every second: drop expired items from queue heads, reclaim consumed ranges, refresh sizes. */
+  /**
+   * Every second: drop expired items from queue heads, reclaim consumed ranges, and refresh
+   * the on-disk size estimate of a bounded number of queues (round robin), so the sweep stays
+   * cheap with thousands of queues. Sweeps never overlap.
+   */
   private async sweep(): Promise<void> {
-    for (const queue of this.queues.values()) {
-      if (queue.deleted) continue;
-      try {
-        await queue.removeExpired(false);
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const queues = [...this.queues.values()];
+      for (const queue of queues) {
+        if (queue.deleted) continue;
+        if (queue.hasExpiringHead()) await queue.removeExpired(false);
         queue.reclaim();
+      }
+      const count = Math.min(queues.length, SIZES_PER_SWEEP);
+      for (let i = 0; i < count; i++) {
+        const queue = queues[(this.sizeCursor + i) % queues.length]!;
+        if (queue.deleted) continue;
         // LevelDB's estimate counts only table files; recent writes are still in its log.
         const estimate = await this.store.approximateSize(prefixRange(itemPrefix(queue.name)));
         queue.logSize = Math.max(estimate, queue.storedSize());
-      } catch {
-        // a closing store: the next sweep (if any) tries again
       }
+      this.sizeCursor = queues.length ? (this.sizeCursor + count) % queues.length : 0;
+    } catch {
+      // a closing store: the next sweep (if any) tries again
+    } finally {
+      this.sweeping = false;
     }
   }
 

@@ -334,8 +334,10 @@ export class Queue implements BatchParticipant, ReadSource {
     if (from >= to) return Promise.resolve();
     // While this read is out, loadedUpTo cannot move (new items have ids ≥ to), so the window
     // stays in id order.
+    // Within this queue's window cap and what the shared budget has left (at least one item).
+    const room = Math.min(WINDOW_MAX_BYTES - this.windowBytes, this.budget.limit - this.budget.used);
     this.loading = this.store
-      .readItems(this.name, from, to, REFILL_ITEMS)
+      .readItems(this.name, from, to, REFILL_ITEMS, room)
       .then((items) => {
         if (generation !== this.generation) return;
         for (const item of items) this.addToWindow(item);
@@ -384,6 +386,12 @@ export class Queue implements BatchParticipant, ReadSource {
       })
       .catch(() => undefined) // a closing store; the next reclaim covers the range
       .finally(() => (this.reclaiming = false));
+  }
+
+  /** True when the head item in memory has expired, or items wait on disk (which may have). */
+  hasExpiringHead(): boolean {
+    const head = this.window.peek();
+    return head ? isExpired(head, Date.now()) : this.loadedUpTo < this.committedNextId;
   }
 
   /**

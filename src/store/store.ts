@@ -223,13 +223,16 @@ export class Store {
     return keys.length ? idFromKey(keys[0]!) : undefined;
   }
 
-  /** Up to `maxItems` items of `queue` with fromId ≤ id < toId, in id order, about maxBytes. */
-  async readItems(queue: string, fromId: number, toId: number, maxItems: number): Promise<Item[]> {
+  /**
+   * Up to `maxItems` items of `queue` with fromId ≤ id < toId, in id order, stopping once
+   * about `maxBytes` (at most the store's read cap) are read; always at least one if any.
+   */
+  async readItems(queue: string, fromId: number, toId: number, maxItems: number, maxBytes = Infinity): Promise<Item[]> {
     const it = this.db.iterator({
       gte: itemKey(queue, fromId),
       lt: itemKey(queue, toId),
       limit: maxItems,
-      highWaterMarkBytes: this.options.readBytes,
+      highWaterMarkBytes: Math.max(0, Math.min(maxBytes, this.options.readBytes)),
     });
     try {
       const entries = await it.nextv(maxItems);

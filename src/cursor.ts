@@ -102,6 +102,8 @@ export class Cursor implements BatchParticipant, ReadSource {
       return item;
     }
     if (this.position < this.queue.committedNext) return this.load().then(() => this.take(mode));
+    // Items appended but still on their way to the store: read them once they are written.
+    if (this.position < this.queue.appendedNext) return this.store.written().then(() => this.take(mode));
     return null;
   }
 

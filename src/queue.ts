@@ -64,7 +64,7 @@ export class Queue implements BatchParticipant, ReadSource {
   private windowBytes = 0;
   /** Ids below this are in the window, open, or consumed; the rest are only in the store. */
   private loadedUpTo: number;
-  /** Ids below this are written to the store. */
+  /** Ids below this are written to the store (or failed to be): loads read only below it. */
   private committedNextId: number;
   private nextId: number;
   /** Items and bytes in the store, open ones included, uncommitted ones included. */
@@ -74,9 +74,7 @@ export class Queue implements BatchParticipant, ReadSource {
   private openBytes = 0;
   /** Items appended since the last batch was sealed, then one group per sealed batch. */
   private appended: Item[] = [];
-  private readonly sealedGroups: Array<{ items: Item[]; headId: number }> = [];
-  /** Items discarded while their batch was being written: never made visible. */
-  private readonly dropped = new Set<Item>();
+  private readonly sealedGroups: Array<{ items: Item[]; headId: number; nextId: number }> = [];
   /** The head recorded in the last written meta: every id below it is consumed for good. */
   private durableHead: number;
   /** Ids below this are physically deleted from the store. */
@@ -127,6 +125,11 @@ export class Queue implements BatchParticipant, ReadSource {
     return this.committedNextId;
   }
 
+  /** Ids below this have been appended (some may still be on their way to the store). */
+  get appendedNext(): number {
+    return this.nextId;
+  }
+
   /** No item with a lower id exists any more. */
   headId(): number {
     let headId = this.loadedUpTo;
@@ -160,9 +163,11 @@ export class Queue implements BatchParticipant, ReadSource {
   // ---- writing ------------------------------------------------------------------------------
 
   /**
-   * Appends an item whose record (header filled in) is `record`. It becomes visible to readers
-   * when the batch holding it is written. Drops the oldest items first if the queue is full and
-   * configured to.
+   * Appends an item whose record (header filled in) is `record`, to be written in the current
+   * batch. Readers see it at once: a pipelined get need not wait for the disk, and the session
+   * still answers STORED only once the batch is written (an item may thus be delivered before
+   * its producer hears STORED; after a crash in between, it is at-least-once, never lost).
+   * Drops the oldest items first if the queue is full and configured to.
    */
   append(record: Buffer, flags: number, addTime: number, expiry: number): void {
     const data = record.subarray(RECORD_HEADER);
@@ -173,6 +178,12 @@ export class Queue implements BatchParticipant, ReadSource {
     this.counters.totalItems++;
     this.appended.push(item);
     this.store.put(itemKey(this.name, item.id), record, this);
+    for (const cursor of this.cursors.values()) cursor.appended(item);
+    if (this.loadedUpTo !== item.id) return; // older items are still on disk: it waits its turn
+    if (this.waiters.length === 0 && !this.windowHasRoom(item)) return; // read back later
+    // Counted as loaded before a waiter takes it, so no read-ahead fetches it again.
+    this.loadedUpTo++;
+    if (!this.offer(item)) this.addToWindow(item);
   }
 
   /** Drops the oldest ready items until the queue is no longer full (discard_old_when_full). */
@@ -185,40 +196,27 @@ export class Queue implements BatchParticipant, ReadSource {
         this.consume(item);
         continue;
       }
-      if (this.loadedUpTo < this.committedNextId) return; // see needsLoadToDiscard()
-      // The oldest are still being written: drop them before they become visible.
-      const oldest = this.oldestPending();
-      if (!oldest) return; // only open items are left: the set goes over the limit
-      this.storedItems--;
-      this.storedBytes -= oldest.data.length;
-      this.counters.discarded++;
-      this.dropped.add(oldest);
-      this.store.del(itemKey(this.name, oldest.id), this);
+      if (this.loadedUpTo < this.nextId) return; // the oldest are not in memory: needsLoadToDiscard()
+      return; // only open items are left: the set goes over the limit
     }
   }
 
-  private oldestPending(): Item | undefined {
-    for (const group of this.sealedGroups) for (const item of group.items) if (!this.dropped.has(item)) return item;
-    for (const item of this.appended) if (!this.dropped.has(item)) return item;
-    return undefined;
-  }
-
   /**
-   * True when discard_old_when_full must drop items that are only on disk: the set first
+   * True when discard_old_when_full must drop items that are not in memory yet: the set first
    * waits for loadHead() so it drops the oldest ones, not newer ones.
    */
   needsLoadToDiscard(): boolean {
-    return this.config.discardOldWhenFull && this.isFull() && this.window.length === 0 && this.loadedUpTo < this.committedNextId;
+    return this.config.discardOldWhenFull && this.isFull() && this.window.length === 0 && this.loadedUpTo < this.nextId;
   }
 
-  /** Reads the next items from the store into the window. */
+  /** Brings the next items into the window: reads them, or first waits for their write. */
   loadHead(): Promise<void> {
-    return this.load();
+    return this.loadedUpTo < this.committedNextId ? this.load() : this.store.written();
   }
 
   sealBatch(ops: BatchOp[]): void {
     const meta = this.meta();
-    this.sealedGroups.push({ items: this.appended, headId: meta.headId });
+    this.sealedGroups.push({ items: this.appended, headId: meta.headId, nextId: this.nextId });
     this.appended = [];
     if (!this.deleted) ops.push({ type: 'put', key: this.key, value: encodeMeta(meta) });
   }
@@ -226,31 +224,32 @@ export class Queue implements BatchParticipant, ReadSource {
   batchDone(err: Error | undefined): void {
     const group = this.sealedGroups.shift();
     if (!group) return;
-    if (!err && group.headId > this.durableHead) {
+    // Failed or not, ids below the group's end are settled: loads may read up to there.
+    if (group.nextId > this.committedNextId) this.committedNextId = group.nextId;
+    if (err) {
+      for (const item of group.items) this.unwrite(item);
+      return;
+    }
+    if (group.headId > this.durableHead) {
       this.durableHead = group.headId;
       if (this.durableHead - this.reclaimedUpTo >= RECLAIM_EVERY) this.reclaim();
     }
-    for (const item of group.items) {
-      if (this.dropped.delete(item)) {
-        // Written and deleted in order: it simply never shows.
-        if (!err) this.committedNextId = item.id + 1;
-        if (this.loadedUpTo === item.id) this.loadedUpTo++;
-        continue;
-      }
-      if (err) {
-        this.storedItems--;
-        this.storedBytes -= item.data.length;
-        if (this.loadedUpTo === item.id) this.loadedUpTo++;
-        continue;
-      }
-      this.committedNextId = item.id + 1;
-      for (const cursor of this.cursors.values()) cursor.appended(item);
-      if (this.loadedUpTo !== item.id) continue; // older items still on disk: it waits its turn
-      if (this.waiters.length === 0 && !this.windowHasRoom(item)) continue; // stays on disk
-      // Counted as loaded before a waiter takes it, so no read-ahead fetches it again.
-      this.loadedUpTo++;
-      if (!this.offer(item)) this.addToWindow(item);
+  }
+
+  /**
+   * An item whose write failed (its producer hears SERVER_ERROR): withdrawn if no reader has
+   * it yet; one already delivered stays delivered.
+   */
+  private unwrite(item: Item): void {
+    const inWindow = item.id < this.loadedUpTo && this.windowIndex(item.id) >= 0;
+    if (item.id < this.loadedUpTo && !inWindow) return; // taken by a reader
+    if (inWindow) {
+      this.window.remove(item);
+      this.windowBytes -= item.data.length;
+      this.budget.used -= item.data.length;
     }
+    this.storedItems--;
+    this.storedBytes -= item.data.length;
   }
 
   private meta(): QueueMeta {
@@ -284,6 +283,8 @@ export class Queue implements BatchParticipant, ReadSource {
         return item;
       }
       if (this.loadedUpTo < this.committedNextId) return this.load().then(() => this.take(mode));
+      // Items appended while the window was full are still being written: wait for them.
+      if (this.loadedUpTo < this.nextId) return this.store.written().then(() => this.take(mode));
       this.counters.getMisses++;
       return null;
     }
@@ -456,19 +457,22 @@ export class Queue implements BatchParticipant, ReadSource {
 
   /** True while item `id` is still in the queue (ready, open, or not yet read from disk). */
   holds(id: number): boolean {
-    if (id >= this.loadedUpTo) return id < this.committedNextId;
-    if (this.open.has(id)) return true;
-    // The window is in id order: binary search.
+    if (id >= this.loadedUpTo) return id < this.nextId;
+    return this.open.has(id) || this.windowIndex(id) >= 0;
+  }
+
+  /** Where item `id` is in the window (which is in id order), or -1. */
+  private windowIndex(id: number): number {
     let lo = 0;
     let hi = this.window.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const at = this.window.at(mid)!.id;
-      if (at === id) return true;
+      if (at === id) return mid;
       if (at < id) lo = mid + 1;
       else hi = mid - 1;
     }
-    return false;
+    return -1;
   }
 
   isOpen(item: Item): boolean {
@@ -521,10 +525,9 @@ export class Queue implements BatchParticipant, ReadSource {
     this.openBytes = 0;
     this.appended = [];
     for (const group of this.sealedGroups) group.items = [];
-    this.dropped.clear();
     this.storedItems = 0;
     this.storedBytes = 0;
-    this.loadedUpTo = this.committedNextId = this.nextId;
+    this.loadedUpTo = this.nextId;
     this.reclaimedUpTo = this.nextId; // the clear below removes everything
     const done = this.store.clearRange(prefixRange(itemPrefix(this.name)));
     this.store.touch(this);

@@ -52,12 +52,12 @@ const CLOSE_FIRST = () => clientError('Close current item first', 'busy');
 
 /** Read no more from a client whose replies cannot leave, past this many buffered bytes. */
 const MAX_BUFFERED_INPUT = 256 * 1024;
-/** Pipelined sets in flight per connection before reading pauses. */
-const MAX_PIPELINED_SETS = 4096;
+/** Commands in flight per connection before reading pauses. */
+const MAX_PIPELINED = 4096;
 
 export class Session {
   private readonly slots: Slot[] = [];
-  /** Commands being served asynchronously, and whether they are all sets. */
+  /** Commands being served asynchronously, and how many of them are not sets. */
   private outstanding = 0;
   private outstandingNonSets = 0;
   /** A parsed command that must wait for the ones before it. */
@@ -112,7 +112,7 @@ export class Session {
       while (!this.closed && !this.writeBlocked) {
         const command = this.held ?? this.framing.next();
         if (!command) break;
-        if (!this.mayStart(command)) {
+        if (!this.mayStart()) {
           this.held = command;
           break;
         }
@@ -129,10 +129,13 @@ export class Session {
     else if (this.socket.isPaused()) this.socket.resume();
   }
 
-  /** A command starts when all before it are done; a set may also start behind other sets. */
-  private mayStart(command: Command): boolean {
-    if (this.outstanding === 0) return true;
-    return command.kind === 'set' && this.outstandingNonSets === 0 && this.outstanding < MAX_PIPELINED_SETS;
+  /**
+   * A command starts once every command before it is done, except sets still waiting for
+   * their batch: a set takes effect in memory when it starts, so what follows it may start
+   * too (its reply still leaves after the set's STORED).
+   */
+  private mayStart(): boolean {
+    return this.outstandingNonSets === 0 && this.outstanding < MAX_PIPELINED;
   }
 
   private start(command: Command): void {

@@ -18,12 +18,15 @@
 // while draining) and the mix does set/get on the key <queue>. That is not a queue, but it is
 // the same client doing the same work per request at the same resident data size, so it gives
 // the load client's and the protocol's ceiling for each checkpoint. The mode is chosen from the
-// server's `version` reply (siberite → queue mode) unless --mode says otherwise.
+// server's `stats` (siberite → queue mode) unless --mode says otherwise. Keys mode refuses to run
+// against siberite, where every key would be a queue of its own.
 //
 // Only loopback hosts are accepted: load traffic must not leave this machine.
 
+import { performance } from 'node:perf_hooks';
+
 import { Args, runMain, UsageError } from './lib/cli.js';
-import { deleteQueue, queueItems, rawCommand, serverVersion } from './lib/commands.js';
+import { deleteQueue, identifyServer, queueItems, rawCommand } from './lib/commands.js';
 import { runFloodLevel, type LevelResult } from './lib/floodRunner.js';
 import { resolveLoopbackHost } from './lib/loopback.js';
 import { PipelinePool, roundRobinRequests, type BatchSource, type PipelineResult } from './lib/pipeline.js';
@@ -47,11 +50,13 @@ const USAGE = `usage: node dist/bench/packing.js [options]
   --connections <n>        mix connections, one request in flight each            [10]
   --seconds <s>            measured seconds of the mix per checkpoint             [2]
   --warmup <s>             unmeasured seconds of the mix before each checkpoint    [0.25]
+  --first-warmup <s>       ... before the first checkpoint (server JIT warm-up)    [2]
   --timeout <s>            mix reply timeout                                      [2]
   --fill-connections <n>   connections for pipelined fill/drain                   [4]
   --window <n>             requests in flight per fill/drain connection           [256]
   --mode <m>               auto | queue | keys (keys: backlog = distinct keys,     [auto]
                            for memcached; auto: queue if the server is siberite)
+  --time-limit <s>         give up (and clean up) after this long                 [1800]
   --keep                   leave the queue (queue mode) as it is at the end
   --json <file>            results file                   [bench/results/packing-<label>.json]
   --help                   this text
@@ -71,10 +76,12 @@ interface Options {
   connections: number;
   seconds: number;
   warmup: number;
+  firstWarmup: number;
   timeoutMs: number;
   fillConnections: number;
   window: number;
   mode: 'auto' | 'queue' | 'keys';
+  timeLimitS: number;
   keep: boolean;
   json: string;
 }
@@ -82,7 +89,7 @@ interface Options {
 function parseOptions(argv: string[]): Options | null {
   const a = new Args(
     argv,
-    ['host', 'port', 'pid', 'label', 'items', 'value-size', 'queues', 'queue', 'checkpoints', 'connections', 'seconds', 'warmup', 'timeout', 'fill-connections', 'window', 'mode', 'json'],
+    ['host', 'port', 'pid', 'label', 'items', 'value-size', 'queues', 'queue', 'checkpoints', 'connections', 'seconds', 'warmup', 'first-warmup', 'timeout', 'fill-connections', 'window', 'mode', 'time-limit', 'json'],
     ['keep'],
   );
   if (a.help) return null;
@@ -122,10 +129,12 @@ function parseOptions(argv: string[]): Options | null {
     connections: a.int('connections', 10, 1, 10_000),
     seconds: a.num('seconds', 2, 0.1, 600),
     warmup: a.num('warmup', 0.25, 0, 600),
+    firstWarmup: a.num('first-warmup', 2, 0, 600),
     timeoutMs: a.num('timeout', 2, 0.01, 600) * 1000,
     fillConnections: a.int('fill-connections', 4, 1, 256),
     window: a.int('window', 256, 1, 4096),
     mode: a.choice('mode', 'auto', ['auto', 'queue', 'keys'] as const),
+    timeLimitS: a.num('time-limit', 1800, 1, 86_400),
     keep: a.flag('keep'),
     json: a.str('json', defaultResultsPath(TOOL, label)),
   };
@@ -160,13 +169,13 @@ async function main(): Promise<number> {
   if (opts.pid !== null && readRssBytes(opts.pid) === null) throw new UsageError(`cannot read VmRSS from /proc/${opts.pid}/status (no such process?)`);
 
   let version: string;
+  let siberite: boolean;
   try {
-    version = await serverVersion(host, opts.port);
+    ({ version, siberite } = await identifyServer(host, opts.port));
   } catch (err) {
     process.stderr.write(`${TOOL}: cannot reach ${host}:${opts.port}: ${(err as Error).message} (is the server running?)\n`);
     return 1;
   }
-  const siberite = version.startsWith('siberite');
   const mode: 'queue' | 'keys' = opts.mode === 'auto' ? (siberite ? 'queue' : 'keys') : opts.mode;
   if (mode === 'keys' && siberite) {
     process.stderr.write(`${TOOL}: keys mode against siberite would create ${formatInt(opts.items)} queues; use --mode queue\n`);
@@ -233,6 +242,7 @@ async function main(): Promise<number> {
       }, 250)
     : null;
 
+  const deadline = performance.now() + opts.timeLimitS * 1000;
   const backlogNow = async (): Promise<number> => (mode === 'queue' ? queueItems(host, opts.port, names) : nominal);
 
   let pool: PipelinePool | null = null;
@@ -244,7 +254,7 @@ async function main(): Promise<number> {
       const have = await backlogNow();
       if (to <= have) return null;
       const n = to - have;
-      const r = await p.run(n, mode === 'queue' ? queueSets : keySets(nominal));
+      const r = await p.run(n, mode === 'queue' ? queueSets : keySets(nominal), deadline);
       if (r.counts.stored !== n) throw new Error(`fill: ${n - r.counts.stored} of ${n} sets not STORED (first other reply: ${r.counts.firstOther ?? '-'})`);
       if (mode === 'keys') nominal += n;
       return r;
@@ -254,7 +264,7 @@ async function main(): Promise<number> {
       if (mode === 'keys') {
         if (to >= nominal) return null;
         const n = nominal - to;
-        const r = await p.run(n, keyDeletes(to));
+        const r = await p.run(n, keyDeletes(to), deadline);
         if (r.counts.deleted + r.counts.notFound !== n) throw new Error(`drain: ${r.counts.other} deletes failed (first: ${r.counts.firstOther ?? '-'})`);
         nominal = to;
         return r;
@@ -265,7 +275,7 @@ async function main(): Promise<number> {
       for (let round = 0; round < 20; round++) {
         const have = await backlogNow();
         if (have <= to) break;
-        const r = await p.run(have - to, queueGets);
+        const r = await p.run(have - to, queueGets, deadline);
         if (r.counts.other > 0) throw new Error(`drain: ${r.counts.other} gets failed (first: ${r.counts.firstOther ?? '-'})`);
         total = total === null ? r : { ...r, requests: total.requests + r.requests, ms: total.ms + r.ms, opsPerSec: ((total.requests + r.requests) * 1000) / (total.ms + r.ms) };
       }
@@ -273,6 +283,7 @@ async function main(): Promise<number> {
     };
 
     const measure = async (phase: 'fill' | 'drain', target: number, load: PipelineResult | null): Promise<void> => {
+      if (performance.now() > deadline) throw new Error(`time limit of ${opts.timeLimitS} s reached`);
       const backlog = await backlogNow();
       const mix = await runFloodLevel(
         {
@@ -281,7 +292,7 @@ async function main(): Promise<number> {
           queueNames: names,
           valueSize: opts.valueSize,
           seconds: opts.seconds,
-          warmup: opts.warmup,
+          warmup: rows.length === 0 ? Math.max(opts.warmup, opts.firstWarmup) : opts.warmup,
           timeoutMs: opts.timeoutMs,
           label: opts.label,
           pid: opts.pid,
@@ -404,7 +415,9 @@ async function main(): Promise<number> {
         connections: opts.connections,
         seconds: opts.seconds,
         warmup: opts.warmup,
+        firstWarmup: opts.firstWarmup,
         timeoutSeconds: opts.timeoutMs / 1000,
+        timeLimitSeconds: opts.timeLimitS,
         fillConnections: opts.fillConnections,
         window: opts.window,
       },

@@ -55,9 +55,22 @@ export async function serverVersion(host: string, port: number, timeoutMs = 5000
   return m[1]!;
 }
 
-/** True when the server at host:port says it is siberite (a queue server), false for e.g. memcached. */
-export async function isSiberite(host: string, port: number): Promise<boolean> {
-  return (await serverVersion(host, port)).startsWith('siberite');
+export interface ServerIdentity {
+  /** true for siberite (a queue server: `get` removes the head), false for e.g. memcached. */
+  siberite: boolean;
+  /** `STAT version` from stats, else the `version` reply (siberite answers `VERSION 1.0.0`). */
+  version: string;
+}
+
+/**
+ * Which kind of server listens at host:port. siberite's `version` reply is the bare number, so
+ * the tell is `stats`: `STAT version siberite-<n>` (and queue counters memcached lacks).
+ */
+export async function identifyServer(host: string, port: number): Promise<ServerIdentity> {
+  const st = await serverStats(host, port);
+  const version = st.get('version') ?? (await serverVersion(host, port));
+  const siberite = version.startsWith('siberite') || st.has('queue_creates');
+  return { siberite, version };
 }
 
 /** `delete <queue>`: DELETED or NOT_FOUND are both fine; anything else throws. */

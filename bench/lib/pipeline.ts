@@ -57,6 +57,8 @@ interface Job {
   next: number;
   completed: number;
   source: BatchSource;
+  /** performance.now() after which the job fails. */
+  deadline: number;
   counts: ReplyCounts;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -102,8 +104,12 @@ export class PipelinePool {
   ) {
     this.watchdog = setInterval(() => {
       const job = this.job;
-      if (job && performance.now() - this.lastReplyAt > this.stallMs) {
+      if (!job) return;
+      const now = performance.now();
+      if (now - this.lastReplyAt > this.stallMs) {
         this.failJob(new Error(`no reply for ${this.stallMs / 1000} s (${job.completed} of ${job.total} requests answered)`));
+      } else if (now > job.deadline) {
+        this.failJob(new Error(`time limit reached (${job.completed} of ${job.total} requests answered)`));
       }
     }, 500);
     this.watchdog.unref();
@@ -122,8 +128,11 @@ export class PipelinePool {
     return pool;
   }
 
-  /** Sends `total` requests from `source` over all connections; resolves when all are answered. */
-  run(total: number, source: BatchSource): Promise<PipelineResult> {
+  /**
+   * Sends `total` requests from `source` over all connections; resolves when all are answered.
+   * Fails when the server stalls, a connection breaks, or performance.now() passes `deadline`.
+   */
+  run(total: number, source: BatchSource, deadline = Number.POSITIVE_INFINITY): Promise<PipelineResult> {
     if (this.closed) return Promise.reject(new Error('pipeline pool is closed'));
     if (this.broken) return Promise.reject(this.broken);
     if (this.job) return Promise.reject(new Error('a pipeline job is already running'));
@@ -131,7 +140,7 @@ export class PipelinePool {
     const counts = zeroCounts();
     if (total === 0) return Promise.resolve({ requests: 0, ms: 0, opsPerSec: 0, counts });
     return new Promise<void>((resolve, reject) => {
-      this.job = { total, next: 0, completed: 0, source, counts, resolve, reject };
+      this.job = { total, next: 0, completed: 0, source, deadline, counts, resolve, reject };
       this.lastReplyAt = performance.now();
       for (const c of this.conns) this.refill(c, true);
     }).then(() => {

@@ -4,7 +4,7 @@
 // itself exits or is interrupted, so no server outlives its benchmark.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,13 +32,31 @@ export interface ExitInfo {
 
 const OUTPUT_KEEP = 16 * 1024;
 const live = new Set<ServerProcess>();
+const exitHooks = new Set<() => void>();
 let cleanupInstalled = false;
+
+/**
+ * Runs `fn` (synchronously) when the process exits, also on SIGINT/SIGTERM/SIGHUP, after the
+ * servers are killed; e.g. removing a temporary data directory. Returns a function that cancels it.
+ */
+export function onExit(fn: () => void): () => void {
+  installCleanup();
+  exitHooks.add(fn);
+  return () => exitHooks.delete(fn);
+}
 
 function installCleanup(): void {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
   process.on('exit', () => {
     for (const s of live) s.kill();
+    for (const fn of exitHooks) {
+      try {
+        fn();
+      } catch {
+        // best effort
+      }
+    }
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
@@ -195,6 +213,23 @@ export function freePort(host: string): Promise<number> {
 /** A new empty directory `<base>/<prefix>XXXXXX` (base: the OS temp dir). */
 export function makeTempDir(prefix: string, base: string = tmpdir()): string {
   return mkdtempSync(join(base, prefix));
+}
+
+/**
+ * makeTempDir, removed again by the returned `remove()` or, failing that, when the process exits
+ * (also when interrupted). The server using it must be stopped (or killed) first.
+ */
+export function makeScratchDir(prefix: string, base: string = tmpdir()): { path: string; remove: () => void } {
+  const path = makeTempDir(prefix, base);
+  const rm = (): void => rmSync(path, { recursive: true, force: true });
+  const cancel = onExit(rm);
+  return {
+    path,
+    remove: () => {
+      cancel();
+      rm();
+    },
+  };
 }
 
 /** The file-system type (ext4, tmpfs, overlay, ...) holding `path`, from /proc/mounts; null if unknown. */

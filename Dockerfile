@@ -50,5 +50,5 @@ HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
 # the database); exec form keeps it as PID 1 so it receives the signal.
 STOPSIGNAL SIGTERM
 
-ENTRYPOINT ["node", "dist/src/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/src/cli.js"]
 CMD ["-listen", "0.0.0.0:22133", "-data", "/data"]

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// (A small young generation keeps resident memory low at no measurable cost in throughput.)
 // The `siberite` command: flags, logging, PID file, signals.
 import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { pino } from 'pino';

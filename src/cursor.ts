@@ -4,7 +4,7 @@ import { Deque } from './deque.js';
 import { isExpired, type Queue } from './queue.js';
 import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 import { type Item, cursorKey, recordOf, retryKey, prefixRange, retryPrefix } from './store/layout.js';
-import { type BatchOp, type BatchParticipant, type Store } from './store/store.js';
+import { type BatchOp, type BatchParticipant, type ItemReader, type Store } from './store/store.js';
 
 /** Items one read-ahead of a cursor holds: a cursor far behind never pulls the queue in. */
 const READ_AHEAD = 256;
@@ -40,6 +40,7 @@ export class Cursor implements BatchParticipant, ReadSource {
   /** Bumped by flush: reads and open items from before are void. */
   private generation = 0;
   private readonly key: Buffer;
+  private readonly reader: ItemReader;
 
   constructor(
     readonly queue: Queue,
@@ -48,6 +49,7 @@ export class Cursor implements BatchParticipant, ReadSource {
     state?: CursorState,
   ) {
     this.key = cursorKey(queue.name, name);
+    this.reader = store.itemReader(queue.name);
     this.position = state?.position ?? queue.headId();
     for (const item of state?.retries ?? []) this.retries.push(item);
     if (!state) store.touch(this);
@@ -126,8 +128,8 @@ export class Cursor implements BatchParticipant, ReadSource {
     if (this.loading) return this.loading;
     const generation = this.generation;
     const to = this.queue.committedNext;
-    this.loading = this.store
-      .readItems(this.queue.name, this.position, to, READ_AHEAD)
+    const loading = this.reader
+      .read(this.position, to, READ_AHEAD)
       .then((items) => {
         if (generation !== this.generation) return;
         if (items.length === 0) this.moveTo(Math.max(this.position, to));
@@ -136,7 +138,8 @@ export class Cursor implements BatchParticipant, ReadSource {
       .finally(() => {
         this.loading = null;
       });
-    return this.loading;
+    this.loading = loading;
+    return loading;
   }
 
   /** A new item was written to the queue: hand it to a waiter if this cursor is caught up. */
@@ -207,8 +210,14 @@ export class Cursor implements BatchParticipant, ReadSource {
     return this.store.clearRange(prefixRange(retryPrefix(this.queue.name, this.name)));
   }
 
+  /** Lets go of the store iterator if this cursor has not read from disk for `ms`. */
+  closeIdleReader(ms: number): void {
+    this.reader.closeIfIdle(ms);
+  }
+
   destroy(): Promise<void> {
     this.deleted = true;
+    void this.reader.close();
     this.cancelWaiters();
     this.store.del(this.key);
     return this.flush();

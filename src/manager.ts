@@ -42,6 +42,8 @@ export interface ServerCounters {
 const RELATIVE_EXPTIME_LIMIT = 1_000_000;
 
 const SWEEP_INTERVAL_MS = 1000;
+/** A queue's or cursor's store iterator unused this long is closed. */
+const IDLE_READER_MS = 5000;
 /** Queues whose on-disk size estimate one sweep refreshes. */
 const SIZES_PER_SWEEP = 64;
 
@@ -133,6 +135,9 @@ export class QueueManager {
         if (queue.deleted) continue;
         if (queue.hasExpiringHead()) await queue.removeExpired(false);
         queue.reclaim();
+        // An idle iterator pins a LevelDB snapshot (old files, memory): let it go.
+        queue.closeIdleReader(IDLE_READER_MS);
+        for (const cursor of queue.cursors.values()) cursor.closeIdleReader(IDLE_READER_MS);
       }
       const count = Math.min(queues.length, SIZES_PER_SWEEP);
       for (let i = 0; i < count; i++) {

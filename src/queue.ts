@@ -2,7 +2,7 @@
 import { type QueueConfig } from './config.js';
 import { Deque } from './deque.js';
 import { RECORD_HEADER, type Item, type QueueMeta, encodeMeta, itemKey, itemPrefix, metaKey, prefixRange, recordOf } from './store/layout.js';
-import { type BatchOp, type BatchParticipant, type Store } from './store/store.js';
+import { type BatchOp, type BatchParticipant, type ItemReader, type Store } from './store/store.js';
 import { type Cursor } from './cursor.js';
 import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 
@@ -87,6 +87,7 @@ export class Queue implements BatchParticipant, ReadSource {
   private consumedSinceCompact = 0;
   private compacting = false;
   private readonly key: Buffer;
+  private readonly reader: ItemReader;
 
   constructor(
     readonly name: string,
@@ -97,6 +98,7 @@ export class Queue implements BatchParticipant, ReadSource {
     meta?: QueueMeta,
   ) {
     this.key = metaKey(name);
+    this.reader = store.itemReader(name);
     // A new queue's ids start at the clock (µs-scale), so a queue deleted and created again never
     // reuses ids that a background delete of its predecessor may still be removing.
     this.nextId = meta?.nextId ?? Date.now() * 1000;
@@ -334,11 +336,12 @@ export class Queue implements BatchParticipant, ReadSource {
     const to = this.committedNextId;
     if (from >= to) return Promise.resolve();
     // While this read is out, loadedUpTo cannot move (new items have ids ≥ to), so the window
-    // stays in id order.
-    // Within this queue's window cap and what the shared budget has left (at least one item).
+    // stays in id order. It reads within this queue's window cap and what the shared budget has left (at least one item).
     const room = Math.min(WINDOW_MAX_BYTES - this.windowBytes, this.budget.limit - this.budget.used);
-    this.loading = this.store
-      .readItems(this.name, from, to, REFILL_ITEMS, room)
+    const itemBytes = Math.max(1, this.storedBytes / Math.max(1, this.storedItems));
+    const count = Math.max(1, Math.min(REFILL_ITEMS, Math.floor(room / itemBytes)));
+    const loading = this.reader
+      .read(from, to, count)
       .then((items) => {
         if (generation !== this.generation) return;
         for (const item of items) this.addToWindow(item);
@@ -347,7 +350,8 @@ export class Queue implements BatchParticipant, ReadSource {
       .finally(() => {
         this.loading = null;
       });
-    return this.loading;
+    this.loading = loading;
+    return loading;
   }
 
   /**
@@ -540,8 +544,14 @@ export class Queue implements BatchParticipant, ReadSource {
   }
 
   /** Drops the queue: items, meta; its cursors are the manager's to drop. */
+  /** Lets go of the store iterator if the queue has not read from disk for `ms`. */
+  closeIdleReader(ms: number): void {
+    this.reader.closeIfIdle(ms);
+  }
+
   destroy(): Promise<void> {
     this.deleted = true;
+    void this.reader.close();
     this.cancelWaiters();
     this.store.del(this.key);
     return this.flush();

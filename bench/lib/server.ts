@@ -107,7 +107,8 @@ export class ServerProcess {
     if (opts.fsync !== undefined) args.push('-fsync', opts.fsync);
     if (opts.extraArgs) args.push(...opts.extraArgs);
     const t0 = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The node flag the `siberite` command's shebang carries (a small young generation).
+    const child = spawn(process.execPath, ['--max-semi-space-size=2', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const s = new ServerProcess(child, t0, opts.host, opts.port, opts.dataDir);
     live.add(s);
     return s;

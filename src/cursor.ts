@@ -212,7 +212,7 @@ export class Cursor implements BatchParticipant, ReadSource {
 
   /** Lets go of the store iterator if this cursor has not read from disk for `ms`. */
   closeIdleReader(ms: number): void {
-    this.reader.closeIfIdle(ms);
+    void this.reader.closeIfIdle(ms);
   }
 
   destroy(): Promise<void> {

@@ -134,9 +134,8 @@ export class QueueManager {
       for (const queue of queues) {
         if (queue.deleted) continue;
         if (queue.hasExpiringHead()) await queue.removeExpired(false);
-        queue.reclaim();
         // An idle iterator pins a LevelDB snapshot (old files, memory): let it go.
-        queue.closeIdleReader(IDLE_READER_MS);
+        queue.housekeep(IDLE_READER_MS);
         for (const cursor of queue.cursors.values()) cursor.closeIdleReader(IDLE_READER_MS);
       }
       const count = Math.min(queues.length, SIZES_PER_SWEEP);

@@ -367,6 +367,16 @@ export class Queue implements BatchParticipant, ReadSource {
     else this.store.del(itemKey(this.name, item.id), this);
   }
 
+  /**
+   * Housekeeping from the sweep: reclaims the consumed range, and once the queue has not read
+   * from disk for `idleMs`, releases its iterator and compacts what was consumed since the last
+   * compaction (a live iterator's snapshot would keep compaction from dropping it).
+   */
+  housekeep(idleMs: number): void {
+    this.reclaim();
+    if (this.reader.closeIfIdle(idleMs) && this.consumedSinceCompact > 0) this.compact();
+  }
+
   /** Physically deletes the consumed range below the durable head, then compacts it now and then. */
   reclaim(): void {
     if (this.reclaiming || this.deleted || this.durableHead <= this.reclaimedUpTo) return;
@@ -378,16 +388,8 @@ export class Queue implements BatchParticipant, ReadSource {
       .clear({ gte: itemKey(this.name, from), lt: itemKey(this.name, to) })
       .then(() => {
         this.reclaimedUpTo = Math.max(this.reclaimedUpTo, to);
-        this.consumedSinceCompact += to - from;
-        if (this.consumedSinceCompact >= COMPACT_EVERY && !this.compacting) {
-          this.consumedSinceCompact = 0;
-          this.compacting = true;
-          const range = prefixRange(itemPrefix(this.name));
-          this.store.db
-            .compactRange(range.gte, itemKey(this.name, to))
-            .catch(() => undefined)
-            .finally(() => (this.compacting = false));
-        }
+        this.consumedSinceCompact += Math.min(to - from, COMPACT_EVERY);
+        if (this.consumedSinceCompact >= COMPACT_EVERY) this.compact();
       })
       .catch(() => undefined) // a closing store; the next reclaim covers the range
       .finally(() => (this.reclaiming = false));
@@ -533,8 +535,11 @@ export class Queue implements BatchParticipant, ReadSource {
     this.storedBytes = 0;
     this.loadedUpTo = this.nextId;
     this.reclaimedUpTo = this.nextId; // the clear below removes everything
-    const done = this.store.clearRange(prefixRange(itemPrefix(this.name)));
+    const range = prefixRange(itemPrefix(this.name));
+    const done = this.store.clearRange(range);
     this.store.touch(this);
+    // Then let LevelDB drop the cleared data and its files now rather than some day.
+    void done.then(() => this.store.db.compactRange(range.gte, range.lt)).catch(() => undefined);
     return done;
   }
 
@@ -544,9 +549,16 @@ export class Queue implements BatchParticipant, ReadSource {
   }
 
   /** Drops the queue: items, meta; its cursors are the manager's to drop. */
-  /** Lets go of the store iterator if the queue has not read from disk for `ms`. */
-  closeIdleReader(ms: number): void {
-    this.reader.closeIfIdle(ms);
+  /** Compacts the reclaimed range, so LevelDB drops its tombstones and old table files. */
+  private compact(): void {
+    if (this.compacting || this.deleted) return;
+    this.consumedSinceCompact = 0;
+    this.compacting = true;
+    const range = prefixRange(itemPrefix(this.name));
+    this.store.db
+      .compactRange(range.gte, itemKey(this.name, this.reclaimedUpTo))
+      .catch(() => undefined)
+      .finally(() => (this.compacting = false));
   }
 
   destroy(): Promise<void> {

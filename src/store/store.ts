@@ -88,6 +88,10 @@ export class Store {
       // buffer keeps resident memory low.
       cacheSize: 4 * 1024 * 1024,
       writeBufferSize: 4 * 1024 * 1024,
+      // LevelDB reads table files through mmap, and mapped pages count as resident memory:
+      // few open tables of modest size bound that (an evicted table is unmapped).
+      maxOpenFiles: 74, // LevelDB's minimum: 64 tables + 10 other files
+      maxFileSize: 512 * 1024,
     });
     await db.open();
     return new Store(db, options);
@@ -293,6 +297,8 @@ export class ItemReader {
         await this.close();
         items = await this.next(fromId, toId, maxItems);
       }
+      // Caught up: let the snapshot go, so compaction can drop what was read and consumed.
+      if (items.length === 0) await this.close();
       return items;
     } finally {
       this.busy = false;
@@ -331,8 +337,10 @@ export class ItemReader {
     if (it) await it.close().catch(() => undefined);
   }
 
-  /** Closes the iterator if it has not been used for `ms` and no read is under way. */
-  closeIfIdle(ms: number): void {
-    if (this.it && !this.busy && Date.now() - this.lastUsed > ms) void this.close();
+  /** Closes the iterator once unused for `ms`; true when it holds no snapshot (any more). */
+  closeIfIdle(ms: number): boolean {
+    if (this.busy || Date.now() - this.lastUsed <= ms) return false;
+    if (this.it) void this.close();
+    return true;
   }
 }

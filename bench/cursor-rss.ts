@@ -10,14 +10,15 @@
 // The queue is deleted before the run (and after it, unless --keep), so runs are repeatable.
 // Only loopback hosts are accepted: load traffic must not leave this machine.
 
-import { createConnection } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
-import { resolveLoopbackHost } from './lib/loopback.js';
+import { Args, runLoadMain, UsageError } from './lib/cli.js';
+import { rawCommand, serverStats } from './lib/commands.js';
 import { bytesToMB, readRssBytes } from './lib/proc.js';
 import { TablePrinter, formatInt } from './lib/stats.js';
 import { Reply, ReplyParser, type ReplyKind, type ReplySink, type Socket, buildSet, connectSocket, makePayload } from './lib/textClient.js';
 
+const TOOL = 'cursor-rss';
 const USAGE = `usage: node dist/bench/cursor-rss.js [options]
 
   --host <addr>          loopback server address (127.0.0.0/8, ::1, localhost)  [127.0.0.1]
@@ -43,59 +44,26 @@ interface Options {
   keep: boolean;
 }
 
-class UsageError extends Error {}
-
 const NAME = /^[\x21-\x7e]{1,200}$/;
 
 function parseArgs(argv: string[]): Options | null {
-  const raw = new Map<string, string>();
-  const known = new Set(['host', 'port', 'pid', 'items', 'value-size', 'window', 'queue', 'cursor']);
-  let keep = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return null;
-    if (arg === '--keep') {
-      keep = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    } else {
-      value = argv[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    }
-    if (!known.has(name)) throw new UsageError(`unknown option --${name}`);
-    raw.set(name, value);
-  }
-  const int = (name: string, def: number, min: number, max: number): number => {
-    const v = raw.get(name);
-    if (v === undefined) return def;
-    if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(v)}`);
-    const n = Number(v);
-    if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
-    return n;
-  };
+  const a = new Args(argv, ['host', 'port', 'pid', 'items', 'value-size', 'window', 'queue', 'cursor'], ['keep']);
+  if (a.help) return null;
   const name = (opt: string, def: string): string => {
-    const v = raw.get(opt) ?? def;
+    const v = a.str(opt, def);
     if (!NAME.test(v) || /[/.+]/.test(v)) throw new UsageError(`--${opt} must be a queue name (printable ASCII, no "/", "." or "+"), got ${JSON.stringify(v)}`);
     return v;
   };
-  const pidRaw = raw.get('pid');
   return {
-    host: raw.get('host') ?? '127.0.0.1',
-    port: int('port', 22133, 1, 65535),
-    pid: pidRaw === undefined ? null : int('pid', 0, 1, 2 ** 31 - 1),
-    items: int('items', 1_000_000, 1, 1_000_000_000),
-    valueSize: int('value-size', 64, 0, 1024 * 1024),
-    window: int('window', 1000, 1, 4096),
+    host: a.str('host', '127.0.0.1'),
+    port: a.int('port', 22133, 1, 65535),
+    pid: a.optInt('pid', 1, 2 ** 31 - 1),
+    items: a.int('items', 1_000_000, 1, 1_000_000_000),
+    valueSize: a.int('value-size', 64, 0, 1024 * 1024),
+    window: a.int('window', 1000, 1, 4096),
     queue: name('queue', 'cursor_rss'),
     cursor: name('cursor', 'c'),
-    keep,
+    keep: a.flag('keep'),
   };
 }
 
@@ -178,41 +146,6 @@ class Pipeline implements ReplySink {
   }
 }
 
-/** One command on its own connection, returning the raw reply text up to `until`. */
-function rawCommand(host: string, port: number, command: string, until: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host, port });
-    let text = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no reply to ${JSON.stringify(command.trim())}`));
-    }, 10_000);
-    socket.on('connect', () => socket.write(command));
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString('latin1');
-      if (until.test(text)) {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(text);
-      }
-    });
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
-
-async function serverStats(host: string, port: number): Promise<Map<string, string>> {
-  const text = await rawCommand(host, port, 'stats\r\n', /(^|\r\n)END\r\n$/);
-  const out = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const parts = line.split(' ');
-    if (parts[0] === 'STAT' && parts.length >= 3) out.set(parts[1]!, parts.slice(2).join(' '));
-  }
-  return out;
-}
-
 interface Row {
   phase: string;
   done: number;
@@ -224,33 +157,8 @@ interface Row {
   cursorItems: string;
 }
 
-async function main(argv: string[]): Promise<number> {
-  let opts: Options | null;
-  try {
-    opts = parseArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`cursor-rss: ${err.message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (opts === null) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  let host: string;
-  try {
-    host = await resolveLoopbackHost(opts.host);
-  } catch (err) {
-    process.stderr.write(`cursor-rss: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (opts.pid !== null && readRssBytes(opts.pid) === null) {
-    process.stderr.write(`cursor-rss: cannot read VmRSS from /proc/${opts.pid}/status (no such process?)\n`);
-    return 2;
-  }
-
+/** Runs the bench against `host` (the loopback address opts.host resolved to). */
+async function main(opts: Options, host: string): Promise<number> {
   const { queue, cursor, items, window } = opts;
   const key = `${queue}.${cursor}`;
   const rss = () => {
@@ -262,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     socket = await connectSocket(host, opts.port, CONNECT_TIMEOUT_MS);
   } catch (err) {
-    process.stderr.write(`cursor-rss: cannot connect to ${host}:${opts.port}: ${(err as Error).message} (is the server running?)\n`);
+    process.stderr.write(`${TOOL}: cannot connect to ${host}:${opts.port}: ${(err as Error).message} (is the server running?)\n`);
     return 1;
   }
   const pipe = new Pipeline(socket);
@@ -271,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
   if (deleted !== 'DELETED\r\n' && deleted !== 'NOT_FOUND\r\n') throw new Error(`delete ${queue}: ${deleted.trim()}`);
 
   process.stdout.write(
-    `cursor-rss @ ${host}:${opts.port}: ${formatInt(items)} items x ${opts.valueSize} B into "${queue}", ` +
+    `${TOOL} @ ${host}:${opts.port}: ${formatInt(items)} items x ${opts.valueSize} B into "${queue}", ` +
       `then read through cursor "${key}"; ${window} requests per pipelined write\n`,
   );
   const rss0 = rss();
@@ -360,7 +268,7 @@ async function main(argv: string[]): Promise<number> {
     if (pipe.counts.ends !== 1) throw new Error(`the cursor has more than ${items} items`);
   } catch (err) {
     failure = (err as Error).message;
-    process.stderr.write(`cursor-rss: ${failure}\n`);
+    process.stderr.write(`${TOOL}: ${failure}\n`);
   } finally {
     if (sampler) clearInterval(sampler);
     pipe.close();
@@ -379,22 +287,10 @@ async function main(argv: string[]): Promise<number> {
     try {
       await rawCommand(host, opts.port, `delete ${queue}\r\n`, /\r\n$/);
     } catch (err) {
-      process.stderr.write(`cursor-rss: cleanup failed: ${(err as Error).message}\n`);
+      process.stderr.write(`${TOOL}: cleanup failed: ${(err as Error).message}\n`);
     }
   }
   return failure === null ? 0 : 1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    setTimeout(() => {
-      process.stderr.write('cursor-rss: open handles remain after the run; exiting\n');
-      process.exit(code);
-    }, 3000).unref();
-  },
-  (err: unknown) => {
-    process.stderr.write(`cursor-rss: ${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+runLoadMain(TOOL, USAGE, parseArgs, main);

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { tmpdir } from 'node:os';
 
-import { Args, runMain, UsageError } from './lib/cli.js';
+import { Args, runWithOptions, UsageError } from './lib/cli.js';
 import { runFloodLevel, type LevelResult } from './lib/floodRunner.js';
 import { resolveLoopbackHost } from './lib/loopback.js';
 import { defaultResultsPath, writeResults } from './lib/results.js';
@@ -83,12 +83,7 @@ interface ModeResult {
   results: LevelResult[];
 }
 
-async function main(): Promise<number> {
-  const opts = parseOptions(process.argv.slice(2));
-  if (opts === null) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+async function main(opts: Options): Promise<number> {
   const host = await resolveLoopbackHost(opts.host).catch((err: Error) => {
     throw new UsageError(err.message);
   });
@@ -208,4 +203,4 @@ async function main(): Promise<number> {
   return failure === null ? 0 : 1;
 }
 
-runMain(TOOL, USAGE, main);
+runWithOptions(TOOL, USAGE, parseOptions, main);

@@ -25,7 +25,7 @@
 
 import { performance } from 'node:perf_hooks';
 
-import { Args, runMain, UsageError } from './lib/cli.js';
+import { Args, runWithOptions, UsageError } from './lib/cli.js';
 import { deleteQueue, identifyServer, queueItems, rawCommand } from './lib/commands.js';
 import { runFloodLevel, type LevelResult } from './lib/floodRunner.js';
 import { resolveLoopbackHost } from './lib/loopback.js';
@@ -157,12 +157,7 @@ interface Checkpoint {
   mix: LevelResult;
 }
 
-async function main(): Promise<number> {
-  const opts = parseOptions(process.argv.slice(2));
-  if (opts === null) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+async function main(opts: Options): Promise<number> {
   const host = await resolveLoopbackHost(opts.host).catch((err: Error) => {
     throw new UsageError(err.message);
   });
@@ -428,4 +423,4 @@ async function main(): Promise<number> {
   return failure === null ? 0 : 1;
 }
 
-runMain(TOOL, USAGE, main);
+runWithOptions(TOOL, USAGE, parseOptions, main);

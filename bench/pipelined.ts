@@ -10,17 +10,14 @@
 //
 // Only loopback hosts are accepted: load traffic must not leave this machine.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { resolveLoopbackHost } from './lib/loopback.js';
-import { bytesToMB, readRssBytes } from './lib/proc.js';
-import { LatencyRecorder, formatInt, round, TablePrinter, type LatencySummary } from './lib/stats.js';
+import { Args, runLoadMain, UsageError } from './lib/cli.js';
+import { driveRun, LoadConn, LoadRun, runLoadBench, type LoadCounts, type LoadOptions, type LoadTail } from './lib/loadRun.js';
+import { defaultResultsPath } from './lib/results.js';
 import {
   buildGet,
   buildSet,
-  connectSocket,
   makePayload,
   Reply,
   REPLY_NAMES,
@@ -30,6 +27,7 @@ import {
   type Socket,
 } from './lib/textClient.js';
 
+const TOOL = 'pipelined';
 const USAGE = `usage: node dist/bench/pipelined.js [options]
 
   --host <addr>          loopback server address (127.0.0.0/8, ::1, localhost)  [127.0.0.1]
@@ -50,110 +48,42 @@ const USAGE = `usage: node dist/bench/pipelined.js [options]
 
 type Protocol = 'binary' | 'text';
 
-interface Options {
+interface Options extends LoadOptions {
   host: string;
-  port: number;
   protocols: Protocol[];
   connections: number;
   window: number;
-  queues: number;
-  valueSize: number;
-  seconds: number;
-  warmup: number;
-  timeoutMs: number;
-  label: string;
-  pid: number | null;
-  json: string;
 }
 
-class UsageError extends Error {}
-
 function parseArgs(argv: string[]): Options | null {
-  const raw = new Map<string, string>();
-  const known = new Set([
-    'host',
-    'port',
-    'protocol',
-    'connections',
-    'window',
-    'queues',
-    'value-size',
-    'seconds',
-    'warmup',
-    'timeout',
-    'label',
-    'pid',
-    'json',
-  ]);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return null;
-    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    } else {
-      value = argv[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    }
-    if (!known.has(name)) throw new UsageError(`unknown option --${name}`);
-    raw.set(name, value);
-  }
+  const a = new Args(argv, ['host', 'port', 'protocol', 'connections', 'window', 'queues', 'value-size', 'seconds', 'warmup', 'timeout', 'label', 'pid', 'json']);
+  if (a.help) return null;
 
-  const int = (name: string, def: number, min: number, max: number): number => {
-    const v = raw.get(name);
-    if (v === undefined) return def;
-    if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(v)}`);
-    const n = Number(v);
-    if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
-    return n;
-  };
-  const num = (name: string, def: number, min: number, max: number): number => {
-    const v = raw.get(name);
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
-    if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
-    return n;
-  };
-
-  const protocol = raw.get('protocol') ?? 'binary';
+  const protocol = a.str('protocol', 'binary');
   let protocols: Protocol[];
   if (protocol === 'binary' || protocol === 'text') protocols = [protocol];
   else if (protocol === 'both') protocols = ['binary', 'text'];
   else throw new UsageError(`--protocol must be binary, text or both, got ${JSON.stringify(protocol)}`);
 
-  const label = raw.get('label') ?? 'siberite';
-  if (!/^[A-Za-z0-9._-]+$/.test(label)) throw new UsageError('--label may only contain letters, digits, ".", "_" and "-"');
-
-  const pidRaw = raw.get('pid');
-  const pid = pidRaw === undefined ? null : int('pid', 0, 1, 2 ** 31 - 1);
+  const label = a.label('siberite');
+  const pid = a.optInt('pid', 1, 2 ** 31 - 1);
 
   return {
-    host: raw.get('host') ?? '127.0.0.1',
-    port: int('port', 22133, 1, 65535),
+    host: a.str('host', '127.0.0.1'),
+    port: a.int('port', 22133, 1, 65535),
     protocols,
-    connections: int('connections', 4, 1, 10_000),
-    window: int('window', 64, 1, 100_000),
-    queues: int('queues', 10, 1, 100_000),
-    valueSize: int('value-size', 64, 0, 64 * 1024 * 1024),
-    seconds: num('seconds', 5, 0.1, 3600),
-    warmup: num('warmup', 1, 0, 3600),
-    timeoutMs: num('timeout', 5, 0.01, 600) * 1000,
+    connections: a.int('connections', 4, 1, 10_000),
+    window: a.int('window', 64, 1, 100_000),
+    queues: a.int('queues', 10, 1, 100_000),
+    valueSize: a.int('value-size', 64, 0, 64 * 1024 * 1024),
+    seconds: a.num('seconds', 5, 0.1, 3600),
+    warmup: a.num('warmup', 1, 0, 3600),
+    timeoutMs: a.num('timeout', 5, 0.01, 600) * 1000,
     label,
     pid,
-    json: raw.get('json') ?? `bench/results/pipelined-${label}.json`,
+    json: a.str('json', defaultResultsPath(TOOL, label)),
   };
 }
-
-const CONNECT_TIMEOUT_MS = 5000;
-const CLOSE_TIMEOUT_MS = 1000;
-const RSS_SAMPLE_MS = 250;
-const MAX_ERROR_SAMPLES = 10;
-const PRINTED_ERRORS = 5;
 
 const SET = 0;
 const GET = 1;
@@ -256,47 +186,11 @@ class BinaryParser {
 // ---- one run ------------------------------------------------------------------------------------
 
 /** Shared state and counters of one run. */
-class Run {
-  warmupEnd = Number.POSITIVE_INFINITY;
-  measureEnd = Number.POSITIVE_INFINITY;
-
-  sets = 0;
-  gets = 0;
-  getHits = 0;
-  getMisses = 0;
-  errors = 0;
-  warmupErrors = 0;
-  timeouts = 0;
+class Run extends LoadRun {
   brokenConnections = 0;
-  readonly setLatency = new LatencyRecorder();
-  readonly getLatency = new LatencyRecorder();
-  readonly errorSamples: string[] = [];
 
-  private remaining: number;
-  private onAllDone: () => void = () => {};
-  readonly allDone: Promise<void>;
-
-  constructor(
-    readonly connections: number,
-    readonly timeoutMs: number,
-  ) {
-    this.remaining = connections;
-    this.allDone = new Promise((res) => {
-      this.onAllDone = res;
-    });
-  }
-
-  noteError(now: number, message: string): void {
-    if (now < this.warmupEnd) this.warmupErrors++;
-    else this.errors++;
-    const seen = this.errors + this.warmupErrors;
-    if (this.errorSamples.length < MAX_ERROR_SAMPLES) this.errorSamples.push(message);
-    if (seen <= PRINTED_ERRORS) process.stderr.write(`pipelined: ${message}\n`);
-    else if (seen === PRINTED_ERRORS + 1) process.stderr.write('pipelined: (further errors not printed)\n');
-  }
-
-  connDone(): void {
-    if (--this.remaining === 0) this.onAllDone();
+  constructor(connections: number, timeoutMs: number) {
+    super(connections, timeoutMs, TOOL);
   }
 }
 
@@ -310,8 +204,7 @@ interface Templates {
  * One connection: a ring of the requests in flight (their op and send time), refilled to
  * --window as replies arrive. Replies are matched to requests in order.
  */
-class PipeConn implements BinarySink, ReplySink {
-  private socket: Socket | null = null;
+class PipeConn extends LoadConn<Run> implements BinarySink, ReplySink {
   private binaryParser: BinaryParser | null = null;
   private textParser: ReplyParser | null = null;
   private readonly ops: Uint8Array;
@@ -321,25 +214,24 @@ class PipeConn implements BinarySink, ReplySink {
   private inFlight = 0;
   /** Requests sent so far: picks set/get and the queue of the next one. */
   private seq = 0;
-  private done = false;
-  private closing = false;
   /** Inside a data event: refills wait for its end, to go out in one write. */
   private inChunk = false;
 
   constructor(
-    private readonly run: Run,
-    readonly index: number,
+    run: Run,
+    index: number,
     private readonly protocol: Protocol,
     private readonly window: number,
     private readonly templates: Templates,
   ) {
+    super(run, index);
     this.ops = new Uint8Array(window);
     this.sentAt = new Float64Array(window);
     this.opaques = new Uint32Array(window);
   }
 
-  attach(socket: Socket): void {
-    this.socket = socket;
+  override attach(socket: Socket): void {
+    this.watch(socket);
     if (this.protocol === 'binary') this.binaryParser = new BinaryParser(this);
     else this.textParser = new ReplyParser(this);
     socket.on('data', (chunk: Buffer) => {
@@ -348,12 +240,6 @@ class PipeConn implements BinarySink, ReplySink {
       else this.textParser?.feed(chunk);
       this.inChunk = false;
       if (!this.done) this.fill();
-    });
-    socket.on('error', (err: Error) => {
-      if (this.socket === socket && !this.closing) this.broken(`socket error: ${err.message}`);
-    });
-    socket.on('close', () => {
-      if (this.socket === socket && !this.closing) this.broken('connection closed by the server');
     });
   }
 
@@ -412,20 +298,10 @@ class PipeConn implements BinarySink, ReplySink {
     const sentAt = this.sentAt[slot]!;
     this.head = (this.head + 1) % this.window;
     this.inFlight--;
-    const run = this.run;
     if (!ok(op)) {
-      run.noteError(now, `connection ${this.index}: unexpected reply to ${op === SET ? 'set' : 'get'}: ${describe()}`);
-    } else if (sentAt >= run.warmupEnd && now <= run.measureEnd) {
-      const us = (now - sentAt) * 1000;
-      if (op === SET) {
-        run.sets++;
-        run.setLatency.record(us);
-      } else {
-        run.gets++;
-        if (hit) run.getHits++;
-        else run.getMisses++;
-        run.getLatency.record(us);
-      }
+      this.run.noteError(now, `connection ${this.index}: unexpected reply to ${op === SET ? 'set' : 'get'}: ${describe()}`);
+    } else {
+      this.run.answered(op === SET, hit, sentAt, now);
     }
     if (!this.inChunk) this.fill();
     return true;
@@ -454,46 +330,28 @@ class PipeConn implements BinarySink, ReplySink {
     );
   }
 
-  onProtocolError(message: string): void {
-    this.broken(`protocol error: ${message}`);
-  }
-
-  /** Counts an error and gives this connection up (its in-flight requests are lost). */
-  private broken(reason: string): void {
-    if (this.done) {
-      this.dropSocket();
-      return;
-    }
-    this.run.noteError(performance.now(), `connection ${this.index}: ${reason}`);
+  /** After an error: gives this connection up (its in-flight requests are lost). */
+  protected override afterBreak(): void {
     this.run.brokenConnections++;
     this.inFlight = 0;
     this.dropSocket();
     this.finish();
   }
 
-  private dropSocket(): void {
+  protected override stopParsers(): void {
     this.binaryParser?.stop();
     this.textParser?.stop();
-    const s = this.socket;
-    this.socket = null;
-    s?.destroy();
-  }
-
-  private finish(): void {
-    if (this.done) return;
-    this.done = true;
-    this.run.connDone();
   }
 
   /** Watchdog: the oldest request waiting longer than the timeout breaks the connection. */
-  checkTimeout(now: number): void {
+  override checkTimeout(now: number): void {
     if (this.done || this.inFlight === 0 || now - this.sentAt[this.head]! <= this.run.timeoutMs) return;
     this.run.timeouts++;
     this.broken(`no reply within ${this.run.timeoutMs} ms (${this.inFlight} requests in flight)`);
   }
 
   /** Grace period over: whatever is still waiting for a reply is a timeout. */
-  forceFinish(): void {
+  override forceFinish(): void {
     if (this.done) return;
     if (this.inFlight > 0) {
       this.run.timeouts++;
@@ -503,27 +361,9 @@ class PipeConn implements BinarySink, ReplySink {
     }
     this.finish();
   }
-
-  /** Half-closes cleanly and waits for the server to close, destroying after a timeout. */
-  close(): Promise<void> {
-    const socket = this.socket;
-    if (socket === null) return Promise.resolve();
-    this.closing = true;
-    this.binaryParser?.stop();
-    this.textParser?.stop();
-    return new Promise((res) => {
-      const timer = setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS);
-      socket.once('close', () => {
-        clearTimeout(timer);
-        this.socket = null;
-        res();
-      });
-      socket.end();
-    });
-  }
 }
 
-interface RunResult {
+interface RunResult extends LoadCounts, LoadTail {
   label: string;
   protocol: Protocol;
   connections: number;
@@ -532,33 +372,7 @@ interface RunResult {
   valueSize: number;
   warmupSeconds: number;
   seconds: number;
-  ops: number;
-  opsPerSec: number;
-  sets: number;
-  gets: number;
-  getHits: number;
-  getMisses: number;
-  errors: number;
-  warmupErrors: number;
-  timeouts: number;
   brokenConnections: number;
-  latencyUs: { all: LatencySummary; set: LatencySummary; get: LatencySummary };
-  rssMB: number | null;
-  rssPeakMB: number | null;
-  errorSamples: string[];
-}
-
-function roundSummary(s: LatencySummary): LatencySummary {
-  return {
-    count: s.count,
-    meanUs: round(s.meanUs),
-    minUs: round(s.minUs),
-    p50Us: round(s.p50Us),
-    p90Us: round(s.p90Us),
-    p99Us: round(s.p99Us),
-    p999Us: round(s.p999Us),
-    maxUs: round(s.maxUs),
-  };
 }
 
 function templatesFor(protocol: Protocol, queues: number, payload: Buffer): Templates {
@@ -582,70 +396,18 @@ async function runOnce(opts: Options, host: string, protocol: Protocol): Promise
   const conns: PipeConn[] = [];
   for (let i = 0; i < opts.connections; i++) conns.push(new PipeConn(run, i, protocol, opts.window, templates));
 
-  const settled = await Promise.allSettled(conns.map(() => connectSocket(host, opts.port, CONNECT_TIMEOUT_MS)));
-  const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed.length > 0) {
-    for (const s of settled) if (s.status === 'fulfilled') s.value.destroy();
-    const reason = failed[0]!.reason as Error;
-    throw new Error(
-      `could not open ${failed.length} of ${opts.connections} connections to ${host}:${opts.port}: ${reason.message}` +
-        (failed.length === opts.connections ? ' (is the server running?)' : ''),
-    );
-  }
-  settled.forEach((s, i) => conns[i]!.attach((s as PromiseFulfilledResult<Socket>).value));
-
-  const start = performance.now();
-  run.warmupEnd = start + opts.warmup * 1000;
-  run.measureEnd = run.warmupEnd + opts.seconds * 1000;
-
-  let rssPeak: number | null = null;
-  let sampler: NodeJS.Timeout | null = null;
-  if (opts.pid !== null) {
-    const pid = opts.pid;
-    sampler = setInterval(() => {
-      if (performance.now() < run.warmupEnd) return;
-      const rss = readRssBytes(pid);
-      if (rss !== null && (rssPeak === null || rss > rssPeak)) rssPeak = rss;
-    }, RSS_SAMPLE_MS);
-  }
-  const watchdog = setInterval(
-    () => {
-      const now = performance.now();
-      for (const c of conns) c.checkTimeout(now);
-    },
-    Math.min(250, Math.max(10, opts.timeoutMs / 4)),
-  );
-  const grace = setTimeout(
-    () => {
-      for (const c of conns) c.forceFinish();
-    },
-    run.measureEnd - performance.now() + opts.timeoutMs,
-  );
-  // A connection whose window drained exactly at the end gets no more data events: check it.
-  const ender = setTimeout(
+  const rss = await driveRun(
+    run,
+    conns,
+    host,
+    opts.port,
+    opts,
+    (c) => c.fill(),
+    // A connection whose window drained exactly at the end gets no more data events: check it.
     () => {
       for (const c of conns) c.fill();
     },
-    run.measureEnd - performance.now() + 1,
   );
-
-  for (const c of conns) c.fill();
-  await run.allDone;
-
-  clearTimeout(grace);
-  clearTimeout(ender);
-  clearInterval(watchdog);
-  if (sampler !== null) clearInterval(sampler);
-  let rssEnd: number | null = null;
-  if (opts.pid !== null) {
-    rssEnd = readRssBytes(opts.pid);
-    if (rssEnd !== null && (rssPeak === null || rssEnd > rssPeak)) rssPeak = rssEnd;
-  }
-
-  await Promise.all(conns.map((c) => c.close()));
-
-  const all = LatencyRecorder.merge(run.setLatency, run.getLatency);
-  const ops = run.sets + run.gets;
   return {
     label: opts.label,
     protocol,
@@ -655,148 +417,28 @@ async function runOnce(opts: Options, host: string, protocol: Protocol): Promise
     valueSize: opts.valueSize,
     warmupSeconds: opts.warmup,
     seconds: opts.seconds,
-    ops,
-    opsPerSec: Math.round(ops / opts.seconds),
-    sets: run.sets,
-    gets: run.gets,
-    getHits: run.getHits,
-    getMisses: run.getMisses,
-    errors: run.errors,
-    warmupErrors: run.warmupErrors,
-    timeouts: run.timeouts,
+    ...run.counts(opts.seconds),
     brokenConnections: run.brokenConnections,
-    latencyUs: {
-      all: roundSummary(all.summary()),
-      set: roundSummary(run.setLatency.summary()),
-      get: roundSummary(run.getLatency.summary()),
-    },
-    rssMB: rssEnd === null ? null : round(bytesToMB(rssEnd)),
-    rssPeakMB: rssPeak === null ? null : round(bytesToMB(rssPeak)),
-    errorSamples: run.errorSamples,
+    ...run.tail(rss),
   };
 }
 
-function writeJson(path: string, opts: Options, host: string, startedAt: Date, results: RunResult[], failure: string | null): void {
-  const file = resolvePath(path);
-  mkdirSync(dirname(file), { recursive: true });
-  const doc = {
-    tool: 'pipelined',
-    label: opts.label,
-    host,
-    port: opts.port,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    node: process.version,
-    options: {
-      protocols: opts.protocols,
-      connections: opts.connections,
-      window: opts.window,
-      queues: opts.queues,
-      valueSize: opts.valueSize,
-      seconds: opts.seconds,
-      warmup: opts.warmup,
-      timeoutSeconds: opts.timeoutMs / 1000,
-      pid: opts.pid,
-    },
-    failure,
-    results,
-  };
-  writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
-}
-
-async function main(argv: string[]): Promise<number> {
-  let opts: Options | null;
-  try {
-    opts = parseArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`pipelined: ${err.message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (opts === null) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-
-  let host: string;
-  try {
-    host = await resolveLoopbackHost(opts.host);
-  } catch (err) {
-    process.stderr.write(`pipelined: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (opts.pid !== null && readRssBytes(opts.pid) === null) {
-    process.stderr.write(`pipelined: cannot read VmRSS from /proc/${opts.pid}/status (no such process?)\n`);
-    return 2;
-  }
-
-  const startedAt = new Date();
-  process.stdout.write(
-    `pipelined ${opts.label} @ ${host}:${opts.port}: ${opts.connections} connections x ${opts.window} in flight, ` +
+/** Runs the bench against `host` (the loopback address opts.host resolved to). */
+async function main(opts: Options, host: string): Promise<number> {
+  return runLoadBench(TOOL, opts, host, {
+    options: { protocols: opts.protocols, connections: opts.connections, window: opts.window },
+    intro:
+      `${TOOL} ${opts.label} @ ${host}:${opts.port}: ${opts.connections} connections x ${opts.window} in flight, ` +
       `queues=${opts.queues} value=${opts.valueSize}B warmup=${opts.warmup}s measure=${opts.seconds}s (set/get alternating)\n\n`,
-  );
-  const withRss = opts.pid !== null;
-  const table = new TablePrinter([
-    { title: 'label', width: Math.max(5, opts.label.length), align: 'left' },
-    { title: 'proto', width: 6, align: 'left' },
-    { title: 'conns', width: 5 },
-    { title: 'window', width: 6 },
-    { title: 'ops/s', width: 9 },
-    { title: 'p50 us', width: 8 },
-    { title: 'p99 us', width: 8 },
-    { title: 'p999 us', width: 8 },
-    { title: 'max us', width: 9 },
-    { title: 'errors', width: 6 },
-    ...(withRss ? [{ title: 'RSS MB', width: 7 }] : []),
-  ]);
-  table.header();
-
-  const results: RunResult[] = [];
-  let failure: string | null = null;
-  for (const protocol of opts.protocols) {
-    let r: RunResult;
-    try {
-      r = await runOnce(opts, host, protocol);
-    } catch (err) {
-      failure = (err as Error).message;
-      process.stderr.write(`pipelined: ${failure}\n`);
-      break;
-    }
-    results.push(r);
-    const lat = r.latencyUs.all;
-    table.row([
-      r.label,
-      r.protocol,
-      String(r.connections),
-      String(r.window),
-      formatInt(r.opsPerSec),
-      formatInt(lat.p50Us),
-      formatInt(lat.p99Us),
-      formatInt(lat.p999Us),
-      formatInt(lat.maxUs),
-      String(r.errors + r.warmupErrors),
-      ...(withRss ? [r.rssMB === null ? '-' : r.rssMB.toFixed(1)] : []),
-    ]);
-  }
-
-  writeJson(opts.json, opts, host, startedAt, results, failure);
-  process.stdout.write(`\nresults written to ${opts.json}\n`);
-  return failure === null ? 0 : 1;
+    columns: [
+      { title: 'proto', width: 6, align: 'left' },
+      { title: 'conns', width: 5 },
+      { title: 'window', width: 6 },
+    ],
+    cells: (r) => [r.protocol, String(r.connections), String(r.window)],
+    levels: opts.protocols,
+    run: (protocol: Protocol) => runOnce(opts, host, protocol),
+  });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // Everything is closed by now; should a handle still linger, do not hang the caller.
-    setTimeout(() => {
-      process.stderr.write('pipelined: open handles remain after the run; exiting\n');
-      process.exit(code);
-    }, 3000).unref();
-  },
-  (err: unknown) => {
-    process.stderr.write(`pipelined: ${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+runLoadMain(TOOL, USAGE, parseArgs, main);

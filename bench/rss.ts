@@ -13,7 +13,7 @@
 
 import { performance } from 'node:perf_hooks';
 
-import { Args, runMain, sleep, UsageError } from './lib/cli.js';
+import { Args, runWithOptions, sleep, UsageError } from './lib/cli.js';
 import { deleteQueue, identifyServer, serverStats } from './lib/commands.js';
 import { resolveLoopbackHost } from './lib/loopback.js';
 import { PipelinePool, repeatedRequest } from './lib/pipeline.js';
@@ -147,12 +147,7 @@ function scenarioName(s: Scenario): string {
   return `${items}x${size}`;
 }
 
-async function main(): Promise<number> {
-  const opts = parseOptions(process.argv.slice(2));
-  if (opts === null) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+async function main(opts: Options): Promise<number> {
   const host = await resolveLoopbackHost(opts.host).catch((err: Error) => {
     throw new UsageError(err.message);
   });
@@ -376,4 +371,4 @@ async function main(): Promise<number> {
   return failure === null ? 0 : 1;
 }
 
-runMain(TOOL, USAGE, main);
+runWithOptions(TOOL, USAGE, parseOptions, main);

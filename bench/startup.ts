@@ -16,7 +16,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { Args, runMain, UsageError } from './lib/cli.js';
+import { Args, runWithOptions, UsageError } from './lib/cli.js';
 import { rawCommand, serverStats } from './lib/commands.js';
 import { resolveLoopbackHost } from './lib/loopback.js';
 import { PipelinePool, repeatedRequest } from './lib/pipeline.js';
@@ -145,12 +145,7 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function main(): Promise<number> {
-  const opts = parseOptions(process.argv.slice(2));
-  if (opts === null) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+async function main(opts: Options): Promise<number> {
   const host = await resolveLoopbackHost(opts.host).catch((err: Error) => {
     throw new UsageError(err.message);
   });
@@ -318,4 +313,4 @@ async function main(): Promise<number> {
   return failure === null ? 0 : 1;
 }
 
-runMain(TOOL, USAGE, main);
+runWithOptions(TOOL, USAGE, parseOptions, main);

@@ -3,88 +3,30 @@ import { describe, it, expect } from 'vitest';
 import memjs from 'memjs';
 import { BinaryFraming, Opcode, Status, type BinaryTag } from '../src/protocol/binary.js';
 import { RECORD_HEADROOM, clientError, serverError, type Command, type Reply } from '../src/protocol/command.js';
+import { packet, parseResponse, type Request, type Response, setExtras } from './helpers/binaryClient.js';
 
 const MAX_ITEM = 1024;
 
-interface Req {
-  key?: string | Buffer;
-  extras?: Buffer;
-  value?: string | Buffer;
-  opaque?: number;
-  magic?: number;
-  /** Overrides the body length written in the header. */
-  bodyLength?: number;
-  keyLength?: number;
-}
+/** Key, extras, value and header overrides of a request. */
+type Req = Omit<Request, 'opcode'>;
 
-function req(opcode: number, r: Req = {}): Buffer {
-  const key = typeof r.key === 'string' ? Buffer.from(r.key, 'latin1') : (r.key ?? Buffer.alloc(0));
-  const extras = r.extras ?? Buffer.alloc(0);
-  const value = typeof r.value === 'string' ? Buffer.from(r.value) : (r.value ?? Buffer.alloc(0));
-  const h = Buffer.alloc(24);
-  h[0] = r.magic ?? 0x80;
-  h[1] = opcode;
-  h.writeUInt16BE(r.keyLength ?? key.length, 2);
-  h[4] = extras.length;
-  h.writeUInt32BE(r.bodyLength ?? extras.length + key.length + value.length, 8);
-  h.writeUInt32BE(r.opaque ?? 0, 12);
-  return Buffer.concat([h, extras, key, value]);
-}
-
-function setExtras(flags: number, exptime: number): Buffer {
-  const e = Buffer.alloc(8);
-  e.writeUInt32BE(flags, 0);
-  e.writeUInt32BE(exptime, 4);
-  return e;
-}
-
-interface Packet {
-  magic: number;
-  opcode: number;
-  keyLength: number;
-  extrasLength: number;
-  dataType: number;
-  status: number;
-  bodyLength: number;
-  opaque: number;
-  cas: bigint;
-  extras: Buffer;
-  key: string;
-  value: Buffer;
-}
+/** A request packet (see packet()). */
+const req = (opcode: number, r: Req = {}): Buffer => packet({ opcode, ...r });
 
 /** Splits response bytes into packets; every byte must belong to a whole packet. */
-function packets(out: Buffer | Buffer[]): Packet[] {
-  const buf = Buffer.isBuffer(out) ? out : Buffer.concat(out);
-  const list: Packet[] = [];
-  let at = 0;
-  while (at < buf.length) {
-    expect(buf.length - at).toBeGreaterThanOrEqual(24);
-    const keyLength = buf.readUInt16BE(at + 2);
-    const extrasLength = buf[at + 4]!;
-    const bodyLength = buf.readUInt32BE(at + 8);
-    const body = buf.subarray(at + 24, at + 24 + bodyLength);
-    expect(body.length).toBe(bodyLength);
-    list.push({
-      magic: buf[at]!,
-      opcode: buf[at + 1]!,
-      keyLength,
-      extrasLength,
-      dataType: buf[at + 5]!,
-      status: buf.readUInt16BE(at + 6),
-      bodyLength,
-      opaque: buf.readUInt32BE(at + 12),
-      cas: buf.readBigUInt64BE(at + 16),
-      extras: body.subarray(0, extrasLength),
-      key: body.toString('latin1', extrasLength, extrasLength + keyLength),
-      value: body.subarray(extrasLength + keyLength),
-    });
-    at += 24 + bodyLength;
+function packets(out: Buffer | Buffer[]): Response[] {
+  let rest = Buffer.isBuffer(out) ? out : Buffer.concat(out);
+  const list: Response[] = [];
+  while (rest.length > 0) {
+    const p = parseResponse(rest);
+    expect(p, `${rest.length} bytes left that are not a whole packet`).not.toBeNull();
+    list.push(p!.response);
+    rest = p!.rest;
   }
   return list;
 }
 
-function one(out: Buffer | Buffer[]): Packet {
+function one(out: Buffer | Buffer[]): Response {
   const list = packets(out);
   expect(list).toHaveLength(1);
   return list[0]!;

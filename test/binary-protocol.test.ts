@@ -2,11 +2,10 @@
 // process, plus Debian's pylibmc in binary mode. Semantics are those of §3–§5 (keys use the text
 // syntax); the text protocol is used to cross-check.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BinaryClient,
   flagsOf,
@@ -18,8 +17,9 @@ import {
   setPacket,
   St,
 } from './helpers/binaryClient.js';
-import { type ServerHandle, startServer } from './helpers/server.js';
-import { setCmd, TextClient } from './helpers/textClient.js';
+import { useServer } from './helpers/fixtures.js';
+import { waitForWaiters } from './helpers/stats.js';
+import { setCmd } from './helpers/textClient.js';
 
 const SCRIPTS = resolve(import.meta.dirname, 'clients');
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -27,35 +27,13 @@ const MiB = 1024 * 1024;
 /** The framing's default max_item_size (spec §8). */
 const DEFAULT_MAX_ITEM = 16 * MiB;
 
-let server: ServerHandle;
-let configDir: string;
-const clients: Array<BinaryClient | TextClient> = [];
-
-beforeAll(async () => {
-  configDir = mkdtempSync(join(tmpdir(), 'siberite-binary-config-'));
-  const config = join(configDir, 'config.json');
-  writeFileSync(config, JSON.stringify({ queues: { small: { max_items: 1 }, tiny: { max_item_size: 1024 } } }));
-  server = await startServer({ args: ['-config', config] });
+const fx = useServer({
+  config: { queues: { small: { max_items: 1 }, tiny: { max_item_size: 1024 } } },
+  tmpPrefix: 'siberite-binary-config-',
 });
 
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await server.stop();
-  server.cleanup();
-  rmSync(configDir, { recursive: true, force: true });
-});
-
-async function bin(): Promise<BinaryClient> {
-  const c = await BinaryClient.connect(server.port);
-  clients.push(c);
-  return c;
-}
-
-async function text(): Promise<TextClient> {
-  const c = await TextClient.connect(server.port);
-  clients.push(c);
-  return c;
-}
+const bin = async (): Promise<BinaryClient> => fx.track(await BinaryClient.connect(fx.server.port));
+const text = () => fx.connect();
 
 function expectHit(r: Response, value: string | Buffer, flags = 0): void {
   expect(r.magic).toBe(0x81);
@@ -98,21 +76,6 @@ async function withNoop(c: BinaryClient, requests: Buffer[]): Promise<Response[]
 function vmRssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+)\s*kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
   return m ? Number(m[1]) * 1024 : 0;
-}
-
-/** Polls (bounded) until the queue reports `n` waiters: the blocked read is registered. */
-async function waitForWaiters(queue: string, n: number): Promise<void> {
-  const t = await text();
-  try {
-    for (let i = 0; i < 500; i++) {
-      const s = await t.call('stats\r\n');
-      if (s.includes(`STAT queue_${queue}_waiters ${n}\r\n`)) return;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    throw new Error(`queue ${queue} never had ${n} waiters`);
-  } finally {
-    t.close();
-  }
 }
 
 describe('basic opcodes', () => {
@@ -294,7 +257,7 @@ describe('basic opcodes', () => {
     const names = [...stats.keys()];
     expect(names.slice(0, 4)).toEqual(['uptime', 'time', 'version', 'pid']);
     expect(stats.get('version')).toMatch(/^siberite-\d+\.\d+\.\d+/);
-    expect(stats.get('pid')).toBe(String(server.proc.pid));
+    expect(stats.get('pid')).toBe(String(fx.server.proc.pid));
     expect(stats.get('queue_statq_items')).toBe('2');
     expect(Number(stats.get('curr_connections'))).toBeGreaterThanOrEqual(1);
     // A STAT with a key (a stats group) is answered with all stats too.
@@ -474,7 +437,7 @@ describe('errors', () => {
   });
 
   it('a declared body far beyond max_item_size → 0x0003 and close from the header alone, nothing allocated', async () => {
-    const pid = server.proc.pid!;
+    const pid = fx.server.proc.pid!;
     const before = vmRssBytes(pid);
     for (const opcode of [Op.SET, Op.GET, Op.SETQ, 0x42]) {
       const c = await bin();
@@ -626,7 +589,7 @@ describe('queue syntax in keys', () => {
   it('/t= wait is woken by a SET on another connection; later packets wait behind it', async () => {
     const c = await bin();
     c.send([getPacket('wakeq/t=5000', Op.GET, 1), packet({ opcode: Op.NOOP, opaque: 2 })]);
-    await waitForWaiters('wakeq', 1);
+    await waitForWaiters(fx.server.port, 'wakeq', 1);
     expect(c.pending).toBe(0); // neither the get nor the NOOP behind it has been answered
     const t0 = performance.now();
     const setter = await bin();
@@ -642,9 +605,9 @@ describe('queue syntax in keys', () => {
   it('a binary waiter that disconnects loses nothing: the next set goes to the next reader', async () => {
     const c = await bin();
     c.send(getPacket('dropq/t=10000', Op.GET, 1));
-    await waitForWaiters('dropq', 1);
+    await waitForWaiters(fx.server.port, 'dropq', 1);
     c.close();
-    await waitForWaiters('dropq', 0);
+    await waitForWaiters(fx.server.port, 'dropq', 0);
     const t = await text();
     expect(await t.call(setCmd('dropq', 'kept'))).toBe('STORED\r\n');
     expect(await t.call('get dropq\r\n')).toBe('VALUE dropq 0 4\r\nkept\r\nEND\r\n');
@@ -653,7 +616,7 @@ describe('queue syntax in keys', () => {
   it('/open/t= waits, then holds the item open', async () => {
     const c = await bin();
     c.send(getPacket('wopen/open/t=5000', Op.GETK, 3));
-    await waitForWaiters('wopen', 1);
+    await waitForWaiters(fx.server.port, 'wopen', 1);
     const t = await text();
     expect(await t.call(setCmd('wopen', 'held', 4))).toBe('STORED\r\n');
     const r = await c.read();
@@ -731,7 +694,7 @@ function run(file: string, args: string[], timeoutMs = 15_000): Promise<RunResul
 
 describe('python3-pylibmc (binary protocol)', () => {
   it('FIFO, empty → None, binary values, flags via int and pickle, /open + /close + /abort via the key', async () => {
-    const r = await run(PYTHON, [join(SCRIPTS, 'pylibmc_binary.py'), String(server.port)]);
+    const r = await run(PYTHON, [join(SCRIPTS, 'pylibmc_binary.py'), String(fx.server.port)]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({

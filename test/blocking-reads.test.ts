@@ -1,48 +1,13 @@
 // Blocking reads `/t=<ms>` (spec §4.1), end to end over real TCP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { describe, expect, it } from 'vitest';
+import { queueNamer, useServer } from './helpers/fixtures.js';
+import { stat, waitForStat } from './helpers/stats.js';
+import { TextClient, setCmd, value } from './helpers/textClient.js';
 
-let server: ServerHandle;
-const clients: TextClient[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await server.stop();
-  server.cleanup();
-});
-
-async function connect(): Promise<TextClient> {
-  const c = await TextClient.connect(server.port);
-  clients.push(c);
-  return c;
-}
-
-let seq = 0;
-function qname(prefix = 'b'): string {
-  return `${prefix}${++seq}_${Date.now().toString(36)}`;
-}
+const { connect } = useServer();
+const qname = queueNamer('b');
 
 const VERSION_LINE = /^VERSION \d+\.\d+\.\d+\r\n$/;
-const value = (q: string, data: string, flags = 0) => `VALUE ${q} ${flags} ${data.length}\r\n${data}\r\nEND\r\n`;
-
-function stat(stats: string, key: string): string | undefined {
-  return new RegExp(`^STAT ${key} (\\S*)\\r$`, 'm').exec(stats)?.[1];
-}
-
-/** Polls `stats` (bounded) until a stat reaches `want`: a waiter parking has no client-visible event. */
-async function waitForStat(c: TextClient, key: string, want: string): Promise<void> {
-  let got: string | undefined;
-  for (let i = 0; i < 400; i++) {
-    got = stat(await c.call('stats\r\n'), key);
-    if (got === want) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`stat ${key} stayed ${got}, want ${want}`);
-}
 
 /** Sends a blocking get and waits until the server has parked it as waiter number `n`. */
 async function block(c: TextClient, observer: TextClient, q: string, key: string, n: number): Promise<void> {

@@ -6,7 +6,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, startServer } from './helpers/server.js';
+import { withOwnServer } from './helpers/fixtures.js';
+import { CLI } from './helpers/server.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
 
 const temps: string[] = [];
@@ -223,21 +224,18 @@ describe('§11 command line', () => {
 
   it('writes the -pid file and removes it on SIGTERM, exiting 0', async () => {
     const pidFile = join(tempDir(), 'siberite.pid');
-    const s = await startServer({ args: ['-pid', pidFile] });
-    try {
+    await withOwnServer(async (start) => {
+      const s = await start({ args: ['-pid', pidFile] });
       expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(s.proc.pid));
       await roundTrip(s.port);
       expect(await s.stop()).toBe(0);
       expect(existsSync(pidFile)).toBe(false);
-    } finally {
-      await s.kill9();
-      s.cleanup();
-    }
+    });
   });
 
   it('exits 0 on SIGTERM with clients connected, and closes their connections', async () => {
-    const s = await startServer();
-    try {
+    await withOwnServer(async (start) => {
+      const s = await start();
       const c = await TextClient.connect(s.port);
       expect(await c.call(setCmd('t', 'x'))).toBe('STORED\r\n');
       const waiting = await TextClient.connect(s.port);
@@ -248,10 +246,7 @@ describe('§11 command line', () => {
       expect(code).toBe(0);
       await c.waitClosed();
       await waiting.waitClosed();
-    } finally {
-      await s.kill9();
-      s.cleanup();
-    }
+    });
   });
 
   it('accepts -fsync never|always|<ms> and -log-level', async () => {
@@ -297,8 +292,8 @@ describe('§11 command line', () => {
   });
 
   it('-allow-shutdown enables the shutdown command: graceful stop, exit 0', async () => {
-    const s = await startServer({ args: ['-allow-shutdown'] });
-    try {
+    await withOwnServer(async (start) => {
+      const s = await start({ args: ['-allow-shutdown'] });
       const c = await TextClient.connect(s.port);
       expect(await c.call(setCmd('sd', 'x'))).toBe('STORED\r\n');
       c.send('shutdown\r\n');
@@ -309,25 +304,18 @@ describe('§11 command line', () => {
       });
       expect(code).toBe(0);
       // The data survived the graceful stop.
-      const s2 = await startServer({ dataDir: s.dataDir });
-      try {
-        const d = await TextClient.connect(s2.port);
-        expect(await d.call('get sd\r\n')).toBe('VALUE sd 0 1\r\nx\r\nEND\r\n');
-        d.close();
-      } finally {
-        await s2.stop();
-      }
-    } finally {
-      await s.kill9();
-      s.cleanup();
-    }
+      const s2 = await start();
+      const d = await TextClient.connect(s2.port);
+      expect(await d.call('get sd\r\n')).toBe('VALUE sd 0 1\r\nx\r\nEND\r\n');
+      d.close();
+    });
   });
 });
 
 describe('-value-key', () => {
   it('full echoes the whole requested key in VALUE lines', async () => {
-    const s = await startServer({ args: ['-value-key', 'full'] });
-    try {
+    await withOwnServer(async (start) => {
+      const s = await start({ args: ['-value-key', 'full'] });
       const c = await TextClient.connect(s.port);
       for (const v of ['a', 'b', 'c', 'd']) expect(await c.call(setCmd('work', v))).toBe('STORED\r\n');
       expect(await c.call(setCmd('other', 'o'))).toBe('STORED\r\n');
@@ -341,25 +329,19 @@ describe('-value-key', () => {
       expect(await c.call('gets other\r\n')).toMatch(/^VALUE other 0 1 \d+\r\no\r\nEND\r\n$/);
       expect(await c.call('gets work/t=10\r\n')).toMatch(/^VALUE work\/t=10 0 1 \d+\r\nd\r\nEND\r\n$/);
       c.close();
-    } finally {
-      await s.stop();
-      s.cleanup();
-    }
+    });
   });
 
   it('queue (the default, and explicit) sends the bare queue name', async () => {
     for (const args of [[], ['-value-key', 'queue'], ['--value-key', 'queue']]) {
-      const s = await startServer({ args });
-      try {
+      await withOwnServer(async (start) => {
+        const s = await start({ args });
         const c = await TextClient.connect(s.port);
         expect(await c.call(setCmd('work', 'xy'))).toBe('STORED\r\n');
         expect(await c.call('get work/open\r\n')).toBe('VALUE work 0 2\r\nxy\r\nEND\r\n');
         expect(await c.call('get work/close/open\r\n')).toBe('END\r\n');
         c.close();
-      } finally {
-        await s.stop();
-        s.cleanup();
-      }
+      });
     }
   });
 });

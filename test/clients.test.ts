@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Memcached from 'memcached';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
+import { useServer } from './helpers/fixtures.js';
 import { TextClient } from './helpers/textClient.js';
 
 const SCRIPTS = resolve(import.meta.dirname, 'clients');
@@ -35,18 +35,11 @@ function run(file: string, args: string[], options: { cwd?: string; timeoutMs?: 
   });
 }
 
-let server: ServerHandle;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server.stop();
-  server.cleanup();
-});
+const fx = useServer();
 
 /** Raw view of a queue: what a plain `get` answers, byte for byte. */
 async function rawGet(key: string): Promise<string> {
-  const c = await TextClient.connect(server.port);
+  const c = await TextClient.connect(fx.server.port);
   try {
     return await c.call(`get ${key}\r\n`);
   } finally {
@@ -57,7 +50,7 @@ async function rawGet(key: string): Promise<string> {
 describe('npm memcached', () => {
   let mc: Memcached;
   beforeAll(() => {
-    mc = new Memcached(`127.0.0.1:${server.port}`, { retries: 0, timeout: 2000 });
+    mc = new Memcached(`127.0.0.1:${fx.server.port}`, { retries: 0, timeout: 2000 });
   });
   afterAll(() => {
     mc.end();
@@ -124,7 +117,7 @@ describe('npm memcached', () => {
 
 describe('python3-memcache (python-memcached)', () => {
   it('does FIFO, empty → None, /open + /close, /abort, flags, stats', async () => {
-    const r = await run(PYTHON, [join(SCRIPTS, 'python_memcache.py'), String(server.port)]);
+    const r = await run(PYTHON, [join(SCRIPTS, 'python_memcache.py'), String(fx.server.port)]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout.toString());
@@ -150,7 +143,7 @@ describe('python3-memcache (python-memcached)', () => {
 
 describe('python3-pylibmc (text protocol)', () => {
   it('round-trips strings, binary, ints and a reliable read', async () => {
-    const r = await run(PYTHON, [join(SCRIPTS, 'pylibmc_text.py'), String(server.port)]);
+    const r = await run(PYTHON, [join(SCRIPTS, 'pylibmc_text.py'), String(fx.server.port)]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout.toString())).toEqual({
@@ -175,7 +168,7 @@ describe('libmemcached tools', () => {
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
-  const servers = () => `--servers=127.0.0.1:${server.port}`;
+  const servers = () => `--servers=127.0.0.1:${fx.server.port}`;
 
   it('memccp stores a ~100 KB binary file under its basename, memccat reads it back', async () => {
     const payload = Buffer.alloc(100 * 1024);
@@ -220,13 +213,13 @@ describe('libmemcached tools', () => {
     const r = await run('memcstat', [servers()]);
     expect(r.code).toBe(0);
     const text = r.stdout.toString();
-    expect(text).toContain(`Server: 127.0.0.1 (${server.port})`);
+    expect(text).toContain(`Server: 127.0.0.1 (${fx.server.port})`);
     expect(text).toMatch(/\bversion: siberite-\d+\.\d+\.\d+/);
     expect(text).toMatch(/\bcurr_connections: \d+/);
   });
 
   it('memcflush flushes every queue (expects OK)', async () => {
-    const c = await TextClient.connect(server.port);
+    const c = await TextClient.connect(fx.server.port);
     expect(await c.call('set flushme 0 0 1\r\nx\r\n')).toBe('STORED\r\n');
     expect(await c.call('set flushme2 0 0 1\r\ny\r\n')).toBe('STORED\r\n');
     const r = await run('memcflush', [servers()]);

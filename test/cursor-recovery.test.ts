@@ -9,15 +9,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Clients, drain, fill } from './helpers/fixtures.js';
 import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { statsOf } from './helpers/stats.js';
+import { END, TextClient, setCmd, value } from './helpers/textClient.js';
 
 const servers: ServerHandle[] = [];
-const clients: TextClient[] = [];
+const clients = new Clients();
 const dirs: string[] = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
+  clients.closeAll();
   // Every server first: restarted servers share a data directory with the killed ones.
   const started = servers.splice(0);
   for (const s of started) await s.kill9();
@@ -33,52 +35,16 @@ async function start(options: { dataDir?: string; args?: string[] } = {}): Promi
 
 /** kill -9, then a new server on the same data directory. */
 async function crashAndRestart(s: ServerHandle, args?: string[]): Promise<ServerHandle> {
-  for (const c of clients.splice(0)) c.close();
+  clients.closeAll();
   await s.kill9();
   return start({ dataDir: s.dataDir, ...(args ? { args } : {}) });
 }
 
-async function connect(s: ServerHandle): Promise<TextClient> {
-  const c = await TextClient.connect(s.port);
-  clients.push(c);
-  return c;
-}
-
-function val(queue: string, data: string, flags = 0): string {
-  return `VALUE ${queue} ${flags} ${Buffer.byteLength(data, 'latin1')}\r\n${data}\r\nEND\r\n`;
-}
-
-const END = 'END\r\n';
-
-async function fill(c: TextClient, queue: string, values: string[], flags = 0): Promise<void> {
-  c.send(Buffer.concat(values.map((v) => setCmd(queue, v, flags))));
-  for (let i = 0; i < values.length; i++) expect(await c.readReply()).toBe('STORED\r\n');
-}
+const connect = (s: ServerHandle): Promise<TextClient> => clients.connect(s.port);
 
 /** An acknowledged write after the commands before it: they are on disk once it answers. */
 async function barrier(c: TextClient): Promise<void> {
   expect(await c.call(setCmd('zz_barrier', 'x'))).toBe('STORED\r\n');
-}
-
-async function stats(c: TextClient): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const line of (await c.call('stats\r\n')).split('\r\n')) {
-    const [word, key, value] = line.split(' ');
-    if (word === 'STAT' && key !== undefined && value !== undefined) out.set(key, value);
-  }
-  return out;
-}
-
-async function drain(c: TextClient, key: string, queue: string, limit = 200): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < limit; i++) {
-    const reply = await c.call(`get ${key}\r\n`);
-    if (reply === END) return out;
-    const m = /^VALUE (\S+) \d+ (\d+)\r\n/.exec(reply);
-    if (!m || m[1] !== queue) throw new Error(`unexpected reply ${JSON.stringify(reply)}`);
-    out.push(reply.slice(m[0].length, m[0].length + Number(m[2])));
-  }
-  throw new Error(`more than ${limit} items through ${key}`);
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
@@ -88,16 +54,16 @@ describe('cursor positions and retry lists survive kill -9', () => {
     let s = await start();
     let c = await connect(s);
     await fill(c, 'pos', range(1, 10));
-    for (let i = 1; i <= 4; i++) expect(await c.call('get pos.c\r\n')).toBe(val('pos', String(i)));
-    for (let i = 1; i <= 7; i++) expect(await c.call('get pos.d\r\n')).toBe(val('pos', String(i)));
-    expect(await c.call('get pos.e/peek\r\n')).toBe(val('pos', '1')); // named, nothing read
-    expect(await c.call('get pos\r\n')).toBe(val('pos', '1'));
-    expect(await c.call('get pos\r\n')).toBe(val('pos', '2'));
+    for (let i = 1; i <= 4; i++) expect(await c.call('get pos.c\r\n')).toBe(value('pos', String(i)));
+    for (let i = 1; i <= 7; i++) expect(await c.call('get pos.d\r\n')).toBe(value('pos', String(i)));
+    expect(await c.call('get pos.e/peek\r\n')).toBe(value('pos', '1')); // named, nothing read
+    expect(await c.call('get pos\r\n')).toBe(value('pos', '1'));
+    expect(await c.call('get pos\r\n')).toBe(value('pos', '2'));
     await barrier(c);
 
     s = await crashAndRestart(s);
     c = await connect(s);
-    const st = await stats(c);
+    const st = await statsOf(c);
     expect(st.get('queue_pos_items')).toBe('8');
     expect(st.get('queue_pos.c_items')).toBe('6');
     expect(st.get('queue_pos.d_items')).toBe('3');
@@ -115,13 +81,13 @@ describe('cursor positions and retry lists survive kill -9', () => {
     let next = 1;
     for (let round = 0; round < 3; round++) {
       c.send('get long.c\r\n'.repeat(700));
-      for (let i = 0; i < 700; i++) expect(await c.readReply()).toBe(val('long', String(next++)));
+      for (let i = 0; i < 700; i++) expect(await c.readReply()).toBe(value('long', String(next++)));
       await barrier(c);
       s = await crashAndRestart(s);
       c = await connect(s);
-      expect((await stats(c)).get('queue_long.c_items')).toBe(String(3000 - next + 1));
+      expect((await statsOf(c)).get('queue_long.c_items')).toBe(String(3000 - next + 1));
     }
-    expect(await c.call('get long.c\r\n')).toBe(val('long', String(next)));
+    expect(await c.call('get long.c\r\n')).toBe(value('long', String(next)));
   });
 
   it('a retry list (aborted reads) survives kill -9 and is served first, in order', async () => {
@@ -129,8 +95,8 @@ describe('cursor positions and retry lists survive kill -9', () => {
     const a = await connect(s);
     const b = await connect(s);
     await fill(a, 'rl', range(1, 4));
-    expect(await a.call('get rl.c/open\r\n')).toBe(val('rl', '1'));
-    expect(await b.call('get rl.c/open\r\n')).toBe(val('rl', '2'));
+    expect(await a.call('get rl.c/open\r\n')).toBe(value('rl', '1'));
+    expect(await b.call('get rl.c/open\r\n')).toBe(value('rl', '2'));
     expect(await b.call('get rl.c/abort\r\n')).toBe(END);
     expect(await a.call('get rl.c/abort\r\n')).toBe(END);
     await barrier(a);
@@ -138,7 +104,7 @@ describe('cursor positions and retry lists survive kill -9', () => {
 
     s = await crashAndRestart(s);
     const c = await connect(s);
-    const st = await stats(c);
+    const st = await statsOf(c);
     expect(st.get('queue_rl.c_items')).toBe('4');
     expect(st.get('queue_rl.c_open_transactions')).toBe('0');
     expect(await drain(c, 'rl.c', 'rl')).toEqual(['1', '2', '3', '4']);
@@ -150,17 +116,17 @@ describe('cursor positions and retry lists survive kill -9', () => {
     let a = await connect(s);
     const b = await connect(s);
     await fill(a, 'op', range(1, 4));
-    expect(await a.call('get op.c/open\r\n')).toBe(val('op', '1'));
-    expect(await b.call('get op.c\r\n')).toBe(val('op', '2'));
+    expect(await a.call('get op.c/open\r\n')).toBe(value('op', '1'));
+    expect(await b.call('get op.c\r\n')).toBe(value('op', '2'));
     await barrier(a);
     await barrier(b);
 
     s = await crashAndRestart(s);
     a = await connect(s);
-    expect((await stats(a)).get('queue_op.c_items')).toBe('3'); // 1 (retry), 3, 4
-    expect(await a.call('get op.c/open\r\n')).toBe(val('op', '1'));
+    expect((await statsOf(a)).get('queue_op.c_items')).toBe('3'); // 1 (retry), 3, 4
+    expect(await a.call('get op.c/open\r\n')).toBe(value('op', '1'));
     expect(await a.call('get op.c/close\r\n')).toBe(END);
-    expect(await a.call('get op.c/open\r\n')).toBe(val('op', '3'));
+    expect(await a.call('get op.c/open\r\n')).toBe(value('op', '3'));
     await barrier(a);
 
     s = await crashAndRestart(s);
@@ -173,7 +139,7 @@ describe('cursor positions and retry lists survive kill -9', () => {
     let s = await start();
     let a = await connect(s);
     await fill(a, 'gs', range(1, 2));
-    expect(await a.call('get gs.c/open\r\n')).toBe(val('gs', '1'));
+    expect(await a.call('get gs.c/open\r\n')).toBe(value('gs', '1'));
     expect(await s.stop()).toBe(0);
     a.close();
     s = await start({ dataDir: s.dataDir });
@@ -186,20 +152,20 @@ describe('cursor positions and retry lists survive kill -9', () => {
     let c = await connect(s);
     await fill(c, 'fd', range(1, 5));
     await fill(c, 'gone', range(1, 2));
-    for (let i = 1; i <= 3; i++) expect(await c.call('get fd.f\r\n')).toBe(val('fd', String(i)));
-    expect(await c.call('get fd.f/open\r\n')).toBe(val('fd', '4'));
+    for (let i = 1; i <= 3; i++) expect(await c.call('get fd.f\r\n')).toBe(value('fd', String(i)));
+    expect(await c.call('get fd.f/open\r\n')).toBe(value('fd', '4'));
     expect(await c.call('get fd.f/abort\r\n')).toBe(END);
-    expect(await c.call('get fd\r\n')).toBe(val('fd', '1'));
+    expect(await c.call('get fd\r\n')).toBe(value('fd', '1'));
     expect(await c.call('flush fd.f\r\n')).toBe(END);
-    for (let i = 1; i <= 2; i++) expect(await c.call('get fd.d\r\n')).toBe(val('fd', String(i + 1)));
+    for (let i = 1; i <= 2; i++) expect(await c.call('get fd.d\r\n')).toBe(value('fd', String(i + 1)));
     expect(await c.call('delete fd.d\r\n')).toBe('DELETED\r\n');
-    expect(await c.call('get gone.c\r\n')).toBe(val('gone', '1'));
+    expect(await c.call('get gone.c\r\n')).toBe(value('gone', '1'));
     expect(await c.call('delete gone\r\n')).toBe('DELETED\r\n');
     await barrier(c);
 
     s = await crashAndRestart(s);
     c = await connect(s);
-    const st = await stats(c);
+    const st = await statsOf(c);
     expect([...st.keys()].filter((k) => k.startsWith('queue_fd.d_') || k.startsWith('queue_gone'))).toEqual([]);
     expect(st.get('queue_fd.f_items')).toBe('4');
     expect(await drain(c, 'fd.f', 'fd')).toEqual(['2', '3', '4', '5']); // rewound, no retry left
@@ -220,10 +186,10 @@ describe('fanout survives kill -9', () => {
     // No barrier: STORED itself is the promise.
     s = await crashAndRestart(s);
     c = await connect(s);
-    const st = await stats(c);
+    const st = await statsOf(c);
     for (const q of ['fo1', 'fo2', 'fo3']) expect(st.get(`queue_${q}_items`)).toBe(String(n));
     for (const q of ['fo1', 'fo2', 'fo3']) {
-      for (let i = 1; i <= n; i++) expect(await c.call(`get ${q}\r\n`)).toBe(val(q, String(i), 77));
+      for (let i = 1; i <= n; i++) expect(await c.call(`get ${q}\r\n`)).toBe(value(q, String(i), 77));
       expect(await c.call(`get ${q}\r\n`)).toBe(END);
     }
     expect(await c.call('get fo2.c\r\n')).toBe(END); // read after the plain gets removed all
@@ -238,7 +204,7 @@ describe('fanout survives kill -9', () => {
     await barrier(c);
     s = await crashAndRestart(s);
     c = await connect(s);
-    const st = await stats(c);
+    const st = await statsOf(c);
     expect([...st.keys()].filter((k) => k.startsWith('queue_na') || k.startsWith('queue_nb'))).toEqual([]);
     expect(await c.call('get na\r\n')).toBe(END);
     expect(await c.call('get nb\r\n')).toBe(END);
@@ -260,8 +226,8 @@ describe('fanout survives kill -9', () => {
     // Expiry is a matter of time: wait until aged's max_age (300 ms) has passed for both items.
     const wait = t0 + 500 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    expect(await c.call('get keep1\r\n')).toBe(val('keep1', 'one'));
-    expect(await c.call('get keep2\r\n')).toBe(val('keep2', 'two'));
+    expect(await c.call('get keep1\r\n')).toBe(value('keep1', 'one'));
+    expect(await c.call('get keep2\r\n')).toBe(value('keep2', 'two'));
     expect(await c.call('get aged\r\n')).toBe(END);
   });
 });

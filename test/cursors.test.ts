@@ -1,98 +1,26 @@
 // Durable cursors `q.c` (protocol §6, §10, §10.1): reads that do not remove, independent
 // positions, reliable reads and blocking reads on a cursor, flush/delete, stats.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { describe, expect, it } from 'vitest';
+import { drain, fill, useAdmin, useServer } from './helpers/fixtures.js';
+import { CLOSE_FIRST, END, setCmd, value } from './helpers/textClient.js';
 
-let server: ServerHandle;
-let configDir: string;
-let admin: TextClient;
-const clients: TextClient[] = [];
-
-beforeAll(async () => {
-  configDir = mkdtempSync(join(tmpdir(), 'siberite-cursors-config-'));
-  const config = join(configDir, 'config.json');
-  writeFileSync(config, JSON.stringify({ queues: { ott: { open_transaction_timeout: 200 } } }));
-  server = await startServer({ args: ['-config', config] });
-  admin = await TextClient.connect(server.port);
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  admin?.close();
-  await server?.stop();
-  server?.cleanup();
-  rmSync(configDir, { recursive: true, force: true });
-});
-
-async function connect(): Promise<TextClient> {
-  const c = await TextClient.connect(server.port);
-  clients.push(c);
-  return c;
-}
-
-/** The exact reply to a get that returns one item. */
-function val(queue: string, data: string, flags = 0): string {
-  return `VALUE ${queue} ${flags} ${Buffer.byteLength(data, 'latin1')}\r\n${data}\r\nEND\r\n`;
-}
-
-const END = 'END\r\n';
-const CLOSE_FIRST = 'CLIENT_ERROR Close current item first\r\n';
-
-/** Sets every value (pipelined, one write) and expects STORED for each. */
-async function fill(c: TextClient, queue: string, values: string[], flags = 0): Promise<void> {
-  c.send(Buffer.concat(values.map((v) => setCmd(queue, v, flags))));
-  for (let i = 0; i < values.length; i++) expect(await c.readReply()).toBe('STORED\r\n');
-}
-
-/** One stat's value from `stats`, or undefined when it is not listed. */
-async function stat(name: string): Promise<string | undefined> {
-  const reply = await admin.call('stats\r\n');
-  for (const line of reply.split('\r\n')) {
-    const [word, key, value] = line.split(' ');
-    if (word === 'STAT' && key === name) return value;
-  }
-  return undefined;
-}
-
-/** Polls a stat until it has the wanted value (bounded: ~5 s); there is no event to wait on. */
-async function waitStat(name: string, want: string): Promise<void> {
-  let last: string | undefined;
-  for (let i = 0; i < 500; i++) {
-    last = await stat(name);
-    if (last === want) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`stat ${name} stayed ${last}, wanted ${want}`);
-}
-
-/** Reads through `key` until END; returns the data of every item (bounded). */
-async function drain(c: TextClient, key: string, queue: string, limit = 100): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < limit; i++) {
-    const reply = await c.call(`get ${key}\r\n`);
-    if (reply === END) return out;
-    const m = /^VALUE (\S+) \d+ (\d+)\r\n/.exec(reply);
-    if (!m || m[1] !== queue) throw new Error(`unexpected reply ${JSON.stringify(reply)}`);
-    out.push(reply.slice(m[0].length, m[0].length + Number(m[2])));
-  }
-  throw new Error(`more than ${limit} items through ${key}`);
-}
+const fx = useServer({ config: { queues: { ott: { open_transaction_timeout: 200 } } }, tmpPrefix: 'siberite-cursors-config-' });
+const { connect } = fx;
+const admin = useAdmin(fx);
+const { stat, waitStat } = admin;
 
 describe('reading through a cursor', () => {
   it('get q.c reads without removing; plain get q still returns every item afterwards', async () => {
     const c = await connect();
     await fill(c, 'nr', ['one', 'two', 'three'], 7);
-    expect(await c.call('get nr.c\r\n')).toBe(val('nr', 'one', 7));
-    expect(await c.call('get nr.c\r\n')).toBe(val('nr', 'two', 7));
-    expect(await c.call('get nr.c\r\n')).toBe(val('nr', 'three', 7));
+    expect(await c.call('get nr.c\r\n')).toBe(value('nr', 'one', 7));
+    expect(await c.call('get nr.c\r\n')).toBe(value('nr', 'two', 7));
+    expect(await c.call('get nr.c\r\n')).toBe(value('nr', 'three', 7));
     expect(await c.call('get nr.c\r\n')).toBe(END);
     expect(await stat('queue_nr_items')).toBe('3');
-    expect(await c.call('get nr\r\n')).toBe(val('nr', 'one', 7));
-    expect(await c.call('get nr\r\n')).toBe(val('nr', 'two', 7));
-    expect(await c.call('get nr\r\n')).toBe(val('nr', 'three', 7));
+    expect(await c.call('get nr\r\n')).toBe(value('nr', 'one', 7));
+    expect(await c.call('get nr\r\n')).toBe(value('nr', 'two', 7));
+    expect(await c.call('get nr\r\n')).toBe(value('nr', 'three', 7));
     expect(await c.call('get nr\r\n')).toBe(END);
   });
 
@@ -103,23 +31,23 @@ describe('reading through a cursor', () => {
     expect(gets).toMatch(/^VALUE bn 0 1 \d+\r\nx\r\nEND\r\n$/);
     expect(await c.call('get bn.d bn.c\r\n')).toBe('VALUE bn 0 1\r\nx\r\nVALUE bn 0 1\r\ny\r\nEND\r\n');
     // `q.` means q itself.
-    expect(await c.call('get bn./peek\r\n')).toBe(val('bn', 'x'));
+    expect(await c.call('get bn./peek\r\n')).toBe(value('bn', 'x'));
   });
 
   it('a new cursor starts at the current head: consumed items are not seen, present ones are', async () => {
     const c = await connect();
     await fill(c, 'nh', ['a1', 'a2', 'a3', 'a4']);
-    expect(await c.call('get nh\r\n')).toBe(val('nh', 'a1'));
-    expect(await c.call('get nh\r\n')).toBe(val('nh', 'a2'));
-    expect(await c.call('get nh.c\r\n')).toBe(val('nh', 'a3'));
+    expect(await c.call('get nh\r\n')).toBe(value('nh', 'a1'));
+    expect(await c.call('get nh\r\n')).toBe(value('nh', 'a2'));
+    expect(await c.call('get nh.c\r\n')).toBe(value('nh', 'a3'));
     await fill(c, 'nh', ['a5']);
-    expect(await c.call('get nh.late\r\n')).toBe(val('nh', 'a3'));
+    expect(await c.call('get nh.late\r\n')).toBe(value('nh', 'a3'));
     expect(await drain(c, 'nh.c', 'nh')).toEqual(['a4', 'a5']);
     expect(await drain(c, 'nh.late', 'nh')).toEqual(['a4', 'a5']);
     // A cursor first named on an empty queue sees what is set afterwards.
     expect(await c.call('get ne.c\r\n')).toBe(END);
     await fill(c, 'ne', ['later']);
-    expect(await c.call('get ne.c\r\n')).toBe(val('ne', 'later'));
+    expect(await c.call('get ne.c\r\n')).toBe(value('ne', 'later'));
     expect(await c.call('get ne.c\r\n')).toBe(END);
   });
 
@@ -134,7 +62,7 @@ describe('reading through a cursor', () => {
       if (reads === 0) continue;
       c.send(`get many.k${k}\r\n`.repeat(reads));
       for (let r = 0; r < reads; r++) {
-        expect(await c.readReply()).toBe(r < items.length ? val('many', items[r]!) : END);
+        expect(await c.readReply()).toBe(r < items.length ? value('many', items[r]!) : END);
       }
     }
     const reply = await admin.call('stats\r\n');
@@ -149,7 +77,7 @@ describe('reading through a cursor', () => {
     for (let k = 0; k < n; k++) {
       const reads = k % 6;
       if (reads === 0) continue;
-      expect(await c.call(`get many.k${k}\r\n`)).toBe(reads < items.length ? val('many', items[reads]!) : END);
+      expect(await c.call(`get many.k${k}\r\n`)).toBe(reads < items.length ? value('many', items[reads]!) : END);
     }
     expect(await stat('queue_many_items')).toBe('5');
   });
@@ -157,15 +85,15 @@ describe('reading through a cursor', () => {
   it('a cursor left behind by plain gets continues from the current head; one ahead is unaffected', async () => {
     const c = await connect();
     await fill(c, 'lb', ['1', '2', '3', '4', '5', '6']);
-    expect(await c.call('get lb.behind\r\n')).toBe(val('lb', '1'));
-    for (const d of ['1', '2', '3']) expect(await c.call('get lb.ahead\r\n')).toBe(val('lb', d));
-    for (const d of ['1', '2', '3', '4']) expect(await c.call('get lb\r\n')).toBe(val('lb', d));
+    expect(await c.call('get lb.behind\r\n')).toBe(value('lb', '1'));
+    for (const d of ['1', '2', '3']) expect(await c.call('get lb.ahead\r\n')).toBe(value('lb', d));
+    for (const d of ['1', '2', '3', '4']) expect(await c.call('get lb\r\n')).toBe(value('lb', d));
     expect(await stat('queue_lb.behind_items')).toBe('2');
-    expect(await c.call('get lb.behind\r\n')).toBe(val('lb', '5'));
-    expect(await c.call('get lb.ahead\r\n')).toBe(val('lb', '5'));
-    expect(await c.call('get lb.behind\r\n')).toBe(val('lb', '6'));
+    expect(await c.call('get lb.behind\r\n')).toBe(value('lb', '5'));
+    expect(await c.call('get lb.ahead\r\n')).toBe(value('lb', '5'));
+    expect(await c.call('get lb.behind\r\n')).toBe(value('lb', '6'));
     expect(await c.call('get lb.behind\r\n')).toBe(END);
-    expect(await c.call('get lb.ahead\r\n')).toBe(val('lb', '6'));
+    expect(await c.call('get lb.ahead\r\n')).toBe(value('lb', '6'));
   });
 });
 
@@ -173,26 +101,26 @@ describe('reliable reads on a cursor', () => {
   it('/open, /peek, /close, /close/open, /abort', async () => {
     const c = await connect();
     await fill(c, 'rel', ['r1', 'r2', 'r3', 'r4']);
-    expect(await c.call('get rel.c/peek\r\n')).toBe(val('rel', 'r1'));
-    expect(await c.call('get rel.c/peek\r\n')).toBe(val('rel', 'r1'));
-    expect(await c.call('get rel.c/open\r\n')).toBe(val('rel', 'r1'));
+    expect(await c.call('get rel.c/peek\r\n')).toBe(value('rel', 'r1'));
+    expect(await c.call('get rel.c/peek\r\n')).toBe(value('rel', 'r1'));
+    expect(await c.call('get rel.c/open\r\n')).toBe(value('rel', 'r1'));
     expect(await stat('queue_rel.c_open_transactions')).toBe('1');
     expect(await stat('queue_rel.c_items')).toBe('3');
     // peek is allowed while an item is open; it shows what the cursor serves next
-    expect(await c.call('get rel.c/peek\r\n')).toBe(val('rel', 'r2'));
+    expect(await c.call('get rel.c/peek\r\n')).toBe(value('rel', 'r2'));
     expect(await c.call('get rel.c/open\r\n')).toBe(CLOSE_FIRST);
     expect(await c.call('get rel.c\r\n')).toBe(CLOSE_FIRST);
-    expect(await c.call('get rel.c/close/open\r\n')).toBe(val('rel', 'r2'));
+    expect(await c.call('get rel.c/close/open\r\n')).toBe(value('rel', 'r2'));
     expect(await c.call('get rel.c/abort\r\n')).toBe(END);
     expect(await stat('queue_rel.c_open_transactions')).toBe('0');
     expect(await stat('queue_rel.c_items')).toBe('3'); // r2 (retry), r3, r4
-    expect(await c.call('get rel.c/peek\r\n')).toBe(val('rel', 'r2'));
-    expect(await c.call('get rel.c/open\r\n')).toBe(val('rel', 'r2'));
+    expect(await c.call('get rel.c/peek\r\n')).toBe(value('rel', 'r2'));
+    expect(await c.call('get rel.c/open\r\n')).toBe(value('rel', 'r2'));
     expect(await c.call('get rel.c/close\r\n')).toBe(END);
     expect(await c.call('get rel.c/close\r\n')).toBe(END); // nothing open: no-op
     expect(await c.call('get rel.c/abort\r\n')).toBe(END); // nothing open: no-op
-    expect(await c.call('get rel.c\r\n')).toBe(val('rel', 'r3'));
-    expect(await c.call('get rel.c/open\r\n')).toBe(val('rel', 'r4'));
+    expect(await c.call('get rel.c\r\n')).toBe(value('rel', 'r3'));
+    expect(await c.call('get rel.c/open\r\n')).toBe(value('rel', 'r4'));
     expect(await c.call('get rel.c/close/open\r\n')).toBe(END);
     expect(await c.call('get rel.c\r\n')).toBe(END);
     // None of it touched the queue itself.
@@ -206,18 +134,18 @@ describe('reliable reads on a cursor', () => {
     const b = await connect();
     const d = await connect();
     await fill(a, 'ab', ['x1', 'x2', 'x3', 'x4']);
-    expect(await a.call('get ab.c/open\r\n')).toBe(val('ab', 'x1'));
+    expect(await a.call('get ab.c/open\r\n')).toBe(value('ab', 'x1'));
     expect(await a.call('get ab.c/abort\r\n')).toBe(END);
-    expect(await b.call('get ab.c\r\n')).toBe(val('ab', 'x1'));
-    expect(await b.call('get ab.c\r\n')).toBe(val('ab', 'x2'));
+    expect(await b.call('get ab.c\r\n')).toBe(value('ab', 'x1'));
+    expect(await b.call('get ab.c\r\n')).toBe(value('ab', 'x2'));
     // Two aborts: served again in their original order.
-    expect(await a.call('get ab.c/open\r\n')).toBe(val('ab', 'x3'));
-    expect(await b.call('get ab.c/open\r\n')).toBe(val('ab', 'x4'));
+    expect(await a.call('get ab.c/open\r\n')).toBe(value('ab', 'x3'));
+    expect(await b.call('get ab.c/open\r\n')).toBe(value('ab', 'x4'));
     expect(await b.call('get ab.c/abort\r\n')).toBe(END);
     expect(await a.call('get ab.c/abort\r\n')).toBe(END);
     expect(await stat('queue_ab.c_items')).toBe('2');
-    expect(await d.call('get ab.c\r\n')).toBe(val('ab', 'x3'));
-    expect(await d.call('get ab.c\r\n')).toBe(val('ab', 'x4'));
+    expect(await d.call('get ab.c\r\n')).toBe(value('ab', 'x3'));
+    expect(await d.call('get ab.c\r\n')).toBe(value('ab', 'x4'));
     expect(await d.call('get ab.c\r\n')).toBe(END);
     // Another cursor of the same queue never saw any of this.
     expect(await drain(d, 'ab.other', 'ab')).toEqual(['x1', 'x2', 'x3', 'x4']);
@@ -227,13 +155,13 @@ describe('reliable reads on a cursor', () => {
     const a = await connect();
     const b = await connect();
     await fill(b, 'dc', ['d1', 'd2']);
-    expect(await a.call('get dc.c/open\r\n')).toBe(val('dc', 'd1'));
+    expect(await a.call('get dc.c/open\r\n')).toBe(value('dc', 'd1'));
     expect(await stat('queue_dc.c_open_transactions')).toBe('1');
     a.close();
     await waitStat('queue_dc.c_open_transactions', '0');
     expect(await stat('queue_dc.c_items')).toBe('2');
-    expect(await b.call('get dc.c\r\n')).toBe(val('dc', 'd1'));
-    expect(await b.call('get dc.c\r\n')).toBe(val('dc', 'd2'));
+    expect(await b.call('get dc.c\r\n')).toBe(value('dc', 'd1'));
+    expect(await b.call('get dc.c\r\n')).toBe(value('dc', 'd2'));
     expect(await b.call('get dc.c\r\n')).toBe(END);
   });
 
@@ -241,11 +169,11 @@ describe('reliable reads on a cursor', () => {
     const a = await connect();
     const b = await connect();
     await fill(b, 'dw', ['only']);
-    expect(await a.call('get dw.c/open\r\n')).toBe(val('dw', 'only'));
+    expect(await a.call('get dw.c/open\r\n')).toBe(value('dw', 'only'));
     b.send('get dw.c/t=10000\r\n');
     await waitStat('queue_dw.c_waiters', '1');
     a.close();
-    expect(await b.readReply()).toBe(val('dw', 'only'));
+    expect(await b.readReply()).toBe(value('dw', 'only'));
     expect(await b.call('get dw.c\r\n')).toBe(END);
   });
 
@@ -253,35 +181,35 @@ describe('reliable reads on a cursor', () => {
     const a = await connect();
     const b = await connect();
     await fill(a, 'ott', ['o1', 'o2']);
-    expect(await a.call('get ott.c/open\r\n')).toBe(val('ott', 'o1'));
-    expect(await b.call('get ott.c\r\n')).toBe(val('ott', 'o2'));
+    expect(await a.call('get ott.c/open\r\n')).toBe(value('ott', 'o1'));
+    expect(await b.call('get ott.c\r\n')).toBe(value('ott', 'o2'));
     // b waits on the exhausted cursor; the timeout (200 ms) returns o1, which wakes b.
     const started = Date.now();
-    expect(await b.call('get ott.c/t=10000\r\n')).toBe(val('ott', 'o1'));
+    expect(await b.call('get ott.c/t=10000\r\n')).toBe(value('ott', 'o1'));
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await stat('queue_ott.c_open_transactions')).toBe('0');
     // a's item is no longer a's: its close is a silent no-op, and a may open again.
     expect(await a.call('get ott.c/close\r\n')).toBe(END);
     expect(await a.call('get ott.c/open\r\n')).toBe(END);
     // Timed out with no reader waiting: it is served first to the next reader.
-    expect(await a.call('get ott.d/open\r\n')).toBe(val('ott', 'o1'));
+    expect(await a.call('get ott.d/open\r\n')).toBe(value('ott', 'o1'));
     await waitStat('queue_ott.d_open_transactions', '0');
     expect(await stat('queue_ott.d_items')).toBe('2');
-    expect(await b.call('get ott.d\r\n')).toBe(val('ott', 'o1'));
-    expect(await b.call('get ott.d\r\n')).toBe(val('ott', 'o2'));
+    expect(await b.call('get ott.d\r\n')).toBe(value('ott', 'o1'));
+    expect(await b.call('get ott.d\r\n')).toBe(value('ott', 'o2'));
   });
 
   it('at most one open item per connection per cursor; other cursors, the queue, other connections are separate', async () => {
     const a = await connect();
     const b = await connect();
     await fill(a, 'mo', ['m1', 'm2', 'm3']);
-    expect(await a.call('get mo.c/open\r\n')).toBe(val('mo', 'm1'));
+    expect(await a.call('get mo.c/open\r\n')).toBe(value('mo', 'm1'));
     expect(await a.call('get mo.c/open\r\n')).toBe(CLOSE_FIRST);
     expect(await a.call('get mo.c\r\n')).toBe(CLOSE_FIRST);
-    expect(await a.call('get mo.d/open\r\n')).toBe(val('mo', 'm1'));
-    expect(await a.call('get mo/open\r\n')).toBe(val('mo', 'm1'));
-    expect(await b.call('get mo.c/open\r\n')).toBe(val('mo', 'm2'));
-    expect(await a.call('get mo.c/close/open\r\n')).toBe(val('mo', 'm3'));
+    expect(await a.call('get mo.d/open\r\n')).toBe(value('mo', 'm1'));
+    expect(await a.call('get mo/open\r\n')).toBe(value('mo', 'm1'));
+    expect(await b.call('get mo.c/open\r\n')).toBe(value('mo', 'm2'));
+    expect(await a.call('get mo.c/close/open\r\n')).toBe(value('mo', 'm3'));
     expect(await a.call('get mo.c/close\r\n')).toBe(END);
     expect(await b.call('get mo.c/close\r\n')).toBe(END);
     expect(await a.call('get mo.d/close\r\n')).toBe(END);
@@ -296,7 +224,7 @@ describe('blocking reads on a cursor', () => {
   it('/t=<ms> times out with END when the cursor has nothing', async () => {
     const c = await connect();
     await fill(c, 'to', ['t1']);
-    expect(await c.call('get to.c\r\n')).toBe(val('to', 't1'));
+    expect(await c.call('get to.c\r\n')).toBe(value('to', 't1'));
     const started = Date.now();
     expect(await c.call('get to.c/t=100\r\n')).toBe(END);
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
@@ -309,14 +237,14 @@ describe('blocking reads on a cursor', () => {
     a.send('get wk.c/t=10000\r\n');
     await waitStat('queue_wk.c_waiters', '1');
     expect(await b.call(setCmd('wk', 'hello', 3))).toBe('STORED\r\n');
-    expect(await a.readReply()).toBe(val('wk', 'hello', 3));
+    expect(await a.readReply()).toBe(value('wk', 'hello', 3));
     expect(await stat('queue_wk.c_waiters')).toBe('0');
-    expect(await b.call('get wk\r\n')).toBe(val('wk', 'hello', 3));
+    expect(await b.call('get wk\r\n')).toBe(value('wk', 'hello', 3));
     // A blocked /open read holds what it was woken with.
     a.send('get wk.c/open/t=10000\r\n');
     await waitStat('queue_wk.c_waiters', '1');
     expect(await b.call(setCmd('wk', 'second'))).toBe('STORED\r\n');
-    expect(await a.readReply()).toBe(val('wk', 'second'));
+    expect(await a.readReply()).toBe(value('wk', 'second'));
     expect(await stat('queue_wk.c_open_transactions')).toBe('1');
     expect(await a.call('get wk.c/close\r\n')).toBe(END);
     expect(await stat('queue_wk.c_open_transactions')).toBe('0');
@@ -331,7 +259,7 @@ describe('blocking reads on a cursor', () => {
     }
     for (let i = 0; i < w.length; i++) {
       expect(await p.call(setCmd('ff', `f${i}`))).toBe('STORED\r\n');
-      expect(await w[i]!.readReply()).toBe(val('ff', `f${i}`));
+      expect(await w[i]!.readReply()).toBe(value('ff', `f${i}`));
     }
     // Several items in one write: still one each, in order.
     for (let i = 0; i < w.length; i++) {
@@ -339,7 +267,7 @@ describe('blocking reads on a cursor', () => {
       await waitStat('queue_ff.c_waiters', String(i + 1));
     }
     await fill(p, 'ff', ['g0', 'g1', 'g2']);
-    for (let i = 0; i < w.length; i++) expect(await w[i]!.readReply()).toBe(val('ff', `g${i}`));
+    for (let i = 0; i < w.length; i++) expect(await w[i]!.readReply()).toBe(value('ff', `g${i}`));
     expect(await p.call('get ff.c\r\n')).toBe(END);
     expect(await stat('queue_ff_items')).toBe('6');
   });
@@ -356,9 +284,9 @@ describe('blocking reads on a cursor', () => {
     await waitStat('queue_bw.one_waiters', '1');
     await waitStat('queue_bw.two_waiters', '1');
     expect(await p.call(setCmd('bw', 'all'))).toBe('STORED\r\n');
-    expect(await plain.readReply()).toBe(val('bw', 'all'));
-    expect(await c1.readReply()).toBe(val('bw', 'all'));
-    expect(await c2.readReply()).toBe(val('bw', 'all'));
+    expect(await plain.readReply()).toBe(value('bw', 'all'));
+    expect(await c1.readReply()).toBe(value('bw', 'all'));
+    expect(await c2.readReply()).toBe(value('bw', 'all'));
     expect(await stat('queue_bw_items')).toBe('0');
   });
 });
@@ -368,14 +296,14 @@ describe('flush and delete', () => {
     const a = await connect();
     const b = await connect();
     await fill(a, 'fc', ['1', '2', '3', '4', '5']);
-    expect(await a.call('get fc.c\r\n')).toBe(val('fc', '1'));
-    expect(await a.call('get fc.c\r\n')).toBe(val('fc', '2'));
-    expect(await a.call('get fc.c/open\r\n')).toBe(val('fc', '3'));
+    expect(await a.call('get fc.c\r\n')).toBe(value('fc', '1'));
+    expect(await a.call('get fc.c\r\n')).toBe(value('fc', '2'));
+    expect(await a.call('get fc.c/open\r\n')).toBe(value('fc', '3'));
     expect(await a.call('get fc.c/abort\r\n')).toBe(END); // 3 is in the retry list
-    expect(await b.call('get fc.c/open\r\n')).toBe(val('fc', '3')); // open on b at the flush
-    expect(await a.call('get fc.c/open\r\n')).toBe(val('fc', '4'));
+    expect(await b.call('get fc.c/open\r\n')).toBe(value('fc', '3')); // open on b at the flush
+    expect(await a.call('get fc.c/open\r\n')).toBe(value('fc', '4'));
     expect(await a.call('get fc.c/abort\r\n')).toBe(END); // 4 is in the retry list
-    expect(await a.call('get fc\r\n')).toBe(val('fc', '1')); // head is now 2
+    expect(await a.call('get fc\r\n')).toBe(value('fc', '1')); // head is now 2
     expect(await a.call('flush fc.c\r\n')).toBe(END);
     expect(await stat('queue_fc.c_items')).toBe('4');
     expect(await stat('queue_fc.c_open_transactions')).toBe('0');
@@ -386,16 +314,16 @@ describe('flush and delete', () => {
     expect(await stat('queue_fc_items')).toBe('4');
     // flush of a cursor never named before: END, and the cursor starts at the head.
     expect(await a.call('flush fc.fresh\r\n')).toBe(END);
-    expect(await a.call('get fc.fresh\r\n')).toBe(val('fc', '2'));
+    expect(await a.call('get fc.fresh\r\n')).toBe(value('fc', '2'));
   });
 
   it('delete q.c → DELETED, then NOT_FOUND; a later read starts a fresh cursor at the head', async () => {
     const c = await connect();
     await fill(c, 'dl', ['1', '2', '3']);
-    expect(await c.call('get dl.c\r\n')).toBe(val('dl', '1'));
-    expect(await c.call('get dl.c/open\r\n')).toBe(val('dl', '2'));
+    expect(await c.call('get dl.c\r\n')).toBe(value('dl', '1'));
+    expect(await c.call('get dl.c/open\r\n')).toBe(value('dl', '2'));
     expect(await c.call('get dl.c/abort\r\n')).toBe(END);
-    expect(await c.call('get dl.keep\r\n')).toBe(val('dl', '1'));
+    expect(await c.call('get dl.keep\r\n')).toBe(value('dl', '1'));
     expect(await c.call('delete dl.c\r\n')).toBe('DELETED\r\n');
     expect(await c.call('delete dl.c\r\n')).toBe('NOT_FOUND\r\n');
     expect(await c.call('delete dl.never\r\n')).toBe('NOT_FOUND\r\n');
@@ -405,14 +333,14 @@ describe('flush and delete', () => {
     expect(stats).toContain('STAT queue_dl.keep_items 2\r\n');
     expect(stats).toContain('STAT queue_dl_items 3\r\n');
     expect(await drain(c, 'dl.c', 'dl')).toEqual(['1', '2', '3']);
-    expect(await c.call('get dl.keep\r\n')).toBe(val('dl', '2'));
+    expect(await c.call('get dl.keep\r\n')).toBe(value('dl', '2'));
   });
 
   it('flush q with cursors: every cursor continues from the new head', async () => {
     const c = await connect();
     await fill(c, 'fq', ['1', '2', '3']);
-    expect(await c.call('get fq.c\r\n')).toBe(val('fq', '1'));
-    expect(await c.call('get fq.d/peek\r\n')).toBe(val('fq', '1'));
+    expect(await c.call('get fq.c\r\n')).toBe(value('fq', '1'));
+    expect(await c.call('get fq.d/peek\r\n')).toBe(value('fq', '1'));
     expect(await c.call('flush fq\r\n')).toBe(END);
     expect(await stat('queue_fq_items')).toBe('0');
     expect(await stat('queue_fq.c_items')).toBe('0');
@@ -429,8 +357,8 @@ describe('flush and delete', () => {
     const a = await connect();
     const b = await connect();
     await fill(a, 'dq', ['1', '2', '3']);
-    expect(await a.call('get dq.c\r\n')).toBe(val('dq', '1'));
-    expect(await b.call('get dq.d/open\r\n')).toBe(val('dq', '1'));
+    expect(await a.call('get dq.c\r\n')).toBe(value('dq', '1'));
+    expect(await b.call('get dq.d/open\r\n')).toBe(value('dq', '1'));
     expect(await a.call('delete dq\r\n')).toBe('DELETED\r\n');
     const stats = await admin.call('stats\r\n');
     expect(stats).not.toContain('queue_dq_');
@@ -438,11 +366,11 @@ describe('flush and delete', () => {
     expect(await admin.call('dump_stats\r\n')).not.toContain("queue 'dq'");
     expect(await a.call('delete dq.c\r\n')).toBe('NOT_FOUND\r\n');
     await fill(a, 'dq', ['n1', 'n2']);
-    expect(await a.call('get dq.c\r\n')).toBe(val('dq', 'n1'));
+    expect(await a.call('get dq.c\r\n')).toBe(value('dq', 'n1'));
     // b's open item went with the queue: closing it is a no-op, and b may open again.
     expect(await b.call('get dq.d/close\r\n')).toBe(END);
-    expect(await b.call('get dq.d/open\r\n')).toBe(val('dq', 'n1'));
-    expect(await b.call('get dq.d/close/open\r\n')).toBe(val('dq', 'n2'));
+    expect(await b.call('get dq.d/open\r\n')).toBe(value('dq', 'n1'));
+    expect(await b.call('get dq.d/close/open\r\n')).toBe(value('dq', 'n2'));
     expect(await b.call('get dq.d/close\r\n')).toBe(END);
     expect(await stat('queue_dq.c_items')).toBe('1');
     expect(await stat('queue_dq.d_items')).toBe('0');
@@ -455,8 +383,8 @@ describe('stats and errors', () => {
     const b = await connect();
     const w = await connect();
     await fill(a, 'st', ['1', '2', '3']);
-    expect(await a.call('get st.c\r\n')).toBe(val('st', '1'));
-    expect(await a.call('get st.c/open\r\n')).toBe(val('st', '2'));
+    expect(await a.call('get st.c\r\n')).toBe(value('st', '1'));
+    expect(await a.call('get st.c/open\r\n')).toBe(value('st', '2'));
     let stats = await admin.call('stats\r\n');
     expect(stats).toContain(
       'STAT queue_st_total_flushes 0\r\n' +
@@ -464,14 +392,14 @@ describe('stats and errors', () => {
     );
     expect(stats).toContain('STAT queue_st_items 3\r\n');
     expect(stats).toContain('STAT queue_st_open_transactions 0\r\n');
-    expect(await b.call('get st.c\r\n')).toBe(val('st', '3'));
+    expect(await b.call('get st.c\r\n')).toBe(value('st', '3'));
     w.send('get st.c/t=10000\r\n');
     await waitStat('queue_st.c_waiters', '1');
     stats = await admin.call('stats\r\n');
     expect(stats).toContain('STAT queue_st.c_items 0\r\nSTAT queue_st.c_open_transactions 1\r\nSTAT queue_st.c_waiters 1\r\n');
     expect(stats).toContain('STAT queue_st_waiters 0\r\n');
     expect(await b.call(setCmd('st', '4'))).toBe('STORED\r\n');
-    expect(await w.readReply()).toBe(val('st', '4'));
+    expect(await w.readReply()).toBe(value('st', '4'));
     expect(await stat('queue_st.c_waiters')).toBe('0');
     expect(await stat('queue_st.c_items')).toBe('0');
     expect(await a.call('get st.c/close\r\n')).toBe(END);
@@ -481,8 +409,8 @@ describe('stats and errors', () => {
   it('dump_stats shows cursors inside their queue block', async () => {
     const c = await connect();
     await fill(c, 'ds', ['1', '2']);
-    expect(await c.call('get ds.b\r\n')).toBe(val('ds', '1'));
-    expect(await c.call('get ds.a/open\r\n')).toBe(val('ds', '1'));
+    expect(await c.call('get ds.b\r\n')).toBe(value('ds', '1'));
+    expect(await c.call('get ds.a/open\r\n')).toBe(value('ds', '1'));
     const dump = await admin.call('dump_stats\r\n');
     expect(dump.endsWith('END\r\n')).toBe(true);
     const start = dump.indexOf("queue 'ds' {\r\n");
@@ -508,7 +436,7 @@ describe('stats and errors', () => {
     expect(await c.call('get sc.a+b\r\n')).toBe('CLIENT_ERROR bad queue name\r\n');
     expect(await c.call('get sc.c/opne\r\n')).toBe('CLIENT_ERROR bad get option\r\n');
     expect(await c.call(setCmd('sc', 'yes'))).toBe('STORED\r\n');
-    expect(await c.call('get sc.c\r\n')).toBe(val('sc', 'yes'));
+    expect(await c.call('get sc.c\r\n')).toBe(value('sc', 'yes'));
     const stats = await admin.call('stats\r\n');
     expect(stats).not.toContain('queue_sc.a');
   });
@@ -525,27 +453,27 @@ describe('concurrent readers', () => {
     const opener = await connect();
     const m = (i: number) => `m${i}`;
     await fill(consumer, 'race', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(m));
-    for (let i = 1; i <= 6; i++) expect(await fast.call('get race.fast\r\n')).toBe(val('race', m(i)));
-    for (let i = 1; i <= 2; i++) expect(await slow.call('get race.slow\r\n')).toBe(val('race', m(i)));
-    for (let i = 1; i <= 4; i++) expect(await consumer.call('get race\r\n')).toBe(val('race', m(i)));
+    for (let i = 1; i <= 6; i++) expect(await fast.call('get race.fast\r\n')).toBe(value('race', m(i)));
+    for (let i = 1; i <= 2; i++) expect(await slow.call('get race.slow\r\n')).toBe(value('race', m(i)));
+    for (let i = 1; i <= 4; i++) expect(await consumer.call('get race\r\n')).toBe(value('race', m(i)));
     // slow had not reached m3, m4: they are gone; it continues from the head.
-    expect(await slow.call('get race.slow\r\n')).toBe(val('race', m(5)));
-    expect(await fast.call('get race.fast\r\n')).toBe(val('race', m(7)));
+    expect(await slow.call('get race.slow\r\n')).toBe(value('race', m(5)));
+    expect(await fast.call('get race.fast\r\n')).toBe(value('race', m(7)));
     // The opener holds m5 open (not removed); the consumer removes m6 behind it.
-    expect(await opener.call('get race/open\r\n')).toBe(val('race', m(5)));
-    expect(await consumer.call('get race\r\n')).toBe(val('race', m(6)));
+    expect(await opener.call('get race/open\r\n')).toBe(value('race', m(5)));
+    expect(await consumer.call('get race\r\n')).toBe(value('race', m(6)));
     // slow is at m6, which is gone: next for slow is m7.
-    expect(await slow.call('get race.slow\r\n')).toBe(val('race', m(7)));
-    expect(await fast.call('get race.fast\r\n')).toBe(val('race', m(8)));
+    expect(await slow.call('get race.slow\r\n')).toBe(value('race', m(7)));
+    expect(await fast.call('get race.fast\r\n')).toBe(value('race', m(8)));
     // The opener gives m5 back: both cursors have served it already, neither sees it again.
     expect(await opener.call('get race/abort\r\n')).toBe(END);
-    expect(await consumer.call('get race\r\n')).toBe(val('race', m(5)));
-    expect(await consumer.call('get race\r\n')).toBe(val('race', m(7)));
-    expect(await slow.call('get race.slow\r\n')).toBe(val('race', m(8)));
+    expect(await consumer.call('get race\r\n')).toBe(value('race', m(5)));
+    expect(await consumer.call('get race\r\n')).toBe(value('race', m(7)));
+    expect(await slow.call('get race.slow\r\n')).toBe(value('race', m(8)));
     await fill(consumer, 'race', [m(11)]);
     expect(await drain(fast, 'race.fast', 'race')).toEqual([m(9), m(10), m(11)]);
-    expect(await consumer.call('get race\r\n')).toBe(val('race', m(8)));
-    expect(await consumer.call('get race\r\n')).toBe(val('race', m(9)));
+    expect(await consumer.call('get race\r\n')).toBe(value('race', m(8)));
+    expect(await consumer.call('get race\r\n')).toBe(value('race', m(9)));
     expect(await drain(slow, 'race.slow', 'race')).toEqual([m(10), m(11)]);
     expect(await drain(consumer, 'race', 'race')).toEqual([m(10), m(11)]);
   });
@@ -570,7 +498,7 @@ describe('concurrent readers', () => {
       for (const id of present) if (pred(id) && (best === null || id < best)) best = id;
       return best;
     };
-    const expectItem = (id: number | null) => (id === null ? END : val('rnd', `v${id}`));
+    const expectItem = (id: number | null) => (id === null ? END : value('rnd', `v${id}`));
     // Both cursors exist from the start, at the head of the empty queue.
     expect(await conns.a.call('get rnd.a\r\n')).toBe(END);
     expect(await conns.b.call('get rnd.b\r\n')).toBe(END);

@@ -2,12 +2,10 @@
 // event under test here, so a few bounded waits of about a second are unavoidable. Where the
 // effect has an observable end (the sweep removing items, a blocked read answering) the test
 // waits for that instead, polling `stats` with a bound.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { describe, expect, it } from 'vitest';
+import { queueNamer, sleep, useServer, withOwnServer } from './helpers/fixtures.js';
+import { type PollBound, stat, waitForStats } from './helpers/stats.js';
+import { TextClient, setCmd, value } from './helpers/textClient.js';
 
 const CONFIG = {
   queues: {
@@ -18,54 +16,12 @@ const CONFIG = {
   },
 };
 
-let server: ServerHandle;
-let configDir: string;
-let configPath: string;
-const clients: TextClient[] = [];
+const fx = useServer({ config: CONFIG, tmpPrefix: 'siberite-expiry-' });
+const { connect } = fx;
+const qname = queueNamer('e');
 
-beforeAll(async () => {
-  configDir = mkdtempSync(join(tmpdir(), 'siberite-expiry-'));
-  configPath = join(configDir, 'config.json');
-  writeFileSync(configPath, JSON.stringify(CONFIG, null, 2));
-  server = await startServer({ args: ['-config', configPath] });
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await server?.stop();
-  server?.cleanup();
-  rmSync(configDir, { recursive: true, force: true });
-});
-
-async function connect(port = server.port): Promise<TextClient> {
-  const c = await TextClient.connect(port);
-  clients.push(c);
-  return c;
-}
-
-let seq = 0;
-function qname(prefix = 'e'): string {
-  return `${prefix}${++seq}_${Date.now().toString(36)}`;
-}
-
-const value = (q: string, data: string, flags = 0) => `VALUE ${q} ${flags} ${data.length}\r\n${data}\r\nEND\r\n`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function stat(stats: string, key: string): string | undefined {
-  return new RegExp(`^STAT ${key} (\\S*)\\r$`, 'm').exec(stats)?.[1];
-}
-
-/** Polls `stats` (bounded, ~3 s) until every `want` stat has its value. */
-async function waitForStats(c: TextClient, want: Record<string, string>, limitMs = 3000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  let stats = '';
-  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
-    stats = await c.call('stats\r\n');
-    if (Object.entries(want).every(([k, v]) => stat(stats, k) === v)) return;
-    await sleep(10);
-  }
-  const got = Object.fromEntries(Object.keys(want).map((k) => [k, stat(stats, k)]));
-  throw new Error(`stats stayed ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-}
+/** This file polls `stats` every 10 ms, for ~3 s unless a test allows more or less. */
+const within = (limitMs = 3000): PollBound => ({ tries: 1000, intervalMs: 10, limitMs });
 
 /**
  * Waits for a background sweep to pass: an already-expired probe item disappears from `items`
@@ -75,7 +31,7 @@ async function waitForStats(c: TextClient, want: Record<string, string>, limitMs
 async function afterSweep(c: TextClient): Promise<void> {
   const probe = qname('probe');
   expect(await c.call(setCmd(probe, 'p', 0, -1))).toBe('STORED\r\n');
-  await waitForStats(c, { [`queue_${probe}_items`]: '0' }, 2500);
+  await waitForStats(c, { [`queue_${probe}_items`]: '0' }, within(2500));
   expect(await c.call(`delete ${probe}\r\n`)).toBe('DELETED\r\n');
 }
 
@@ -137,7 +93,7 @@ describe('§3 exptime', () => {
     const w = await connect();
     const q = qname('wexp');
     w.send(`get ${q}/t=600\r\n`);
-    await waitForStats(c, { [`queue_${q}_waiters`]: '1' });
+    await waitForStats(c, { [`queue_${q}_waiters`]: '1' }, within());
     expect(await c.call(setCmd(q, 'dead', 0, -1))).toBe('STORED\r\n');
     expect(await c.call(setCmd(q, 'alive', 0, 0))).toBe('STORED\r\n');
     expect(await w.readReply()).toBe(value(q, 'alive'));
@@ -152,7 +108,7 @@ describe('§8 sweep, expired_items, flush_expired', () => {
     expect(stat(before, 'queue_swept_items')).toBe('3');
     expect(stat(before, 'queue_swept_expired_items')).toBe('0');
     // max_age 200 ms, sweep every second: gone within ~1.3 s, without any read.
-    await waitForStats(c, { queue_swept_items: '0', queue_swept_expired_items: '3', queue_swept_bytes: '0' });
+    await waitForStats(c, { queue_swept_items: '0', queue_swept_expired_items: '3', queue_swept_bytes: '0' }, within());
     expect(await c.call('get swept\r\n')).toBe('END\r\n');
   });
 
@@ -179,8 +135,8 @@ describe('§8 sweep, expired_items, flush_expired', () => {
 describe('§8 flush_all_expired', () => {
   // A server of its own, so no other test's items add to the total.
   it('answers the total removed across queues', async () => {
-    const own = await startServer();
-    try {
+    await withOwnServer(async (start) => {
+      const own = await start();
       const c = await connect(own.port);
       await afterSweep(c);
       const sets = [
@@ -201,18 +157,14 @@ describe('§8 flush_all_expired', () => {
       expect(await c.call('flush_all_expired\r\n')).toBe('0\r\n');
       expect(await c.call('get fa3\r\n')).toBe(value('fa3', 'live'));
       c.close();
-    } finally {
-      await own.stop();
-      own.cleanup();
-    }
+    });
   });
 });
 
 describe('expiry across a restart', () => {
   it('an item keeps its expiry on disk: after a restart it is not served, and the sweep removes it', async () => {
-    let s = await startServer({ args: ['-config', configPath] });
-    const dataDir = s.dataDir;
-    try {
+    await withOwnServer(async (start) => {
+      let s = await start({ args: ['-config', fx.configPath] });
       let c = await connect(s.port);
       expect(await c.call(setCmd('aged', 'short', 0, 0))).toBe('STORED\r\n'); // max_age 300 ms
       expect(await c.call(setCmd('rs', 'rel', 0, 1))).toBe('STORED\r\n');
@@ -222,18 +174,15 @@ describe('expiry across a restart', () => {
       expect(await s.stop()).toBe(0);
       // Restart without the config file: the expiry is the item's, not the queue's setting.
       await sleep(Math.max(0, t0 + 1100 - Date.now()));
-      s = await startServer({ dataDir });
+      s = await start();
       c = await connect(s.port);
       expect(await c.call('get rs/peek\r\n')).toBe(value('rs', 'keep'));
       // The sweep removes the expired "aged" item with no get (it reads the head from disk first).
-      await waitForStats(c, { queue_aged_items: '0', queue_aged_expired_items: '1' }, 3500);
+      await waitForStats(c, { queue_aged_items: '0', queue_aged_expired_items: '1' }, within(3500));
       expect(await c.call('get aged\r\n')).toBe('END\r\n');
       expect(await c.call('get rs\r\n')).toBe(value('rs', 'keep'));
       c.close();
-    } finally {
-      await s.stop();
-      s.cleanup();
-    }
+    });
   });
 });
 
@@ -244,7 +193,7 @@ describe('§8 expire_to_queue: the delayed-job pattern', () => {
     const worker2 = await connect();
     worker.send('get ready/t=5000\r\n');
     worker2.send('get ready2/t=5000\r\n');
-    await waitForStats(producer, { queue_ready_waiters: '1', queue_ready2_waiters: '1' });
+    await waitForStats(producer, { queue_ready_waiters: '1', queue_ready2_waiters: '1' }, within());
     const t0 = performance.now();
     expect(await producer.call(setCmd('pending', 'job-1', 7, 0))).toBe('STORED\r\n');
     // The same pattern by the item's own exptime, on a queue with no max_age.
@@ -274,7 +223,7 @@ describe('§8 expire_to_queue: the delayed-job pattern', () => {
     const c = await connect();
     expect(await c.call(setCmd('delayed', 'later', 5, 1))).toBe('STORED\r\n');
     // Moved by the sweep (no get involved) 1–2 s after the set.
-    await waitForStats(c, { queue_ready2_items: '1', queue_delayed_items: '0' }, 3500);
+    await waitForStats(c, { queue_ready2_items: '1', queue_delayed_items: '0' }, within(3500));
     // Its exptime (set + 1 s) is behind us: were it kept, these would see nothing.
     expect(await c.call('flush_expired ready2\r\n')).toBe('0\r\n');
     expect(await c.call('get ready2/peek\r\n')).toBe(value('ready2', 'later', 5));

@@ -1,72 +1,21 @@
 // Fanout `set a+b+c` (protocol §7): one reply, one copy per distinct queue, all or nothing.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { describe, expect, it } from 'vitest';
+import { useAdmin, useServer } from './helpers/fixtures.js';
+import { END, setCmd, value } from './helpers/textClient.js';
 
-let server: ServerHandle;
-let configDir: string;
-let admin: TextClient;
-const clients: TextClient[] = [];
-
-beforeAll(async () => {
-  configDir = mkdtempSync(join(tmpdir(), 'siberite-fanout-config-'));
-  const config = join(configDir, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      queues: {
-        full1: { max_items: 1 },
-        tiny: { max_item_size: 8 },
-      },
-    }),
-  );
-  server = await startServer({ args: ['-config', config] });
-  admin = await TextClient.connect(server.port);
+const fx = useServer({
+  config: {
+    queues: {
+      full1: { max_items: 1 },
+      tiny: { max_item_size: 8 },
+    },
+  },
+  tmpPrefix: 'siberite-fanout-config-',
 });
-afterAll(async () => {
-  for (const c of clients) c.close();
-  admin?.close();
-  await server?.stop();
-  server?.cleanup();
-  rmSync(configDir, { recursive: true, force: true });
-});
+const { connect } = fx;
+const { stat, waitStat } = useAdmin(fx);
 
-async function connect(): Promise<TextClient> {
-  const c = await TextClient.connect(server.port);
-  clients.push(c);
-  return c;
-}
-
-function val(queue: string, data: string | Buffer, flags = 0): string {
-  const b = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-  return `VALUE ${queue} ${flags} ${b.length}\r\n${b.toString('latin1')}\r\nEND\r\n`;
-}
-
-const END = 'END\r\n';
 const BAD_NAME = 'CLIENT_ERROR bad queue name\r\n';
-
-async function stat(name: string): Promise<string | undefined> {
-  const reply = await admin.call('stats\r\n');
-  for (const line of reply.split('\r\n')) {
-    const [word, key, value] = line.split(' ');
-    if (word === 'STAT' && key === name) return value;
-  }
-  return undefined;
-}
-
-/** Polls a stat until it has the wanted value (bounded: ~5 s); there is no event to wait on. */
-async function waitStat(name: string, want: string): Promise<void> {
-  let last: string | undefined;
-  for (let i = 0; i < 500; i++) {
-    last = await stat(name);
-    if (last === want) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`stat ${name} stayed ${last}, wanted ${want}`);
-}
 
 describe('fanout set', () => {
   it('set a+b+c → one STORED; each queue has the item, flags included', async () => {
@@ -76,7 +25,7 @@ describe('fanout set', () => {
     expect(await c.readReply()).toBe('STORED\r\n');
     expect(await c.readReply()).toMatch(/^VERSION \d+\.\d+\.\d+/);
     for (const q of ['fa', 'fb', 'fc']) {
-      expect(await c.call(`get ${q}\r\n`)).toBe(val(q, 'payload', 4242));
+      expect(await c.call(`get ${q}\r\n`)).toBe(value(q, 'payload', 4242));
       expect(await c.call(`get ${q}\r\n`)).toBe(END);
       expect(await stat(`queue_${q}_total_items`)).toBe('1');
     }
@@ -87,10 +36,10 @@ describe('fanout set', () => {
     const bin = Buffer.from([0, 1, 2, 13, 10, 255, 13, 10]);
     expect(await c.call(setCmd('ia+ib', bin, 1))).toBe('STORED\r\n');
     expect(await c.call(setCmd('ia+ib', ''))).toBe('STORED\r\n');
-    expect(await c.call('get ia/open\r\n')).toBe(val('ia', bin, 1));
+    expect(await c.call('get ia/open\r\n')).toBe(value('ia', bin, 1));
     expect(await c.call('get ia/close\r\n')).toBe(END);
     expect(await stat('queue_ib_items')).toBe('2');
-    expect(await c.call('get ib\r\n')).toBe(val('ib', bin, 1));
+    expect(await c.call('get ib\r\n')).toBe(value('ib', bin, 1));
     expect(await c.call('get ib\r\n')).toBe('VALUE ib 0 0\r\n\r\nEND\r\n');
     expect(await c.call('get ia\r\n')).toBe('VALUE ia 0 0\r\n\r\nEND\r\n');
     expect(await c.call('get ia\r\n')).toBe(END);
@@ -104,8 +53,8 @@ describe('fanout set', () => {
     expect(await stat('queue_da_items')).toBe('2');
     expect(await stat('queue_db_items')).toBe('2');
     for (const q of ['da', 'db']) {
-      expect(await c.call(`get ${q}\r\n`)).toBe(val(q, 'x'));
-      expect(await c.call(`get ${q}\r\n`)).toBe(val(q, 'y'));
+      expect(await c.call(`get ${q}\r\n`)).toBe(value(q, 'x'));
+      expect(await c.call(`get ${q}\r\n`)).toBe(value(q, 'y'));
       expect(await c.call(`get ${q}\r\n`)).toBe(END);
     }
   });
@@ -113,22 +62,22 @@ describe('fanout set', () => {
   it('`q.` in a fanout means q', async () => {
     const c = await connect();
     expect(await c.call(setCmd('dot1.+dot2', 'z'))).toBe('STORED\r\n');
-    expect(await c.call('get dot1\r\n')).toBe(val('dot1', 'z'));
-    expect(await c.call('get dot2\r\n')).toBe(val('dot2', 'z'));
+    expect(await c.call('get dot1\r\n')).toBe(value('dot1', 'z'));
+    expect(await c.call('get dot2\r\n')).toBe(value('dot2', 'z'));
   });
 
   it('many queues in one set', async () => {
     const c = await connect();
     const names = Array.from({ length: 40 }, (_, i) => `m${i}`); // 40 names: a 149-byte key
     expect(await c.call(setCmd(names.join('+'), 'wide', 9))).toBe('STORED\r\n');
-    for (const q of names) expect(await c.call(`get ${q}\r\n`)).toBe(val(q, 'wide', 9));
+    for (const q of names) expect(await c.call(`get ${q}\r\n`)).toBe(value(q, 'wide', 9));
   });
 
   it('noreply: no reply at all', async () => {
     const c = await connect();
     c.send(Buffer.concat([Buffer.from('set na+nb 0 0 2 noreply\r\nhi\r\n'), Buffer.from('get nb\r\n')]));
-    expect(await c.readReply()).toBe(val('nb', 'hi'));
-    expect(await c.call('get na\r\n')).toBe(val('na', 'hi'));
+    expect(await c.readReply()).toBe(value('nb', 'hi'));
+    expect(await c.call('get na\r\n')).toBe(value('na', 'hi'));
   });
 });
 
@@ -163,9 +112,9 @@ describe('fanout errors store nothing anywhere', () => {
     expect(await c.call(setCmd('fx+full1+fy', 'second'))).toBe('NOT_STORED\r\n');
     expect(await c.call('get fx\r\n')).toBe(END);
     expect(await c.call('get fy\r\n')).toBe(END);
-    expect(await c.call('get full1\r\n')).toBe(val('full1', 'first'));
+    expect(await c.call('get full1\r\n')).toBe(value('full1', 'first'));
     expect(await c.call(setCmd('fx+full1+fy', 'third'))).toBe('STORED\r\n');
-    for (const q of ['fx', 'full1', 'fy']) expect(await c.call(`get ${q}\r\n`)).toBe(val(q, 'third'));
+    for (const q of ['fx', 'full1', 'fy']) expect(await c.call(`get ${q}\r\n`)).toBe(value(q, 'third'));
   });
 
   it('an item too large for one queue refuses the whole fanout', async () => {
@@ -174,8 +123,8 @@ describe('fanout errors store nothing anywhere', () => {
     expect(await c.call('get tx\r\n')).toBe(END);
     expect(await c.call('get tiny\r\n')).toBe(END);
     expect(await c.call(setCmd('tx+tiny', '12345678'))).toBe('STORED\r\n');
-    expect(await c.call('get tx\r\n')).toBe(val('tx', '12345678'));
-    expect(await c.call('get tiny\r\n')).toBe(val('tiny', '12345678'));
+    expect(await c.call('get tx\r\n')).toBe(value('tx', '12345678'));
+    expect(await c.call('get tiny\r\n')).toBe(value('tiny', '12345678'));
   });
 });
 
@@ -192,9 +141,9 @@ describe('fanout wakes readers', () => {
     await waitStat('queue_wb_waiters', '1');
     await waitStat('queue_wb.cur_waiters', '1');
     expect(await p.call(setCmd('wa+wb', 'wake', 5))).toBe('STORED\r\n');
-    expect(await ra.readReply()).toBe(val('wa', 'wake', 5));
-    expect(await rb.readReply()).toBe(val('wb', 'wake', 5));
-    expect(await rc.readReply()).toBe(val('wb', 'wake', 5));
+    expect(await ra.readReply()).toBe(value('wa', 'wake', 5));
+    expect(await rb.readReply()).toBe(value('wb', 'wake', 5));
+    expect(await rc.readReply()).toBe(value('wb', 'wake', 5));
     expect(await rb.call('get wb/close\r\n')).toBe(END);
     expect(await stat('queue_wa_items')).toBe('0');
     expect(await stat('queue_wb_items')).toBe('0');
@@ -205,9 +154,9 @@ describe('fanout wakes readers', () => {
     expect(await c.call('get ca.c\r\n')).toBe(END);
     expect(await c.call('get cb.c\r\n')).toBe(END);
     expect(await c.call(setCmd('ca+cb', 'seen'))).toBe('STORED\r\n');
-    expect(await c.call('get ca.c\r\n')).toBe(val('ca', 'seen'));
-    expect(await c.call('get cb.c\r\n')).toBe(val('cb', 'seen'));
-    expect(await c.call('get ca\r\n')).toBe(val('ca', 'seen'));
-    expect(await c.call('get cb\r\n')).toBe(val('cb', 'seen'));
+    expect(await c.call('get ca.c\r\n')).toBe(value('ca', 'seen'));
+    expect(await c.call('get cb.c\r\n')).toBe(value('cb', 'seen'));
+    expect(await c.call('get ca\r\n')).toBe(value('ca', 'seen'));
+    expect(await c.call('get cb\r\n')).toBe(value('cb', 'seen'));
   });
 });

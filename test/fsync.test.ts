@@ -8,18 +8,20 @@
 // survives kill -9; and many concurrent sets all get STORED, in order per connection, so the
 // synchronous path still groups writes (group commit) instead of stalling or losing any.
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Clients, writeConfigFile } from './helpers/fixtures.js';
 import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { stat } from './helpers/stats.js';
+import { TextClient, setCmd, value } from './helpers/textClient.js';
 
 const servers: ServerHandle[] = [];
-const clients: TextClient[] = [];
+const clients = new Clients();
 const dirs: string[] = [];
 
 afterAll(async () => {
-  for (const c of clients) c.close();
+  clients.closeAll();
   for (const s of servers) {
     await s.stop();
     s.cleanup();
@@ -33,24 +35,14 @@ async function start(args: string[], dataDir?: string): Promise<ServerHandle> {
   return s;
 }
 
-async function connect(port: number): Promise<TextClient> {
-  const c = await TextClient.connect(port);
-  clients.push(c);
-  return c;
-}
+const connect = (port: number): Promise<TextClient> => clients.connect(port);
 
 function configFile(content: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'siberite-fsync-'));
   dirs.push(dir);
   const path = join(dir, 'config.json');
-  writeFileSync(path, JSON.stringify(content, null, 2));
+  writeConfigFile(path, content);
   return path;
-}
-
-const value = (q: string, data: string, flags = 0) => `VALUE ${q} ${flags} ${data.length}\r\n${data}\r\nEND\r\n`;
-
-function stat(stats: string, key: string): string | undefined {
-  return new RegExp(`^STAT ${key} (\\S*)\\r$`, 'm').exec(stats)?.[1];
 }
 
 /** set, get, a reliable read and a fanout: the basic traffic every mode must serve. */

@@ -1,12 +1,10 @@
 // Queue limits (spec §8, §3, §7): max_items, max_size, discard_old_when_full, per-queue
 // max_item_size, fanout into a full queue, per-queue settings overriding `default` — observed on
 // the wire against a server started with a config file.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { describe, expect, it } from 'vitest';
+import { drain, useServer, withOwnServer } from './helpers/fixtures.js';
+import { queueStat, stat } from './helpers/stats.js';
+import { TextClient, setCmd, value } from './helpers/textClient.js';
 
 const CONFIG = {
   default: { max_items: 2 },
@@ -25,58 +23,14 @@ const CONFIG = {
   },
 };
 
-let server: ServerHandle;
-let configDir: string;
-let configPath: string;
-const clients: TextClient[] = [];
-
-beforeAll(async () => {
-  configDir = mkdtempSync(join(tmpdir(), 'siberite-limits-'));
-  configPath = join(configDir, 'config.json');
-  writeFileSync(configPath, JSON.stringify(CONFIG, null, 2));
-  server = await startServer({ args: ['-config', configPath] });
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await server?.stop();
-  server?.cleanup();
-  rmSync(configDir, { recursive: true, force: true });
-});
-
-async function connect(): Promise<TextClient> {
-  const c = await TextClient.connect(server.port);
-  clients.push(c);
-  return c;
-}
-
-const value = (q: string, data: string, flags = 0) => `VALUE ${q} ${flags} ${data.length}\r\n${data}\r\nEND\r\n`;
-
-function stat(stats: string, key: string): string | undefined {
-  return new RegExp(`^STAT ${key} (\\S*)\\r$`, 'm').exec(stats)?.[1];
-}
-
-async function queueStat(c: TextClient, q: string, key: string): Promise<string | undefined> {
-  return stat(await c.call('stats\r\n'), `queue_${q}_${key}`);
-}
+const fx = useServer({ config: CONFIG, tmpPrefix: 'siberite-limits-' });
+const { connect } = fx;
 
 /** Sets the values one by one (each acknowledged before the next is sent); returns the replies. */
 async function setEach(c: TextClient, q: string, values: string[]): Promise<string[]> {
   const replies: string[] = [];
   for (const v of values) replies.push(await c.call(setCmd(q, v)));
   return replies;
-}
-
-/** Reads the queue empty with plain gets (bounded); returns the values in order. */
-async function drain(c: TextClient, q: string, max = 50): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < max; i++) {
-    const reply = await c.call(`get ${q}\r\n`);
-    if (reply === 'END\r\n') return out;
-    const m = /^VALUE \S+ \d+ (\d+)\r\n/.exec(reply);
-    expect(m, reply).not.toBeNull();
-    out.push(reply.slice(m![0].length, m![0].length + Number(m![1])));
-  }
-  throw new Error(`queue ${q} did not drain in ${max} gets`);
 }
 
 describe('§8 max_items', () => {
@@ -170,14 +124,13 @@ describe('§8 discard_old_when_full', () => {
   });
 
   it('holds to the limit after a restart, when the oldest items are only on disk', async () => {
-    let s = await startServer({ args: ['-config', configPath] });
-    const dataDir = s.dataDir;
-    try {
+    await withOwnServer(async (start) => {
+      let s = await start({ args: ['-config', fx.configPath] });
       let c = await TextClient.connect(s.port);
       expect(await setEach(c, 'discard', ['r1', 'r2', 'r3'])).toEqual(Array(3).fill('STORED\r\n'));
       c.close();
       expect(await s.stop()).toBe(0);
-      s = await startServer({ dataDir, args: ['-config', configPath] });
+      s = await start({ args: ['-config', fx.configPath] });
       c = await TextClient.connect(s.port);
       expect(await c.call(setCmd('discard', 'r4'))).toBe('STORED\r\n');
       const stats = await c.call('stats\r\n');
@@ -185,10 +138,7 @@ describe('§8 discard_old_when_full', () => {
       expect(stat(stats, 'queue_discard_discarded')).toBe('1');
       expect(await drain(c, 'discard')).toEqual(['r2', 'r3', 'r4']);
       c.close();
-    } finally {
-      await s.stop();
-      s.cleanup();
-    }
+    });
   });
 
   it('works by bytes with max_size too', async () => {

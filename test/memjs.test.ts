@@ -2,24 +2,14 @@
 // server process. memjs matches replies by opaque only, pipelines every request on one
 // connection, and cannot set flags (flags are written with the text protocol here).
 import memjs from 'memjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { useServer } from './helpers/fixtures.js';
+import { waitForWaiters } from './helpers/stats.js';
 import { setCmd, TextClient } from './helpers/textClient.js';
 
 type Client = memjs.Client;
 
-let server: ServerHandle;
-const clients: Client[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await server.stop();
-  server.cleanup();
-});
+const fx = useServer();
 
 /**
  * A memjs client on its own connection. memjs's default timeout is 0.5 s and it retries a timed
@@ -27,33 +17,12 @@ afterAll(async () => {
  * (retries: 1 = one attempt).
  */
 function client(): Client {
-  const c = memjs.Client.create(`127.0.0.1:${server.port}`, { timeout: 5, retries: 1, logger: { log() {} } });
-  clients.push(c);
-  return c;
+  return fx.track(memjs.Client.create(`127.0.0.1:${fx.server.port}`, { timeout: 5, retries: 1, logger: { log() {} } }));
 }
 
 async function value(c: Client, key: string): Promise<string | null> {
   const { value } = await c.get(key);
   return value === null ? null : value.toString('latin1');
-}
-
-async function text(): Promise<TextClient> {
-  return TextClient.connect(server.port);
-}
-
-/** Polls (bounded) until the queue reports `n` waiters: a blocked read is registered. */
-async function waitForWaiters(queue: string, n: number): Promise<void> {
-  const t = await text();
-  try {
-    for (let i = 0; i < 500; i++) {
-      const s = await t.call('stats\r\n');
-      if (s.includes(`STAT queue_${queue}_waiters ${n}\r\n`)) return;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    throw new Error(`queue ${queue} never had ${n} waiters`);
-  } finally {
-    t.close();
-  }
 }
 
 function stats(c: Client): Promise<{ server: string; stats: Record<string, string> }> {
@@ -134,7 +103,7 @@ describe('memjs', () => {
       order.push('behind');
       return r;
     });
-    await waitForWaiters('mj_block', 1);
+    await waitForWaiters(fx.server.port, 'mj_block', 1);
     expect(order).toEqual([]);
     const t0 = Date.now();
     expect(await writer.set('mj_block', 'wake-up')).toBe(true);
@@ -153,7 +122,7 @@ describe('memjs', () => {
   });
 
   it('flags set with the text protocol come back as 4 big-endian bytes', async () => {
-    const t = await text();
+    const t = await TextClient.connect(fx.server.port);
     try {
       expect(await t.call(setCmd('mj_flags', 'flagged', 42))).toBe('STORED\r\n');
       expect(await t.call(setCmd('mj_flags', 'big', 0xfedcba98))).toBe('STORED\r\n');
@@ -176,9 +145,9 @@ describe('memjs', () => {
     const c = client();
     for (let i = 0; i < 3; i++) expect(await c.set('mj_stats', `s${i}`)).toBe(true);
     const { server: srv, stats: s } = await stats(c);
-    expect(srv).toBe(`127.0.0.1:${server.port}`);
+    expect(srv).toBe(`127.0.0.1:${fx.server.port}`);
     expect(s.version).toMatch(/^siberite-\d+\.\d+\.\d+/);
-    expect(s.pid).toBe(String(server.proc.pid));
+    expect(s.pid).toBe(String(fx.server.proc.pid));
     expect(s.queue_mj_stats_items).toBe('3');
     expect(Number(s.curr_connections)).toBeGreaterThanOrEqual(1);
     expect(await value(c, 'mj_stats')).toBe('s0');
@@ -198,7 +167,7 @@ describe('memjs', () => {
     expect(await c.set('mj_fl1', 'a')).toBe(true);
     expect(await c.set('mj_fl2', 'b')).toBe(true);
     const result = await c.flush();
-    expect(result).toEqual({ [`127.0.0.1:${server.port}`]: true });
+    expect(result).toEqual({ [`127.0.0.1:${fx.server.port}`]: true });
     expect(await value(c, 'mj_fl1')).toBeNull();
     expect(await value(c, 'mj_fl2')).toBeNull();
   });

@@ -1,67 +1,17 @@
 // monitor / confirm, status, shutdown, dump_stats (spec §10) and the server-wide and per-queue
 // stats they and ordinary traffic move (§10.1) — end to end over real TCP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { describe, expect, it } from 'vitest';
+import { fill, queueNamer, useServer, withOwnServer } from './helpers/fixtures.js';
+import { type ServerHandle } from './helpers/server.js';
+import { type PollBound, closeAndWait, queueStats, stat, waitForStat } from './helpers/stats.js';
+import { setCmd, value } from './helpers/textClient.js';
 
-let server: ServerHandle;
-const clients: TextClient[] = [];
+const fx = useServer();
+const { connect } = fx;
+const qname = queueNamer('m');
 
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await server?.stop();
-  server?.cleanup();
-});
-
-async function connect(port = server.port): Promise<TextClient> {
-  const c = await TextClient.connect(port);
-  clients.push(c);
-  return c;
-}
-
-let seq = 0;
-function qname(prefix = 'm'): string {
-  return `${prefix}${++seq}_${Date.now().toString(36)}`;
-}
-
-const value = (q: string, data: string, flags = 0) => `VALUE ${q} ${flags} ${data.length}\r\n${data}\r\nEND\r\n`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function stat(stats: string, key: string): string | undefined {
-  return new RegExp(`^STAT ${key} (\\S*)\\r$`, 'm').exec(stats)?.[1];
-}
-
-async function queueStats(c: TextClient, q: string, keys: string[]): Promise<Record<string, string | undefined>> {
-  const stats = await c.call('stats\r\n');
-  return Object.fromEntries(keys.map((k) => [k, stat(stats, `queue_${q}_${k}`)]));
-}
-
-/** Polls `stats` (bounded) until `key` has the value `want`. */
-async function waitForStat(c: TextClient, key: string, want: (v: string | undefined) => boolean, limitMs = 3000): Promise<string | undefined> {
-  const deadline = Date.now() + limitMs;
-  let got: string | undefined;
-  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
-    got = stat(await c.call('stats\r\n'), key);
-    if (want(got)) return got;
-    await sleep(10);
-  }
-  throw new Error(`stat ${key} stayed ${got}`);
-}
-
-async function fill(c: TextClient, q: string, values: string[]): Promise<void> {
-  c.send(Buffer.concat(values.map((v) => setCmd(q, v))));
-  for (const _ of values) expect(await c.readReply()).toBe('STORED\r\n');
-}
-
-/** Closes `c` and waits until the server has handled the disconnect. */
-async function closeAndWait(c: TextClient, observer: TextClient): Promise<void> {
-  const before = Number(stat(await observer.call('stats\r\n'), 'curr_connections'));
-  c.close();
-  await waitForStat(observer, 'curr_connections', (v) => v === String(before - 1));
-}
+/** This file polls `stats` every 10 ms for up to ~3 s. */
+const POLL: PollBound = { tries: 1000, intervalMs: 10, limitMs: 3000 };
 
 /** Resolves with the exit code when the process exits, or rejects after `ms`. */
 function exitOf(handle: ServerHandle, ms = 5000): Promise<number | null> {
@@ -108,7 +58,7 @@ describe('§10 monitor and confirm', () => {
     // The failed confirm closed nothing.
     expect(await queueStats(p, q, ['open_transactions', 'items'])).toEqual({ open_transactions: '1', items: '0' });
     // The unconfirmed item returns to the head when the monitor's connection goes.
-    await closeAndWait(c, p);
+    await closeAndWait(c, p, POLL);
     expect(await p.call(`get ${q}\r\n`)).toBe(value(q, 'third', 5));
     expect(await p.call(`get ${q}\r\n`)).toBe('END\r\n');
   });
@@ -141,7 +91,7 @@ describe('§10 monitor and confirm', () => {
     expect(await c.readReply()).toBe(value(q, 'x'));
     expect(await c.readReply()).toBe(value(q, 'y'));
     expect(await c.readReply()).toBe('END\r\n');
-    await closeAndWait(c, p);
+    await closeAndWait(c, p, POLL);
     for (const v of ['x', 'y', 'z']) expect(await p.call(`get ${q}\r\n`)).toBe(value(q, v));
     expect(await queueStats(p, q, ['items', 'open_transactions'])).toEqual({ items: '0', open_transactions: '0' });
   });
@@ -195,16 +145,15 @@ describe('§10 status', () => {
   });
 
   it('persists across a restart', async () => {
-    let s = await startServer();
-    const dataDir = s.dataDir;
-    try {
+    await withOwnServer(async (start) => {
+      let s = await start();
       let c = await connect(s.port);
       expect(await c.call(setCmd('kept', 'v'))).toBe('STORED\r\n');
       expect(await c.call('status readonly\r\n')).toBe('END\r\n');
       c.close();
       expect(await s.stop()).toBe(0);
 
-      s = await startServer({ dataDir });
+      s = await start();
       c = await connect(s.port);
       expect(await c.call('status\r\n')).toBe('READONLY\r\n');
       expect(await c.call(setCmd('kept', 'w'))).toBe('NOT_STORED\r\n');
@@ -212,7 +161,7 @@ describe('§10 status', () => {
       c.close();
       await s.kill9(); // a status change is durable once acknowledged
 
-      s = await startServer({ dataDir });
+      s = await start();
       c = await connect(s.port);
       expect(await c.call('status\r\n')).toBe('QUIESCENT\r\n');
       expect(await c.call('get kept\r\n')).toBe('END\r\n');
@@ -220,15 +169,12 @@ describe('§10 status', () => {
       c.close();
       expect(await s.stop()).toBe(0);
 
-      s = await startServer({ dataDir });
+      s = await start();
       c = await connect(s.port);
       expect(await c.call('status\r\n')).toBe('UP\r\n');
       expect(await c.call('get kept\r\n')).toBe(value('kept', 'v'));
       c.close();
-    } finally {
-      await s.stop();
-      s.cleanup();
-    }
+    });
   });
 });
 
@@ -237,13 +183,12 @@ describe('§10 shutdown', () => {
     const c = await connect();
     expect(await c.call('shutdown\r\n')).toBe('ERROR unknown command\r\n');
     expect(await c.call('version\r\n')).toMatch(/^VERSION \d+\.\d+\.\d+\r\n$/);
-    expect(server.proc.exitCode).toBeNull();
+    expect(fx.server.proc.exitCode).toBeNull();
   });
 
   it('with -allow-shutdown: the process exits 0 and the data survives a restart', async () => {
-    let s = await startServer({ args: ['-allow-shutdown'] });
-    const dataDir = s.dataDir;
-    try {
+    await withOwnServer(async (start) => {
+      let s = await start({ args: ['-allow-shutdown'] });
       const c = await connect(s.port);
       const holder = await connect(s.port);
       await fill(c, 'sd', ['a', 'b', 'c']);
@@ -255,15 +200,12 @@ describe('§10 shutdown', () => {
       expect(await exited).toBe(0);
       await holder.waitClosed();
 
-      s = await startServer({ dataDir });
+      s = await start();
       const d = await connect(s.port);
       for (const v of ['a', 'b', 'c']) expect(await d.call('get sd\r\n')).toBe(value('sd', v));
       expect(await d.call('get sd\r\n')).toBe('END\r\n');
       d.close();
-    } finally {
-      await s.stop();
-      s.cleanup();
-    }
+    });
   });
 });
 
@@ -332,7 +274,7 @@ describe('§10.1 stats', () => {
       Array.from({ length: 20 }, (_, i) => `item ${i} `.repeat(20)),
     );
     expect((await queueStats(c, q, ['items'])).items).toBe('20');
-    const got = await waitForStat(c, `queue_${q}_logsize`, (v) => Number(v) > 0, 2500).catch((err: Error) => err.message);
+    const got = await waitForStat(c, `queue_${q}_logsize`, (v) => Number(v) > 0, { ...POLL, limitMs: 2500 }).catch((err: Error) => err.message);
     expect(Number(got), `logsize: ${got}`).toBeGreaterThan(0);
   });
 

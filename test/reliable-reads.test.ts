@@ -1,64 +1,12 @@
 // Reliable reads (spec §5): /open, /close, /abort, disconnects, flush/delete of open items,
 // crash safety — end to end over real TCP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { describe, expect, it } from 'vitest';
+import { fill, queueNamer, useServer, withOwnServer } from './helpers/fixtures.js';
+import { closeAndWait, stat, waitForStat } from './helpers/stats.js';
+import { CLOSE_FIRST, TextClient, value } from './helpers/textClient.js';
 
-let server: ServerHandle;
-const clients: TextClient[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await server.stop();
-  server.cleanup();
-});
-
-async function connect(port = server.port): Promise<TextClient> {
-  const c = await TextClient.connect(port);
-  clients.push(c);
-  return c;
-}
-
-let seq = 0;
-function qname(prefix = 'r'): string {
-  return `${prefix}${++seq}_${Date.now().toString(36)}`;
-}
-
-const CLOSE_FIRST = 'CLIENT_ERROR Close current item first\r\n';
-const value = (q: string, data: string, flags = 0) => `VALUE ${q} ${flags} ${data.length}\r\n${data}\r\nEND\r\n`;
-
-function stat(stats: string, key: string): string | undefined {
-  return new RegExp(`^STAT ${key} (\\S*)\\r$`, 'm').exec(stats)?.[1];
-}
-
-/**
- * Waits until a queue stat reaches `want`. The server's handling of a client's disconnect has no
- * event a client can see, so this polls `stats` (bounded).
- */
-async function waitForStat(c: TextClient, key: string, want: string): Promise<void> {
-  let got: string | undefined;
-  for (let i = 0; i < 400; i++) {
-    got = stat(await c.call('stats\r\n'), key);
-    if (got === want) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`stat ${key} stayed ${got}, want ${want}`);
-}
-
-/** Closes `c` and waits until the server has handled the disconnect (seen from `observer`). */
-async function closeAndWait(c: TextClient, observer: TextClient): Promise<void> {
-  const before = Number(stat(await observer.call('stats\r\n'), 'curr_connections'));
-  c.close();
-  await waitForStat(observer, 'curr_connections', String(before - 1));
-}
-
-async function fill(c: TextClient, q: string, values: string[]): Promise<void> {
-  c.send(Buffer.concat(values.map((v) => setCmd(q, v))));
-  for (const _ of values) expect(await c.readReply()).toBe('STORED\r\n');
-}
+const { connect } = useServer();
+const qname = queueNamer('r');
 
 describe('§5 reliable reads', () => {
   it('allows one open item per connection and queue; one more → Close current item first', async () => {
@@ -329,8 +277,8 @@ describe('§5 reliable reads', () => {
   });
 
   it('keeps open items across kill -9: back at the head, in order', async () => {
-    const s = await startServer();
-    try {
+    await withOwnServer(async (start) => {
+      const s = await start();
       const a = await TextClient.connect(s.port);
       const b = await TextClient.connect(s.port);
       await fill(a, 'crash', ['c1', 'c2', 'c3']);
@@ -339,41 +287,27 @@ describe('§5 reliable reads', () => {
       await s.kill9();
       a.close();
       b.close();
-      const s2 = await startServer({ dataDir: s.dataDir });
-      try {
-        const c = await TextClient.connect(s2.port);
-        expect(await c.call('get crash crash crash crash\r\n')).toBe(
-          'VALUE crash 0 2\r\nc1\r\nVALUE crash 0 2\r\nc2\r\nVALUE crash 0 2\r\nc3\r\nEND\r\n',
-        );
-        c.close();
-      } finally {
-        await s2.stop();
-      }
-    } finally {
-      await s.kill9();
-      s.cleanup();
-    }
+      const s2 = await start();
+      const c = await TextClient.connect(s2.port);
+      expect(await c.call('get crash crash crash crash\r\n')).toBe(
+        'VALUE crash 0 2\r\nc1\r\nVALUE crash 0 2\r\nc2\r\nVALUE crash 0 2\r\nc3\r\nEND\r\n',
+      );
+      c.close();
+    });
   });
 
   it('returns open items to the head on a graceful shutdown', async () => {
-    const s = await startServer();
-    try {
+    await withOwnServer(async (start) => {
+      const s = await start();
       const a = await TextClient.connect(s.port);
       await fill(a, 'graceful', ['g1', 'g2']);
       expect(await a.call('get graceful/open\r\n')).toBe(value('graceful', 'g1'));
       expect(await s.stop()).toBe(0);
       await a.waitClosed();
-      const s2 = await startServer({ dataDir: s.dataDir });
-      try {
-        const c = await TextClient.connect(s2.port);
-        expect(await c.call('get graceful graceful graceful\r\n')).toBe('VALUE graceful 0 2\r\ng1\r\nVALUE graceful 0 2\r\ng2\r\nEND\r\n');
-        c.close();
-      } finally {
-        await s2.stop();
-      }
-    } finally {
-      await s.kill9();
-      s.cleanup();
-    }
+      const s2 = await start();
+      const c = await TextClient.connect(s2.port);
+      expect(await c.call('get graceful graceful graceful\r\n')).toBe('VALUE graceful 0 2\r\ng1\r\nVALUE graceful 0 2\r\ng2\r\nEND\r\n');
+      c.close();
+    });
   });
 });

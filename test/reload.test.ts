@@ -2,48 +2,17 @@
 // `reload` command and SIGHUP apply a rewritten file to live queues without dropping connections;
 // a broken file is refused and the old configuration stays in force; a bad file at start-up is
 // refused with a message naming the file and the key.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CLI, type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { sleep, useServer } from './helpers/fixtures.js';
+import { CLI } from './helpers/server.js';
+import { stat } from './helpers/stats.js';
+import { TextClient, setCmd, value } from './helpers/textClient.js';
 
-let server: ServerHandle;
-let dir: string;
-let configPath: string;
-const clients: TextClient[] = [];
-
-function writeConfig(content: unknown): void {
-  writeFileSync(configPath, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
-}
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'siberite-reload-'));
-  configPath = join(dir, 'config.json');
-  writeConfig({ queues: { live: { max_items: 5 } } });
-  server = await startServer({ args: ['-config', configPath] });
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await server?.stop();
-  server?.cleanup();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function connect(): Promise<TextClient> {
-  const c = await TextClient.connect(server.port);
-  clients.push(c);
-  return c;
-}
-
-const value = (q: string, data: string, flags = 0) => `VALUE ${q} ${flags} ${data.length}\r\n${data}\r\nEND\r\n`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function stat(stats: string, key: string): string | undefined {
-  return new RegExp(`^STAT ${key} (\\S*)\\r$`, 'm').exec(stats)?.[1];
-}
+const fx = useServer({ config: { queues: { live: { max_items: 5 } } }, tmpPrefix: 'siberite-reload-' });
+const { connect, writeConfig } = fx;
 
 /**
  * Sends `set` until it is STORED (bounded, ~3 s). A signal has no reply: its effect is the only
@@ -63,7 +32,7 @@ async function setUntilStored(c: TextClient, q: string, data: string): Promise<v
 
 /** How many failed reloads the server has logged. */
 function countFailures(): number {
-  return server.output().split('\n').filter((l) => /reload failed/.test(l)).length;
+  return fx.server.output().split('\n').filter((l) => /reload failed/.test(l)).length;
 }
 
 /** Runs the CLI with `args` until it exits; its exit code and output. */
@@ -117,19 +86,19 @@ describe('reload', () => {
   it('SIGHUP reloads too', async () => {
     // live holds 3 at limit 3; raise it to 4 and signal.
     writeConfig({ default: { max_items: 1 }, queues: { live: { max_items: 4 }, fresh: { max_items: 2 } } });
-    server.proc.kill('SIGHUP');
+    fx.server.proc.kill('SIGHUP');
     await setUntilStored(c, 'live', 'hup');
     expect(await c.call(setCmd('live', 'over'))).toBe('NOT_STORED\r\n');
     expect(stat(await c.call('stats\r\n'), 'queue_live_items')).toBe('4');
     expect(c.closed).toBe(false);
-    expect(server.proc.exitCode).toBeNull();
+    expect(fx.server.proc.exitCode).toBeNull();
   });
 
   it('a broken file → an error reply naming it; the old configuration stays in force', async () => {
     writeConfig('{ "queues": { "live": { "max_items": 10 }, }');
     const reply = await c.call('reload\r\n');
     expect(reply).toMatch(/^(SERVER_ERROR|CLIENT_ERROR|ERROR) .*\r\n$/);
-    expect(reply).toContain(configPath);
+    expect(reply).toContain(fx.configPath);
     expect(reply).not.toBe('Reloaded config.\r\n');
     // Still limit 4 (4 held), not 10.
     expect(await c.call(setCmd('live', 'no'))).toBe('NOT_STORED\r\n');
@@ -138,7 +107,7 @@ describe('reload', () => {
     writeConfig({ queues: { live: { max_items: -5 } } });
     const bad = await c.call('reload\r\n');
     expect(bad).toMatch(/^(SERVER_ERROR|CLIENT_ERROR|ERROR) .*\r\n$/);
-    expect(bad).toContain(configPath);
+    expect(bad).toContain(fx.configPath);
     expect(bad).toContain('queues.live.max_items');
     expect(await c.call(setCmd('live', 'no'))).toBe('NOT_STORED\r\n');
     // default's max_items 1 is still in force too.
@@ -147,13 +116,13 @@ describe('reload', () => {
     // SIGHUP with a broken file: the server keeps running with the old configuration.
     writeConfig({ queues: { live: { max_items: 'lots' } } });
     const failuresBefore = countFailures();
-    server.proc.kill('SIGHUP');
+    fx.server.proc.kill('SIGHUP');
     // A refused reload has no effect to see on the wire: wait for the server to log it.
     for (let i = 0; i < 300 && countFailures() === failuresBefore; i++) await sleep(10);
     expect(countFailures()).toBe(failuresBefore + 1);
     expect(await c.call(setCmd('live', 'no'))).toBe('NOT_STORED\r\n');
     expect(await c.call('version\r\n')).toMatch(/^VERSION /);
-    expect(server.proc.exitCode).toBeNull();
+    expect(fx.server.proc.exitCode).toBeNull();
 
     writeConfig({ queues: { live: { max_items: 5 } } });
     expect(await c.call('reload\r\n')).toBe('Reloaded config.\r\n');
@@ -200,6 +169,7 @@ describe('reload and max_item_size', () => {
 
 describe('start-up with a bad config file', () => {
   it('exits non-zero with a message naming the file and the key', async () => {
+    const dir = dirname(fx.configPath);
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ queues: { jobs: { max_open_transactions: 0 } } }));
     const data = join(dir, 'data-bad');

@@ -6,8 +6,8 @@
 // seeded with (SEED, i), so a failure names the connection, and `connectionPlan(i)` rebuilds its
 // exact bytes. FUZZ_SEED=<n> runs a different storm.
 import net from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
+import { expect, it } from 'vitest';
+import { sleep, useServer } from './helpers/fixtures.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_2024);
@@ -369,8 +369,6 @@ interface ConnResult {
   replies: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** Runs connection `index`: connect, write its plan in pieces, read for a bounded time, destroy. */
 function runConnection(port: number, index: number, kinds: Map<string, number>): Promise<ConnResult> {
   const { payload, splits, delays } = connectionPlan(index, kinds);
@@ -456,14 +454,7 @@ function runConnection(port: number, index: number, kinds: Map<string, number>):
 
 // ---- the test --------------------------------------------------------------------------------
 
-let server: ServerHandle;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server.stop();
-  server.cleanup();
-});
+const fx = useServer();
 
 it(
   'survives >10,000 random and mutated fragments, then still serves correctly',
@@ -474,7 +465,7 @@ it(
 
     // A sentinel connection keeps asking `version` during the storm: other connections' input
     // must never stall it (spec §1).
-    const sentinel = await TextClient.connect(server.port);
+    const sentinel = await TextClient.connect(fx.server.port);
     let sentinelRunning = true;
     let worstLatency = 0;
     let pings = 0;
@@ -489,7 +480,7 @@ it(
           reply = String(err);
         }
         if (!/^VERSION \d+\.\d+\.\d+\r\n$/.test(reply)) {
-          sentinelFailure = `sentinel got ${JSON.stringify(reply)} after ${Date.now() - started} ms; server exit ${server.proc.exitCode} ${server.proc.signalCode}; output tail:\n${server.output().slice(-3000)}`;
+          sentinelFailure = `sentinel got ${JSON.stringify(reply)} after ${Date.now() - started} ms; server exit ${fx.server.proc.exitCode} ${fx.server.proc.signalCode}; output tail:\n${fx.server.output().slice(-3000)}`;
           return;
         }
         worstLatency = Math.max(worstLatency, Date.now() - t0);
@@ -502,7 +493,7 @@ it(
     const worker = async () => {
       while (next < CONNECTIONS && Date.now() - started < FUZZ_BUDGET_MS) {
         const index = next++;
-        results.push(await runConnection(server.port, index, kinds));
+        results.push(await runConnection(fx.server.port, index, kinds));
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
@@ -535,9 +526,9 @@ it(
     expect(bad.length, report).toBe(0);
 
     // The server is alive and serves correctly on a fresh connection.
-    expect(server.proc.exitCode).toBeNull();
-    expect(server.proc.signalCode).toBeNull();
-    const c = await TextClient.connect(server.port);
+    expect(fx.server.proc.exitCode).toBeNull();
+    expect(fx.server.proc.signalCode).toBeNull();
+    const c = await TextClient.connect(fx.server.port);
     expect(await c.call('version\r\n')).toMatch(/^VERSION \d+\.\d+\.\d+\r\n$/);
     expect(await c.call('status\r\n')).toBe('UP\r\n');
     for (const v of ['first', 'second', 'third']) expect(await c.call(setCmd('after_storm', v, 7))).toBe('STORED\r\n');
@@ -556,7 +547,7 @@ it(
     expect(Number(map.get('total_connections'))).toBeGreaterThanOrEqual(CONNECTIONS);
     c.close();
     // Every storm connection is gone on the server side too (bounded poll: no event for it).
-    const probe = await TextClient.connect(server.port);
+    const probe = await TextClient.connect(fx.server.port);
     let current = '';
     for (let i = 0; i < 40; i++) {
       current = /STAT curr_connections (\d+)\r\n/.exec(await probe.call('stats\r\n'))?.[1] ?? '';
@@ -566,9 +557,9 @@ it(
     expect(current).toBe('1');
     probe.close();
 
-    expect(server.proc.exitCode).toBeNull();
+    expect(fx.server.proc.exitCode).toBeNull();
     // No command failed inside the server (session logs `command failed` at error level).
-    const errors = server
+    const errors = fx.server
       .output()
       .split('\n')
       .filter((l) => /"level":(50|60)/.test(l) || (/Warning|Error:/.test(l) && !l.startsWith('{')));
@@ -578,8 +569,8 @@ it(
 );
 
 it('honours a huge /t= wait (beyond a 32-bit timer) instead of answering at once', async () => {
-  const waiter = await TextClient.connect(server.port);
-  const setter = await TextClient.connect(server.port);
+  const waiter = await TextClient.connect(fx.server.port);
+  const setter = await TextClient.connect(fx.server.port);
   try {
     // 99,999,999,999 ms is a valid <ms> (a decimal number): the read must wait for an item.
     waiter.send('get huge_wait/t=99999999999\r\n');
@@ -589,7 +580,7 @@ it('honours a huge /t= wait (beyond a 32-bit timer) instead of answering at once
     expect(await setter.call(setCmd('huge_wait', 'late'))).toBe('STORED\r\n');
     const reply = await pending;
     expect(reply).toBe('VALUE huge_wait 0 4\r\nlate\r\nEND\r\n');
-    expect(server.proc.exitCode).toBeNull();
+    expect(fx.server.proc.exitCode).toBeNull();
   } finally {
     waiter.close();
     setter.close();

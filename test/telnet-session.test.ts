@@ -1,19 +1,12 @@
 // The README's telnet session, byte for byte.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
+import { expect, it } from 'vitest';
+import { useServer } from './helpers/fixtures.js';
 import { TextClient } from './helpers/textClient.js';
 
-let server: ServerHandle;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server.stop();
-  server.cleanup();
-});
+const fx = useServer();
 
 it('answers the README telnet session exactly', async () => {
-  const c = await TextClient.connect(server.port);
+  const c = await TextClient.connect(fx.server.port);
   expect(await c.call('set work 0 0 10\r\n1234567890\r\n')).toBe('STORED\r\n');
   expect(await c.call('set work 0 0 2\r\n12\r\n')).toBe('STORED\r\n');
   expect(await c.call('get work\r\n')).toBe('VALUE work 0 10\r\n1234567890\r\nEND\r\n');

@@ -1,32 +1,14 @@
 // End-to-end text protocol over real TCP (spec §1 framing, §2 names, §3 set, §4 get/gets,
 // §10 other commands): exact reply bytes, and whether the connection stays open or closes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { queueNamer, useServer, withOwnServer } from './helpers/fixtures.js';
+import { stat } from './helpers/stats.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
 
-let server: ServerHandle;
-const clients: TextClient[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  expect(await server.stop()).toBe(0);
-  server.cleanup();
-});
-
-async function connect(): Promise<TextClient> {
-  const c = await TextClient.connect(server.port);
-  clients.push(c);
-  return c;
-}
-
-let seq = 0;
+const fx = useServer({ expectCleanExit: true });
+const { connect } = fx;
 /** A queue name no other test uses. */
-function qname(prefix = 'q'): string {
-  return `${prefix}${++seq}_${Date.now().toString(36)}`;
-}
+const qname = queueNamer('q');
 
 const VERSION_LINE = /^VERSION (\d+)\.(\d+)\.(\d+)\r\n$/;
 
@@ -40,11 +22,6 @@ async function expectReplyThenClose(c: TextClient, text: string | Buffer, reply:
   c.send(text);
   expect(await c.readToClose()).toBe(reply);
   expect(c.closed).toBe(true);
-}
-
-function stat(stats: string, key: string): string | undefined {
-  const m = new RegExp(`^STAT ${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (\\S*)\\r$`, 'm').exec(stats);
-  return m?.[1];
 }
 
 describe('§1 framing', () => {
@@ -201,8 +178,8 @@ describe('§1 framing', () => {
 describe('§2 names', () => {
   it('accepts a 200-byte name and refuses 201 bytes', async () => {
     const c = await connect();
-    const ok = `n${seq++}`.padEnd(200, 'x');
-    const bad = `n${seq++}`.padEnd(201, 'x');
+    const ok = qname('n').padEnd(200, 'x');
+    const bad = qname('n').padEnd(201, 'x');
     expect(await c.call(setCmd(ok, 'v'))).toBe('STORED\r\n');
     expect(await c.call(`get ${ok}\r\n`)).toBe(`VALUE ${ok} 0 1\r\nv\r\nEND\r\n`);
     expect(await c.call(setCmd(bad, 'v'))).toBe('CLIENT_ERROR bad queue name\r\n');
@@ -247,7 +224,7 @@ describe('§2 names', () => {
 
   it('limits a whole key to 250 bytes', async () => {
     const c = await connect();
-    const q = `k${seq++}`.padEnd(200, 'k');
+    const q = qname('k').padEnd(200, 'k');
     expect(await c.call(setCmd(q, 'v'))).toBe('STORED\r\n');
     // 200 + 9 × '/peek' + '/t=10' = 250 bytes: allowed, and served.
     const key250 = `${q}${'/peek'.repeat(9)}/t=10`;
@@ -418,27 +395,20 @@ describe('§3 set', () => {
   });
 
   it('keeps a STORED item across kill -9', async () => {
-    const s = await startServer();
-    try {
+    await withOwnServer(async (start) => {
+      const s = await start();
       const c = await TextClient.connect(s.port);
       const n = 50;
       c.send(Buffer.concat(Array.from({ length: n }, (_, i) => setCmd('durable', `item${i}`, i))));
       for (let i = 0; i < n; i++) expect(await c.readReply()).toBe('STORED\r\n');
       await s.kill9();
       c.close();
-      const s2 = await startServer({ dataDir: s.dataDir });
-      try {
-        const d = await TextClient.connect(s2.port);
-        for (let i = 0; i < n; i++) expect(await d.call('get durable\r\n')).toBe(`VALUE durable ${i} ${`item${i}`.length}\r\nitem${i}\r\nEND\r\n`);
-        expect(await d.call('get durable\r\n')).toBe('END\r\n');
-        d.close();
-      } finally {
-        await s2.stop();
-      }
-    } finally {
-      await s.kill9();
-      s.cleanup();
-    }
+      const s2 = await start();
+      const d = await TextClient.connect(s2.port);
+      for (let i = 0; i < n; i++) expect(await d.call('get durable\r\n')).toBe(`VALUE durable ${i} ${`item${i}`.length}\r\nitem${i}\r\nEND\r\n`);
+      expect(await d.call('get durable\r\n')).toBe('END\r\n');
+      d.close();
+    });
   });
 });
 
@@ -638,8 +608,8 @@ describe('§10 other commands', () => {
   });
 
   it('flush_all empties every queue → OK', async () => {
-    const s = await startServer();
-    try {
+    await withOwnServer(async (start) => {
+      const s = await start();
       const c = await TextClient.connect(s.port);
       expect(await c.call(setCmd('fa', '1'))).toBe('STORED\r\n');
       expect(await c.call(setCmd('fb', '2'))).toBe('STORED\r\n');
@@ -653,10 +623,7 @@ describe('§10 other commands', () => {
       await expectOpen(c);
       expect(await c.call('get fa\r\n')).toBe('END\r\n');
       c.close();
-    } finally {
-      await s.stop();
-      s.cleanup();
-    }
+    });
   });
 
   it('version → VERSION <semver> at least 1.0.0', async () => {
@@ -707,7 +674,7 @@ describe('§10 other commands', () => {
     const global = ['uptime', 'time', 'version', 'pid', 'curr_items', 'total_items', 'bytes', 'curr_connections', 'total_connections', 'cmd_get', 'cmd_set', 'cmd_peek', 'get_hits', 'get_misses', 'bytes_read', 'bytes_written', 'queue_creates', 'queue_deletes', 'queue_expires'];
     expect(keys.slice(0, global.length)).toEqual(global);
     expect(stat(stats, 'version')).toMatch(/^siberite-\d+\.\d+\.\d+/);
-    expect(Number(stat(stats, 'pid'))).toBe(server.proc.pid);
+    expect(Number(stat(stats, 'pid'))).toBe(fx.server.proc.pid);
     expect(Math.abs(Number(stat(stats, 'time')) - Date.now() / 1000)).toBeLessThan(5);
     for (const k of global.filter((k) => k !== 'version')) expect(stat(stats, k), k).toMatch(/^\d+$/);
     const perQueue = ['items', 'bytes', 'total_items', 'logsize', 'expired_items', 'mem_items', 'mem_bytes', 'age', 'discarded', 'waiters', 'open_transactions', 'transactions', 'canceled_transactions', 'total_flushes'];
@@ -723,8 +690,8 @@ describe('§10 other commands', () => {
   });
 
   it('counts cmd_get, cmd_set, cmd_peek, get_hits and get_misses', async () => {
-    const s = await startServer();
-    try {
+    await withOwnServer(async (start) => {
+      const s = await start();
       const c = await TextClient.connect(s.port);
       expect(await c.call(setCmd('cq', 'a'))).toBe('STORED\r\n');
       expect(await c.call(setCmd('cq', 'b'))).toBe('STORED\r\n');
@@ -742,10 +709,7 @@ describe('§10 other commands', () => {
       expect(stat(stats, 'curr_items')).toBe('0');
       expect(stat(stats, 'queue_creates')).toBe('1');
       c.close();
-    } finally {
-      await s.stop();
-      s.cleanup();
-    }
+    });
   });
 
   it('a queue exists once named by set or get; stats lists it until delete', async () => {

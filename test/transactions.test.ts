@@ -1,11 +1,9 @@
 // Open transactions (spec §5, §8): max_open_transactions, /close and /abort oldest first,
 // open_transaction_timeout, and the stats that count them — end to end over real TCP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type ServerHandle, startServer } from './helpers/server.js';
-import { TextClient, setCmd } from './helpers/textClient.js';
+import { describe, expect, it } from 'vitest';
+import { fill, queueNamer, sleep, useServer } from './helpers/fixtures.js';
+import { closeAndWait, queueStats, waitForStat } from './helpers/stats.js';
+import { CLOSE_FIRST, setCmd, value } from './helpers/textClient.js';
 
 const CONFIG = {
   queues: {
@@ -16,69 +14,8 @@ const CONFIG = {
   },
 };
 
-let server: ServerHandle;
-let configDir: string;
-const clients: TextClient[] = [];
-
-beforeAll(async () => {
-  configDir = mkdtempSync(join(tmpdir(), 'siberite-tx-'));
-  const path = join(configDir, 'config.json');
-  writeFileSync(path, JSON.stringify(CONFIG, null, 2));
-  server = await startServer({ args: ['-config', path] });
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await server?.stop();
-  server?.cleanup();
-  rmSync(configDir, { recursive: true, force: true });
-});
-
-async function connect(): Promise<TextClient> {
-  const c = await TextClient.connect(server.port);
-  clients.push(c);
-  return c;
-}
-
-let seq = 0;
-function qname(prefix = 't'): string {
-  return `${prefix}${++seq}_${Date.now().toString(36)}`;
-}
-
-const CLOSE_FIRST = 'CLIENT_ERROR Close current item first\r\n';
-const value = (q: string, data: string, flags = 0) => `VALUE ${q} ${flags} ${data.length}\r\n${data}\r\nEND\r\n`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function stat(stats: string, key: string): string | undefined {
-  return new RegExp(`^STAT ${key} (\\S*)\\r$`, 'm').exec(stats)?.[1];
-}
-
-async function queueStats(c: TextClient, q: string, keys: string[]): Promise<Record<string, string | undefined>> {
-  const stats = await c.call('stats\r\n');
-  return Object.fromEntries(keys.map((k) => [k, stat(stats, `queue_${q}_${k}`)]));
-}
-
-/** Polls `stats` (bounded) until a stat reaches `want`. */
-async function waitForStat(c: TextClient, key: string, want: string): Promise<void> {
-  let got: string | undefined;
-  for (let i = 0; i < 400; i++) {
-    got = stat(await c.call('stats\r\n'), key);
-    if (got === want) return;
-    await sleep(5);
-  }
-  throw new Error(`stat ${key} stayed ${got}, want ${want}`);
-}
-
-async function fill(c: TextClient, q: string, values: string[]): Promise<void> {
-  c.send(Buffer.concat(values.map((v) => setCmd(q, v))));
-  for (const _ of values) expect(await c.readReply()).toBe('STORED\r\n');
-}
-
-/** Closes `c` and waits until the server has handled the disconnect. */
-async function closeAndWait(c: TextClient, observer: TextClient): Promise<void> {
-  const before = Number(stat(await observer.call('stats\r\n'), 'curr_connections'));
-  c.close();
-  await waitForStat(observer, 'curr_connections', String(before - 1));
-}
+const { connect } = useServer({ config: CONFIG, tmpPrefix: 'siberite-tx-' });
+const qname = queueNamer('t');
 
 describe('§5 max_open_transactions', () => {
   it('3 lets one connection hold 3 open items of a queue; the 4th → CLIENT_ERROR Close current item first', async () => {

@@ -1,6 +1,9 @@
-// Command-line plumbing shared by the newer benches (packing, rss, startup, fsync, charts):
-// `--name value` / `--name=value` options with range-checked getters, boolean flags, and a
-// main() wrapper that sets the exit code and never lets a lingering handle hang the caller.
+// Command-line plumbing shared by the benches: `--name value` / `--name=value` options with
+// range-checked getters, boolean flags, a main() wrapper that sets the exit code and never lets
+// a lingering handle hang the caller, and the checks of the server a load bench is pointed at.
+
+import { resolveLoopbackHost } from './loopback.js';
+import { readRssBytes } from './proc.js';
 
 export class UsageError extends Error {}
 
@@ -133,7 +136,55 @@ export function runMain(tool: string, usage: string, main: () => Promise<number>
   );
 }
 
+/**
+ * runMain for a bench with options: `parse` reads them from the command line (null for --help,
+ * which prints the usage and exits 0), then `main` runs with them.
+ */
+export function runWithOptions<O>(tool: string, usage: string, parse: (argv: string[]) => O | null, main: (opts: O) => Promise<number>): void {
+  runMain(tool, usage, async () => {
+    const opts = parse(process.argv.slice(2));
+    if (opts === null) {
+      process.stdout.write(usage + '\n');
+      return 0;
+    }
+    return main(opts);
+  });
+}
+
+/** runWithOptions for a bench that sends load to `opts.host`: `main` runs once checkTarget passed. */
+export function runLoadMain<O extends { host: string; pid: number | null }>(
+  tool: string,
+  usage: string,
+  parse: (argv: string[]) => O | null,
+  main: (opts: O, host: string) => Promise<number>,
+): void {
+  runWithOptions(tool, usage, parse, async (opts) => {
+    const host = await checkTarget(tool, opts.host, opts.pid);
+    return host === null ? 2 : main(opts, host);
+  });
+}
+
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((res) => setTimeout(res, ms));
+}
+
+/**
+ * Checks the server a load bench was pointed at: `host` must be a loopback address and a `pid`,
+ * if given, a process whose RSS /proc shows. Returns the resolved address; otherwise prints why
+ * (`<tool>: <reason>`) and returns null (exit status 2).
+ */
+export async function checkTarget(tool: string, host: string, pid: number | null): Promise<string | null> {
+  let address: string;
+  try {
+    address = await resolveLoopbackHost(host);
+  } catch (err) {
+    process.stderr.write(`${tool}: ${(err as Error).message}\n`);
+    return null;
+  }
+  if (pid !== null && readRssBytes(pid) === null) {
+    process.stderr.write(`${tool}: cannot read VmRSS from /proc/${pid}/status (no such process?)\n`);
+    return null;
+  }
+  return address;
 }

@@ -5,12 +5,12 @@
 // and `get <queue>` (connection i uses queue i mod the number of queues), for `warmup` seconds
 // (not counted) and then `seconds` measured seconds. Only the reply shape is checked, so the
 // same run works against memcached. Moved here unchanged from flood.ts; the only additions are
-// the `queueNames` and `logPrefix` parameters.
+// the `queueNames` and `logPrefix` parameters. The counters, timers and socket handling it shares
+// with pipelined.ts are in loadRun.ts.
 
 import { performance } from 'node:perf_hooks';
 
-import { bytesToMB, readRssBytes } from './proc.js';
-import { LatencyRecorder, round, type LatencySummary } from './stats.js';
+import { driveRun, LoadConn, LoadRun, type LoadCounts, type LoadTail } from './loadRun.js';
 import {
   buildGet,
   buildSet,
@@ -44,93 +44,48 @@ export interface FloodParams {
 
 const CONNECT_TIMEOUT_MS = 5000;
 const RECONNECT_DELAY_MS = 100;
-const CLOSE_TIMEOUT_MS = 1000;
-const RSS_SAMPLE_MS = 250;
-const MAX_ERROR_SAMPLES = 10;
-const PRINTED_ERRORS = 5;
 
 const IDLE = 0;
 const SET = 1;
 const GET = 2;
 
 /** Shared state and counters of one connection-count run. */
-class LevelRun {
-  warmupEnd = Number.POSITIVE_INFINITY;
-  measureEnd = Number.POSITIVE_INFINITY;
-
-  sets = 0;
-  gets = 0;
-  getHits = 0;
-  getMisses = 0;
-  errors = 0;
-  warmupErrors = 0;
-  timeouts = 0;
+class LevelRun extends LoadRun {
   reconnects = 0;
-  readonly setLatency = new LatencyRecorder();
-  readonly getLatency = new LatencyRecorder();
-  readonly errorSamples: string[] = [];
-
-  private remaining: number;
-  private onAllDone: () => void = () => {};
-  readonly allDone: Promise<void>;
 
   constructor(
     readonly host: string,
     readonly port: number,
-    readonly connections: number,
-    /** Longest wait for a reply; also the grace period after measureEnd. */
-    readonly timeoutMs: number,
-    readonly logPrefix = 'flood',
+    connections: number,
+    timeoutMs: number,
+    logPrefix = 'flood',
   ) {
-    this.remaining = connections;
-    this.allDone = new Promise((res) => {
-      this.onAllDone = res;
-    });
-  }
-
-  noteError(now: number, message: string): void {
-    if (now < this.warmupEnd) this.warmupErrors++;
-    else this.errors++;
-    const seen = this.errors + this.warmupErrors;
-    if (this.errorSamples.length < MAX_ERROR_SAMPLES) this.errorSamples.push(message);
-    if (seen <= PRINTED_ERRORS) process.stderr.write(`${this.logPrefix}: ${message}\n`);
-    else if (seen === PRINTED_ERRORS + 1) process.stderr.write(`${this.logPrefix}: (further errors not printed)\n`);
-  }
-
-  connDone(): void {
-    if (--this.remaining === 0) this.onAllDone();
+    super(connections, timeoutMs, logPrefix);
   }
 }
 
 /** One connection's request loop: a callback state machine, one request in flight. */
-class FloodConn implements ReplySink {
-  private socket: Socket | null = null;
+class FloodConn extends LoadConn<LevelRun> implements ReplySink {
   private parser: ReplyParser | null = null;
   private inFlight = IDLE;
   private sentAt = 0;
   private nextIsSet = true;
-  private done = false;
-  private closing = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly run: LevelRun,
-    readonly index: number,
+    run: LevelRun,
+    index: number,
     private readonly setRequest: Buffer,
     private readonly getRequest: Buffer,
-  ) {}
+  ) {
+    super(run, index);
+  }
 
-  attach(socket: Socket): void {
-    this.socket = socket;
+  override attach(socket: Socket): void {
+    this.watch(socket);
     const parser = new ReplyParser(this);
     this.parser = parser;
     socket.on('data', (chunk: Buffer) => parser.feed(chunk));
-    socket.on('error', (err: Error) => {
-      if (this.socket === socket && !this.closing) this.broken(`socket error: ${err.message}`);
-    });
-    socket.on('close', () => {
-      if (this.socket === socket && !this.closing) this.broken('connection closed by the server');
-    });
   }
 
   /** Sends the next request, or finishes when the measured period is over. */
@@ -165,35 +120,13 @@ class FloodConn implements ReplySink {
       this.broken(`unexpected reply to ${op === SET ? 'set' : 'get'}: ${what}`);
       return;
     }
-    const run = this.run;
-    if (this.sentAt >= run.warmupEnd && now <= run.measureEnd) {
-      const us = (now - this.sentAt) * 1000;
-      if (op === SET) {
-        run.sets++;
-        run.setLatency.record(us);
-      } else {
-        run.gets++;
-        if (kind === Reply.VALUE) run.getHits++;
-        else run.getMisses++;
-        run.getLatency.record(us);
-      }
-    }
+    this.run.answered(op === SET, kind === Reply.VALUE, this.sentAt, now);
     this.nextIsSet = !this.nextIsSet;
     this.send();
   }
 
-  onProtocolError(message: string): void {
-    this.broken(`protocol error: ${message}`);
-  }
-
-  /** Counts an error, drops the connection and reconnects shortly if time remains. */
-  private broken(reason: string): void {
-    if (this.done) {
-      this.dropSocket();
-      return;
-    }
-    const now = performance.now();
-    this.run.noteError(now, `connection ${this.index}: ${reason}`);
+  /** After an error: drops the connection and reconnects shortly if time remains. */
+  protected override afterBreak(now: number): void {
     this.inFlight = IDLE;
     this.dropSocket();
     if (now + RECONNECT_DELAY_MS >= this.run.measureEnd) {
@@ -226,33 +159,28 @@ class FloodConn implements ReplySink {
     );
   }
 
-  private dropSocket(): void {
+  protected override stopParsers(): void {
     this.parser?.stop();
     this.parser = null;
-    const s = this.socket;
-    this.socket = null;
-    s?.destroy();
   }
 
-  private finish(): void {
-    if (this.done) return;
-    this.done = true;
+  protected override finish(): void {
     if (this.reconnectTimer !== null) {
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = null;
     }
-    this.run.connDone();
+    super.finish();
   }
 
   /** Watchdog: a request waiting longer than the timeout counts as an error; reopen the connection. */
-  checkTimeout(now: number): void {
+  override checkTimeout(now: number): void {
     if (this.done || this.inFlight === IDLE || now - this.sentAt <= this.run.timeoutMs) return;
     this.run.timeouts++;
     this.broken(`no reply within ${this.run.timeoutMs} ms`);
   }
 
   /** Grace period over: whatever is still waiting for a reply is a timeout. */
-  forceFinish(): void {
+  override forceFinish(): void {
     if (this.done) return;
     if (this.inFlight !== IDLE) {
       this.run.timeouts++;
@@ -262,59 +190,16 @@ class FloodConn implements ReplySink {
     this.dropSocket();
     this.finish();
   }
-
-  /** Half-closes cleanly and waits for the server to close, destroying after a timeout. */
-  close(): Promise<void> {
-    const socket = this.socket;
-    if (socket === null) return Promise.resolve();
-    this.closing = true;
-    this.parser?.stop();
-    return new Promise((res) => {
-      const timer = setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS);
-      socket.once('close', () => {
-        clearTimeout(timer);
-        this.socket = null;
-        res();
-      });
-      socket.end();
-    });
-  }
 }
 
-export interface LevelResult {
+export interface LevelResult extends LoadCounts, LoadTail {
   label: string;
   connections: number;
   queues: number;
   valueSize: number;
   warmupSeconds: number;
   seconds: number;
-  ops: number;
-  opsPerSec: number;
-  sets: number;
-  gets: number;
-  getHits: number;
-  getMisses: number;
-  errors: number;
-  warmupErrors: number;
-  timeouts: number;
   reconnects: number;
-  latencyUs: { all: LatencySummary; set: LatencySummary; get: LatencySummary };
-  rssMB: number | null;
-  rssPeakMB: number | null;
-  errorSamples: string[];
-}
-
-export function roundSummary(s: LatencySummary): LatencySummary {
-  return {
-    count: s.count,
-    meanUs: round(s.meanUs),
-    minUs: round(s.minUs),
-    p50Us: round(s.p50Us),
-    p90Us: round(s.p90Us),
-    p99Us: round(s.p99Us),
-    p999Us: round(s.p999Us),
-    maxUs: round(s.maxUs),
-  };
 }
 
 /**
@@ -339,62 +224,7 @@ export async function runFloodLevel(opts: FloodParams, host: string, connections
     conns.push(new FloodConn(run, i, setRequests[q]!, getRequests[q]!));
   }
 
-  const settled = await Promise.allSettled(conns.map(() => connectSocket(host, opts.port, CONNECT_TIMEOUT_MS)));
-  const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed.length > 0) {
-    for (const s of settled) if (s.status === 'fulfilled') s.value.destroy();
-    const reason = failed[0]!.reason as Error;
-    throw new Error(
-      `could not open ${failed.length} of ${connections} connections to ${host}:${opts.port}: ${reason.message}` +
-        (connections === 1 || failed.length === connections ? ' (is the server running?)' : ''),
-    );
-  }
-  settled.forEach((s, i) => conns[i]!.attach((s as PromiseFulfilledResult<Socket>).value));
-
-  const start = performance.now();
-  run.warmupEnd = start + opts.warmup * 1000;
-  run.measureEnd = run.warmupEnd + opts.seconds * 1000;
-
-  let rssPeak: number | null = null;
-  let sampler: NodeJS.Timeout | null = null;
-  if (opts.pid !== null) {
-    const pid = opts.pid;
-    sampler = setInterval(() => {
-      if (performance.now() < run.warmupEnd) return;
-      const rss = readRssBytes(pid);
-      if (rss !== null && (rssPeak === null || rss > rssPeak)) rssPeak = rss;
-    }, RSS_SAMPLE_MS);
-  }
-  const watchdog = setInterval(
-    () => {
-      const now = performance.now();
-      for (const c of conns) c.checkTimeout(now);
-    },
-    Math.min(250, Math.max(10, opts.timeoutMs / 4)),
-  );
-  const grace = setTimeout(
-    () => {
-      for (const c of conns) c.forceFinish();
-    },
-    run.measureEnd - performance.now() + opts.timeoutMs,
-  );
-
-  for (const c of conns) c.send();
-  await run.allDone;
-
-  clearTimeout(grace);
-  clearInterval(watchdog);
-  if (sampler !== null) clearInterval(sampler);
-  let rssEnd: number | null = null;
-  if (opts.pid !== null) {
-    rssEnd = readRssBytes(opts.pid);
-    if (rssEnd !== null && (rssPeak === null || rssEnd > rssPeak)) rssPeak = rssEnd;
-  }
-
-  await Promise.all(conns.map((c) => c.close()));
-
-  const all = LatencyRecorder.merge(run.setLatency, run.getLatency);
-  const ops = run.sets + run.gets;
+  const rss = await driveRun(run, conns, host, opts.port, opts, (c) => c.send());
   return {
     label: opts.label,
     connections,
@@ -402,23 +232,8 @@ export async function runFloodLevel(opts: FloodParams, host: string, connections
     valueSize: opts.valueSize,
     warmupSeconds: opts.warmup,
     seconds: opts.seconds,
-    ops,
-    opsPerSec: Math.round(ops / opts.seconds),
-    sets: run.sets,
-    gets: run.gets,
-    getHits: run.getHits,
-    getMisses: run.getMisses,
-    errors: run.errors,
-    warmupErrors: run.warmupErrors,
-    timeouts: run.timeouts,
+    ...run.counts(opts.seconds),
     reconnects: run.reconnects,
-    latencyUs: {
-      all: roundSummary(all.summary()),
-      set: roundSummary(run.setLatency.summary()),
-      get: roundSummary(run.getLatency.summary()),
-    },
-    rssMB: rssEnd === null ? null : round(bytesToMB(rssEnd)),
-    rssPeakMB: rssPeak === null ? null : round(bytesToMB(rssPeak)),
-    errorSamples: run.errorSamples,
+    ...run.tail(rss),
   };
 }

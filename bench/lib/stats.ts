@@ -99,6 +99,20 @@ export function round(x: number, digits = 1): number {
   return Math.round(x * f) / f;
 }
 
+/** A summary with every latency rounded for JSON output. */
+export function roundSummary(s: LatencySummary): LatencySummary {
+  return {
+    count: s.count,
+    meanUs: round(s.meanUs),
+    minUs: round(s.minUs),
+    p50Us: round(s.p50Us),
+    p90Us: round(s.p90Us),
+    p99Us: round(s.p99Us),
+    p999Us: round(s.p999Us),
+    maxUs: round(s.maxUs),
+  };
+}
+
 /** Microseconds as a short human string: "87us", "1.24ms", "12.5ms", "1.20s". */
 export function formatMicros(us: number): string {
   if (!Number.isFinite(us)) return '-';
@@ -144,5 +158,61 @@ export class TablePrinter {
 
   row(cells: string[]): void {
     this.out(this.line(cells));
+  }
+}
+
+/** What a row of the load benches' table shows of one run. */
+export interface LoadRow {
+  label: string;
+  opsPerSec: number;
+  latencyUs: { all: LatencySummary };
+  errors: number;
+  warmupErrors: number;
+  rssMB: number | null;
+}
+
+/**
+ * The table of the load benches (flood, pipelined): the label, the bench's own columns, then
+ * ops/s, latency percentiles over all requests, errors and (with a server pid) its RSS.
+ */
+export class LoadTable {
+  private readonly table: TablePrinter;
+
+  constructor(
+    label: string,
+    own: Column[],
+    private readonly withRss: boolean,
+  ) {
+    this.table = new TablePrinter([
+      { title: 'label', width: Math.max(5, label.length), align: 'left' },
+      ...own,
+      { title: 'ops/s', width: 9 },
+      { title: 'p50 us', width: 8 },
+      { title: 'p99 us', width: 8 },
+      { title: 'p999 us', width: 8 },
+      { title: 'max us', width: 9 },
+      { title: 'errors', width: 6 },
+      ...(withRss ? [{ title: 'RSS MB', width: 7 }] : []),
+    ]);
+  }
+
+  header(): void {
+    this.table.header();
+  }
+
+  /** One run: `own` holds the cells of the bench's own columns. */
+  row(r: LoadRow, own: string[]): void {
+    const lat = r.latencyUs.all;
+    this.table.row([
+      r.label,
+      ...own,
+      formatInt(r.opsPerSec),
+      formatInt(lat.p50Us),
+      formatInt(lat.p99Us),
+      formatInt(lat.p999Us),
+      formatInt(lat.maxUs),
+      String(r.errors + r.warmupErrors),
+      ...(this.withRss ? [r.rssMB === null ? '-' : r.rssMB.toFixed(1)] : []),
+    ]);
   }
 }

@@ -1,6 +1,7 @@
 // A raw-socket memcache binary protocol client (spec §9), for exact-packet assertions: builds
 // request packets, splits the byte stream into response packets by their headers.
-import net from 'node:net';
+import type net from 'node:net';
+import { openSocket, SocketReader } from './socketReader.js';
 
 export const Op = {
   GET: 0x00,
@@ -132,55 +133,25 @@ export function parseResponse(buf: Buffer): { response: Response; rest: Buffer }
   };
 }
 
-export class BinaryClient {
-  private buf: Buffer = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  private ended = false;
+export class BinaryClient extends SocketReader {
   private nextOpaque = 0x1000;
 
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.ended = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
+  private constructor(socket: net.Socket) {
+    super(socket);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<BinaryClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(port, host, () => {
-        socket.setNoDelay(true);
-        resolve(new BinaryClient(socket));
-      });
-      socket.once('error', reject);
-    });
+  static async connect(port: number, host = '127.0.0.1'): Promise<BinaryClient> {
+    return new BinaryClient(await openSocket(port, host, true));
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  private more(): Promise<void> {
-    if (this.ended) {
-      throw new Error(`connection closed; unread bytes: ${this.buf.toString('hex')}`);
-    }
-    return new Promise((resolve) => this.waiters.push(resolve));
+  protected describeUnread(): string {
+    return `unread bytes: ${this.buf.toString('hex')}`;
   }
 
   /** A fresh opaque, different for every request of this client. */
   opaque(): number {
     this.nextOpaque = (this.nextOpaque + 0x10001) >>> 0;
     return this.nextOpaque;
-  }
-
-  get closed(): boolean {
-    return this.ended;
   }
 
   /** Bytes received and not yet read. */
@@ -256,11 +227,6 @@ export class BinaryClient {
     throw new Error('STAT reply never ended');
   }
 
-  /** Resolves when the server closes the connection. */
-  async waitClosed(): Promise<void> {
-    while (!this.ended) await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-
   /** Every whole packet that arrives until the server closes; then the leftover bytes. */
   async readToClose(): Promise<{ responses: Response[]; rest: Buffer }> {
     await this.waitClosed();
@@ -274,10 +240,6 @@ export class BinaryClient {
     const rest = this.buf;
     this.buf = Buffer.alloc(0);
     return { responses, rest };
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }
 

@@ -1,49 +1,18 @@
 // A raw-socket text protocol client that reads whole replies, for exact-byte assertions.
-import net from 'node:net';
+import type net from 'node:net';
+import { openSocket, SocketReader } from './socketReader.js';
 
-export class TextClient {
-  private buf = Buffer.alloc(0);
-  private waiters: Array<() => void> = [];
-  private ended = false;
-
-  private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buf = Buffer.concat([this.buf, chunk]);
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.ended = true;
-      this.wake();
-    });
-    socket.on('error', () => undefined);
+export class TextClient extends SocketReader {
+  private constructor(socket: net.Socket) {
+    super(socket);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<TextClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(port, host, () => resolve(new TextClient(socket)));
-      socket.once('error', reject);
-    });
+  static async connect(port: number, host = '127.0.0.1'): Promise<TextClient> {
+    return new TextClient(await openSocket(port, host));
   }
 
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  private more(): Promise<void> {
-    if (this.ended) throw new Error(`connection closed; unread: ${JSON.stringify(this.buf.toString('latin1'))}`);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  /** True once the server closed the connection. */
-  get closed(): boolean {
-    return this.ended;
-  }
-
-  /** Resolves when the server closes the connection. */
-  async waitClosed(): Promise<void> {
-    while (!this.ended) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  protected describeUnread(): string {
+    return `unread: ${JSON.stringify(this.buf.toString('latin1'))}`;
   }
 
   send(data: string | Buffer): void {
@@ -99,10 +68,6 @@ export class TextClient {
     this.buf = Buffer.alloc(0);
     return s;
   }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 /** `set` command text for a value. */
@@ -110,3 +75,15 @@ export function setCmd(key: string, value: string | Buffer, flags = 0, exptime =
   const data = typeof value === 'string' ? Buffer.from(value, 'latin1') : value;
   return Buffer.concat([Buffer.from(`set ${key} ${flags} ${exptime} ${data.length}\r\n`, 'latin1'), data, Buffer.from('\r\n')]);
 }
+
+/** The exact reply to a get that returns one item (data as latin1 text). */
+export function value(queue: string, data: string | Buffer, flags = 0): string {
+  const text = typeof data === 'string' ? data : data.toString('latin1');
+  return `VALUE ${queue} ${flags} ${text.length}\r\n${text}\r\nEND\r\n`;
+}
+
+/** The reply to a get of an empty queue. */
+export const END = 'END\r\n';
+
+/** The refusal of a read while the connection holds its limit of open items (spec §5). */
+export const CLOSE_FIRST = 'CLIENT_ERROR Close current item first\r\n';

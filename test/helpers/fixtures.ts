@@ -1,0 +1,187 @@
+// Per-file test fixtures: one server started for a whole file (with an optional config file),
+// clients closed after the tests, unique queue names, and a few small wire-level steps shared by
+// the end-to-end tests.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { type ServerHandle, type StartOptions, startServer } from './server.js';
+import { statOf, waitForStat } from './stats.js';
+import { END, setCmd, TextClient } from './textClient.js';
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Anything a test opens and must close afterwards (TextClient, BinaryClient, memjs.Client). */
+export interface Closable {
+  close(): void;
+}
+
+/** Clients opened by tests, closed together afterwards. */
+export class Clients {
+  private readonly open: Closable[] = [];
+
+  /** Keeps `c` to close later; returns it. */
+  track<T extends Closable>(c: T): T {
+    this.open.push(c);
+    return c;
+  }
+
+  /** A new text protocol connection to `port`, closed by closeAll(). */
+  async connect(port: number): Promise<TextClient> {
+    return this.track(await TextClient.connect(port));
+  }
+
+  /** Closes every client tracked so far and forgets them. */
+  closeAll(): void {
+    for (const c of this.open.splice(0)) c.close();
+  }
+}
+
+/** Writes `content` to `path`: a string as is, anything else as indented JSON. */
+export function writeConfigFile(path: string, content: unknown): void {
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+}
+
+export interface ServerFixtureOptions {
+  /** Written to a temp config.json (see writeConfigFile) that the server gets as `-config`. */
+  config?: unknown;
+  /** Prefix of the temp directory holding the config file. */
+  tmpPrefix?: string;
+  /** afterAll also expects the server to exit 0 on SIGTERM. */
+  expectCleanExit?: boolean;
+}
+
+export interface ServerFixture {
+  /** The server of this file (started in beforeAll). */
+  readonly server: ServerHandle;
+  /** The config file's path ('' without `config`). */
+  readonly configPath: string;
+  /** Rewrites the config file (for reload tests). */
+  writeConfig(content: unknown): void;
+  /** A text connection to the server (or to `port`), closed after all tests. */
+  connect(port?: number): Promise<TextClient>;
+  /** Closes `c` after all tests; returns it. */
+  track<T extends Closable>(c: T): T;
+}
+
+/**
+ * Starts one server for the calling test file (beforeAll) and, after all its tests, closes the
+ * clients opened through the fixture, stops the server and removes its data and config.
+ */
+export function useServer(options: ServerFixtureOptions = {}): ServerFixture {
+  const clients = new Clients();
+  let server: ServerHandle | undefined;
+  let configDir: string | undefined;
+  let configPath = '';
+  const fixture: ServerFixture = {
+    get server(): ServerHandle {
+      if (server === undefined) throw new Error('the server is not running (it starts in beforeAll)');
+      return server;
+    },
+    get configPath(): string {
+      return configPath;
+    },
+    writeConfig: (content) => writeConfigFile(configPath, content),
+    connect: (port) => clients.connect(port ?? fixture.server.port),
+    track: (c) => clients.track(c),
+  };
+  beforeAll(async () => {
+    const args: string[] = [];
+    if (options.config !== undefined) {
+      configDir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'siberite-config-'));
+      configPath = join(configDir, 'config.json');
+      writeConfigFile(configPath, options.config);
+      args.push('-config', configPath);
+    }
+    server = await startServer({ args });
+  });
+  afterAll(async () => {
+    clients.closeAll();
+    const code = await server?.stop();
+    server?.cleanup();
+    if (configDir !== undefined) rmSync(configDir, { recursive: true, force: true });
+    if (options.expectCleanExit) expect(code).toBe(0);
+  });
+  return fixture;
+}
+
+/** A connection of its own for looking at the server (`stats`, `dump_stats`), apart from the tests' clients. */
+export interface Admin {
+  /** Sends `text` on the admin connection and reads one reply. */
+  call(text: string): Promise<string>;
+  /** One stat's value from `stats`, or undefined when it is not listed. */
+  stat(name: string): Promise<string | undefined>;
+  /** Polls a stat until it has the wanted value (bounded: ~5 s); there is no event to wait on. */
+  waitStat(name: string, want: string): Promise<void>;
+}
+
+/** Opens the admin connection to `fx`'s server in beforeAll (closed with the fixture's clients). */
+export function useAdmin(fx: ServerFixture): Admin {
+  let admin: TextClient | undefined;
+  beforeAll(async () => {
+    admin = await fx.connect();
+  });
+  const client = (): TextClient => {
+    if (admin === undefined) throw new Error('the admin connection is not open (it opens in beforeAll)');
+    return admin;
+  };
+  return {
+    call: (text) => client().call(text),
+    stat: (name) => statOf(client(), name),
+    waitStat: async (name, want) => {
+      await waitForStat(client(), name, want, { tries: 500, intervalMs: 10 });
+    },
+  };
+}
+
+/** Starts a server for withOwnServer's body; the first on a new data directory, the next ones on the same. */
+export type StartOnOwnData = (options?: Omit<StartOptions, 'dataDir'>) => Promise<ServerHandle>;
+
+/**
+ * Runs `body` with servers of its own, all on one data directory: the first `start` creates it,
+ * each later one is a restart on it. Afterwards every server started is stopped (SIGTERM, if it
+ * still runs) and the directory removed, whatever happened.
+ */
+export async function withOwnServer(body: (start: StartOnOwnData) => Promise<void>): Promise<void> {
+  const started: ServerHandle[] = [];
+  const start: StartOnOwnData = async (options = {}) => {
+    const s = await startServer({ ...options, ...(started[0] ? { dataDir: started[0].dataDir } : {}) });
+    started.push(s);
+    return s;
+  };
+  try {
+    await body(start);
+  } finally {
+    for (const s of [...started].reverse()) await s.stop();
+    started[0]?.cleanup();
+  }
+}
+
+/** Unique queue names for one file: `<prefix><n>_<time>`, `defaultPrefix` unless given. */
+export function queueNamer(defaultPrefix: string): (prefix?: string) => string {
+  let seq = 0;
+  return (prefix = defaultPrefix) => `${prefix}${++seq}_${Date.now().toString(36)}`;
+}
+
+/** Sets every value (pipelined, one write) and expects STORED for each. */
+export async function fill(c: TextClient, queue: string, values: string[], flags = 0): Promise<void> {
+  c.send(Buffer.concat(values.map((v) => setCmd(queue, v, flags))));
+  for (let i = 0; i < values.length; i++) expect(await c.readReply()).toBe('STORED\r\n');
+}
+
+/**
+ * Reads through `key` with plain gets until END; returns the data of every item, each of which
+ * must come from `queue` (bounded: more than `limit` items is an error).
+ */
+export async function drain(c: TextClient, key: string, queue = key, limit = 50): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < limit; i++) {
+    const reply = await c.call(`get ${key}\r\n`);
+    if (reply === END) return out;
+    const m = /^VALUE (\S+) \d+ (\d+)\r\n/.exec(reply);
+    if (!m || m[1] !== queue) throw new Error(`unexpected reply ${JSON.stringify(reply)}`);
+    out.push(reply.slice(m[0].length, m[0].length + Number(m[2])));
+  }
+  throw new Error(`more than ${limit} items through ${key}`);
+}

@@ -1,7 +1,7 @@
 // One FIFO: an in-memory head window over the items in the store, waiters, open items.
 import { type QueueConfig } from './config.js';
 import { Deque } from './deque.js';
-import { RECORD_HEADER, type Item, type QueueMeta, encodeMeta, itemKey, itemPrefix, metaKey, prefixRange, recordOf } from './store/layout.js';
+import { RECORD_HEADER, type Item, type QueueMeta, encodeMeta, itemKey, itemPrefix, metaKey, prefixRange } from './store/layout.js';
 import { type BatchOp, type BatchParticipant, type ItemReader, type Store } from './store/store.js';
 import { type Cursor } from './cursor.js';
 import { type ReadSource, type TakeMode, type Waiter } from './source.js';
@@ -569,10 +569,6 @@ export class Queue implements BatchParticipant, ReadSource {
     return this.flush();
   }
 
-  /** The record of an item, for copying it elsewhere (expire_to_queue, cursor retries). */
-  static recordOf(item: Item): Buffer {
-    return recordOf(item);
-  }
 }
 
 export function isExpired(item: Item, now: number): boolean {

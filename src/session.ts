@@ -10,6 +10,7 @@ import {
   type ValueOut,
   clientError,
   serverError,
+  unknownCommand,
 } from './protocol/command.js';
 import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 import { type Item } from './store/layout.js';
@@ -246,7 +247,7 @@ export class Session {
       case 'reload':
         return this.options.onReload().then((error) => (error ? serverError(error) : { kind: 'line', text: 'Reloaded config.' }));
       case 'shutdown':
-        if (!this.options.allowShutdown) return { kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' };
+        if (!this.options.allowShutdown) return unknownCommand();
         setImmediate(() => this.options.onShutdown());
         return { kind: 'close' };
       case 'quit':

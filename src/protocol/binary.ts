@@ -15,6 +15,7 @@ import {
   type Framing,
   type Reply,
   type ValueOut,
+  unknownCommand,
 } from './command.js';
 import { MAX_KEY_BYTES, BAD_NAME, parseGetKey, parseQueueRef, parseSetKey } from './keys.js';
 
@@ -104,12 +105,6 @@ const DEFAULT_ERROR_TEXT: Record<ErrorCode, string> = {
   server: 'Internal error',
 };
 
-const UNKNOWN_COMMAND: ErrorReply = {
-  kind: 'error',
-  type: 'ERROR',
-  message: 'unknown command',
-  code: 'unknown_command',
-};
 const TOO_LARGE_MESSAGE = 'object too large for cache';
 
 function isGetOpcode(op: number): boolean {
@@ -417,7 +412,7 @@ export class BinaryFraming implements Framing {
         break;
       default:
         this.discard(bodyLength);
-        return { kind: 'invalid', reply: { ...UNKNOWN_COMMAND }, tag };
+        return { kind: 'invalid', reply: unknownCommand(), tag };
     }
     if (problem !== null) return this.fatal(clientError(`bad packet: ${problem}`, 'bad_format', true), tag);
 

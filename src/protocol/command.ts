@@ -117,6 +117,11 @@ export function clientError(message: string, code: ErrorCode = 'bad_format', clo
   return { kind: 'error', type: 'CLIENT_ERROR', message, code, close };
 }
 
+/** `ERROR unknown command`: a command word (or opcode) this server does not serve. */
+export function unknownCommand(): ErrorReply {
+  return { kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' };
+}
+
 export function serverError(message: string, code: ErrorCode = 'server'): ErrorReply {
   return { kind: 'error', type: 'SERVER_ERROR', message, code };
 }

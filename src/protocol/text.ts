@@ -7,6 +7,7 @@ import {
   RECORD_HEADROOM,
   clientError,
   serverError,
+  unknownCommand,
 } from './command.js';
 import { parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal } from './keys.js';
 
@@ -34,7 +35,6 @@ const INLINE_VALUE_BYTES = 4096;
  */
 const UNSUPPORTED_STORAGE = new Set(['add', 'replace', 'append', 'prepend', 'cas']);
 
-export const unknownCommand = (): ErrorReply => ({ kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' });
 const badFormat = () => clientError('bad command line format');
 const badDataChunk = () => clientError('bad data chunk', 'bad_data', true);
 

@@ -1,6 +1,6 @@
 // The registry of queues, and everything that spans queues: fanout sets, flush_all, stats.
 import { type FsyncMode, type ServerQueueConfig, queueConfigFor } from './config.js';
-import { type Reply, type SetCommand, serverError } from './protocol/command.js';
+import { type QueueRef, type Reply, type SetCommand, serverError } from './protocol/command.js';
 import { Cursor, type CursorState, decodeCursor } from './cursor.js';
 import { MemoryBudget, Queue } from './queue.js';
 import { type ReadSource } from './source.js';
@@ -17,7 +17,6 @@ import {
   prefixRange,
   writeRecordHeader,
 } from './store/layout.js';
-import { type QueueRef } from './protocol/command.js';
 import { type Store } from './store/store.js';
 import { VERSION } from './version.js';
 

@@ -22,8 +22,6 @@ const WINDOW_MAX_ITEMS = 8192;
 const WINDOW_MAX_BYTES = 4 * 1024 * 1024;
 /** Consumed items between physical deletes of the range below the durable head. */
 const RECLAIM_EVERY = 4096;
-/** Consumed items between compactions of the drained head range. */
-const COMPACT_EVERY = 100_000;
 
 export interface QueueCounters {
   totalItems: number;
@@ -84,7 +82,9 @@ export class Queue implements BatchParticipant, ReadSource {
   private loading: Promise<void> | null = null;
   /** Bumped by flush/delete: reads started before are discarded. */
   private generation = 0;
+  /** Items consumed since the last compaction, and when the last one was. */
   private consumedSinceCompact = 0;
+  private lastConsumed = 0;
   private compacting = false;
   private readonly key: Buffer;
   private readonly reader: ItemReader;
@@ -190,16 +190,12 @@ export class Queue implements BatchParticipant, ReadSource {
 
   /** Drops the oldest ready items until the queue is no longer full (discard_old_when_full). */
   private discardOldest(): void {
-    while (this.isFull()) {
-      const item = this.window.peek();
-      if (item) {
-        this.removeFromWindow();
-        this.counters.discarded++;
-        this.consume(item);
-        continue;
-      }
-      if (this.loadedUpTo < this.nextId) return; // the oldest are not in memory: needsLoadToDiscard()
-      return; // only open items are left: the set goes over the limit
+    // Stops at an empty window: either the oldest are not in memory yet (the set waited for
+    // them, see needsLoadToDiscard) or only open items are left (the set goes over the limit).
+    for (let item = this.window.peek(); item && this.isFull(); item = this.window.peek()) {
+      this.removeFromWindow();
+      this.counters.discarded++;
+      this.consume(item);
     }
   }
 
@@ -336,7 +332,8 @@ export class Queue implements BatchParticipant, ReadSource {
     const to = this.committedNextId;
     if (from >= to) return Promise.resolve();
     // While this read is out, loadedUpTo cannot move (new items have ids ≥ to), so the window
-    // stays in id order. It reads within this queue's window cap and what the shared budget has left (at least one item).
+    // stays in id order. It reads within this queue's window cap and what the shared budget
+    // has left (at least one item).
     const room = Math.min(WINDOW_MAX_BYTES - this.windowBytes, this.budget.limit - this.budget.used);
     const itemBytes = Math.max(1, this.storedBytes / Math.max(1, this.storedItems));
     const count = Math.max(1, Math.min(REFILL_ITEMS, Math.floor(room / itemBytes)));
@@ -361,6 +358,8 @@ export class Queue implements BatchParticipant, ReadSource {
    * consumed above an older open item is deleted by key.
    */
   consume(item: Item): void {
+    this.consumedSinceCompact++;
+    this.lastConsumed = Date.now();
     this.storedItems--;
     this.storedBytes -= item.data.length;
     if (item.id < this.headId()) this.store.touch(this);
@@ -368,16 +367,17 @@ export class Queue implements BatchParticipant, ReadSource {
   }
 
   /**
-   * Housekeeping from the sweep: reclaims the consumed range, and once the queue has not read
-   * from disk for `idleMs`, releases its iterator and compacts what was consumed since the last
-   * compaction (a live iterator's snapshot would keep compaction from dropping it).
+   * Housekeeping from the sweep: reclaims the consumed range; releases the store iterator once
+   * unused for `idleMs`; and once nothing has been consumed for `idleMs` either, compacts the
+   * consumed range (never while busy: a manual compaction stalls LevelDB's writers).
    */
   housekeep(idleMs: number): void {
     this.reclaim();
-    if (this.reader.closeIfIdle(idleMs) && this.consumedSinceCompact > 0) this.compact();
+    const readerIdle = this.reader.closeIfIdle(idleMs);
+    if (readerIdle && this.consumedSinceCompact > 0 && Date.now() - this.lastConsumed > idleMs) this.compact();
   }
 
-  /** Physically deletes the consumed range below the durable head, then compacts it now and then. */
+  /** Physically deletes the consumed range below the durable head, off the request path. */
   reclaim(): void {
     if (this.reclaiming || this.deleted || this.durableHead <= this.reclaimedUpTo) return;
     this.reclaiming = true;
@@ -388,8 +388,6 @@ export class Queue implements BatchParticipant, ReadSource {
       .clear({ gte: itemKey(this.name, from), lt: itemKey(this.name, to) })
       .then(() => {
         this.reclaimedUpTo = Math.max(this.reclaimedUpTo, to);
-        this.consumedSinceCompact += Math.min(to - from, COMPACT_EVERY);
-        if (this.consumedSinceCompact >= COMPACT_EVERY) this.compact();
       })
       .catch(() => undefined) // a closing store; the next reclaim covers the range
       .finally(() => (this.reclaiming = false));

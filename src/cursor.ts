@@ -82,7 +82,7 @@ export class Cursor implements BatchParticipant, ReadSource {
 
   // ---- reading ------------------------------------------------------------------------------
 
-  take(mode: TakeMode): Item | null | Promise<Item | null> {
+  take(mode: TakeMode): Item | null | Promise<void> {
     const now = Date.now();
     const retry = this.retries.peek();
     if (retry) {
@@ -103,9 +103,9 @@ export class Cursor implements BatchParticipant, ReadSource {
       if (mode !== 'peek') this.advance(item, mode);
       return item;
     }
-    if (this.position < this.queue.committedNext) return this.load().then(() => this.take(mode));
+    if (this.position < this.queue.committedNext) return this.load();
     // Items appended but still on their way to the store: read them once they are written.
-    if (this.position < this.queue.appendedNext) return this.store.written().then(() => this.take(mode));
+    if (this.position < this.queue.appendedNext) return this.store.written();
     return null;
   }
 

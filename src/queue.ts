@@ -263,10 +263,10 @@ export class Queue implements BatchParticipant, ReadSource {
   // ---- reading ------------------------------------------------------------------------------
 
   /**
-   * Takes the head item: removed (the caller consumes it), held open, or peeked. Null when the
-   * queue is empty; a promise when the head must first be read from the store.
+   * Takes the head item: removed (consumed), held open, or peeked. Null when the queue is
+   * empty; a promise when the head must first be read from the store — then take again.
    */
-  take(mode: TakeMode): Item | null | Promise<Item | null> {
+  take(mode: TakeMode): Item | null | Promise<void> {
     const now = Date.now();
     for (;;) {
       const item = this.window.peek();
@@ -280,9 +280,9 @@ export class Queue implements BatchParticipant, ReadSource {
         this.taken(item, mode, now);
         return item;
       }
-      if (this.loadedUpTo < this.committedNextId) return this.load().then(() => this.take(mode));
+      if (this.loadedUpTo < this.committedNextId) return this.load();
       // Items appended while the window was full are still being written: wait for them.
-      if (this.loadedUpTo < this.nextId) return this.store.written().then(() => this.take(mode));
+      if (this.loadedUpTo < this.nextId) return this.store.written();
       this.counters.getMisses++;
       return null;
     }

@@ -37,6 +37,8 @@ interface Slot {
 interface OpenItem {
   item: Item;
   timer: NodeJS.Timeout | undefined;
+  /** Taken by a plain get of several keys: confirmed as soon as the reply is ready. */
+  provisional: boolean;
 }
 
 /** A blocked read: the waiter parked on a queue and its timeout. */
@@ -279,9 +281,14 @@ export class Session {
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
         this.count('open');
-        const item = await queue.take('open');
-        if (item) {
-          emit(item);
+        let taken = queue.take('open');
+        while (taken instanceof Promise) {
+          await taken;
+          if (this.closed) return END;
+          taken = queue.take('open');
+        }
+        if (taken) {
+          emit(taken);
           continue;
         }
         const waited = await this.block(queue, { ...key, timeoutMs: remaining }, 'open', false);
@@ -311,41 +318,45 @@ export class Session {
     return this.serveKeys(keys, 0, values, withCas);
   }
 
-  private serveKeys(keys: GetKey[], from: number, values: ValueOut[], withCas: boolean): Reply | Promise<Reply> {
+  /**
+   * Serves keys[from…] in turn. A key whose head must first be read from the store is served
+   * again once it is (`resumed`: its /close or /abort is already done). With several keys,
+   * what a plain get takes is held open until the whole reply is ready and only then
+   * confirmed, so a connection that goes away meanwhile loses nothing.
+   */
+  private serveKeys(keys: GetKey[], from: number, values: ValueOut[], withCas: boolean, resumed = false): Reply | Promise<Reply> {
+    const provisional = keys.length > 1;
     for (let i = from; i < keys.length; i++) {
       const key = keys[i]!;
       const queue = this.manager.source(key);
-      if (key.close) this.closeOldest(queue, true);
-      if (key.abort) {
-        this.closeOldest(queue, false);
-        continue;
+      if (!(resumed && i === from)) {
+        if (key.close) this.closeOldest(queue, true);
+        if (key.abort) {
+          this.closeOldest(queue, false);
+          continue;
+        }
+        if (!key.open && !key.peek && key.close) continue; // close only
+        this.count(key.open ? 'open' : key.peek ? 'peek' : 'remove');
       }
-      if (!key.open && !key.peek && key.close) continue; // close only
-      const mode: TakeMode = key.open ? 'open' : key.peek ? 'peek' : 'remove';
-      this.count(mode);
+      const mode: TakeMode = key.open || (provisional && !key.peek) ? 'open' : key.peek ? 'peek' : 'remove';
       const taken = queue.take(mode);
       if (taken instanceof Promise) {
-        return taken.then((item) => {
-          this.collect(queue, key, mode, item, values, withCas);
-          if (!item && keys.length === 1 && key.timeoutMs) return this.block(queue, key, mode, withCas);
-          return this.serveKeys(keys, i + 1, values, withCas);
-        });
+        return taken.then(() => (this.closed ? EMPTY_VALUES : this.serveKeys(keys, i, values, withCas, true)));
       }
-      this.collect(queue, key, mode, taken, values, withCas);
-      if (!taken && keys.length === 1 && key.timeoutMs) return this.block(queue, key, mode, withCas);
+      if (taken) {
+        if (mode === 'open') this.hold(queue, taken, provisional && !key.open);
+        values.push(this.valueOut(key, taken, withCas));
+      } else if (keys.length === 1 && key.timeoutMs) {
+        return this.block(queue, key, mode, withCas);
+      }
     }
+    if (provisional) this.confirmProvisional();
     return values.length ? { kind: 'values', values } : EMPTY_VALUES;
   }
 
   private count(mode: TakeMode): void {
     if (mode === 'peek') this.manager.counters.cmdPeek++;
     else this.manager.counters.cmdGet++;
-  }
-
-  private collect(queue: ReadSource, key: GetKey, mode: TakeMode, item: Item | null, values: ValueOut[], withCas: boolean): void {
-    if (!item) return;
-    if (mode === 'open') this.hold(queue, item);
-    values.push(this.valueOut(key, item, withCas));
   }
 
   private valueOut(key: GetKey, item: Item, withCas: boolean): ValueOut {
@@ -398,16 +409,23 @@ export class Session {
     return list.length;
   }
 
-  private hold(queue: ReadSource, item: Item): void {
+  private hold(queue: ReadSource, item: Item, provisional = false): void {
     let list = this.open.get(queue);
     if (!list) this.open.set(queue, (list = []));
-    const entry: OpenItem = { item, timer: undefined };
+    const entry: OpenItem = { item, timer: undefined, provisional };
     const timeout = queue.config.openTransactionTimeout;
     if (timeout !== null) {
       entry.timer = setTimeout(() => this.dropOpen(queue, entry, false), timeout);
       entry.timer.unref();
     }
     list.push(entry);
+  }
+
+  /** Confirms the items a multi-key plain get held while it was being served. */
+  private confirmProvisional(): void {
+    for (const [queue, list] of [...this.open]) {
+      for (const entry of list.filter((e) => e.provisional)) this.dropOpen(queue, entry, true);
+    }
   }
 
   /** Confirms (close) or returns (abort) this connection's oldest open item of `queue`. */

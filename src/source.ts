@@ -13,8 +13,11 @@ export interface Waiter {
 
 export interface ReadSource {
   readonly config: QueueConfig;
-  /** The head item, taken as `mode` says; null when empty; a promise when it must be read first. */
-  take(mode: TakeMode): Item | null | Promise<Item | null>;
+  /**
+   * The head item, taken as `mode` says; null when empty; a promise when it must be read from
+   * the store first: take again once it settles (the reader may be gone by then).
+   */
+  take(mode: TakeMode): Item | null | Promise<void>;
   /** Confirms an open item (done with it). False when it is no longer open here. */
   confirm(item: Item): boolean;
   /** False once a flush or delete dropped the item. */

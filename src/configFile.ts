@@ -32,6 +32,7 @@
 // - A UTF-8 byte-order mark at the start of the file is ignored.
 import { readFileSync } from 'node:fs';
 import { type FsyncMode, type QueueConfig, type ServerQueueConfig, DEFAULT_QUEUE_CONFIG } from './config.js';
+import { MAX_NAME_BYTES, isValidName } from './protocol/keys.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -165,14 +166,14 @@ export function parseDuration(value: unknown, where: string, range: RangeOptions
 
 /** Why `name` is not a queue name (spec §2), or null when it is one. */
 export function queueNameProblem(name: string): string | null {
+  if (isValidName(name)) return null; // the rule itself lives in protocol/keys.ts; this explains it
   if (name.length === 0) return 'empty';
   for (const ch of name) {
     if (ch === '/' || ch === '.' || ch === '+') return `'${ch}' is not allowed`;
     const code = ch.codePointAt(0)!;
     if (code < 0x21 || code > 0x7e) return `${JSON.stringify(ch)} is not printable ASCII`;
   }
-  if (name.length > 200) return `${name.length} bytes, at most 200`;
-  return null;
+  return `${name.length} bytes, at most ${MAX_NAME_BYTES}`;
 }
 
 const NAME_RULE = "1–200 printable ASCII characters other than '/', '.' and '+'";

@@ -258,7 +258,7 @@ export class QueueManager {
     const loading = queues.filter((q) => q.needsLoadToDiscard());
     if (loading.length > 0) return Promise.all(loading.map((q) => q.loadHead())).then(() => this.set(cmd, true));
     const now = Date.now();
-    let sync = this.options.fsync === 'always' || this.options.queueConfig.defaults.fsync === 'always';
+    let sync = this.options.fsync === 'always';
     let shared: { record: Buffer; expiry: number } | undefined;
     for (const queue of queues) {
       const expiry = expiryFor(cmd.exptime, now, queue.config.maxAge);

@@ -135,6 +135,7 @@ async function main(): Promise<void> {
   } catch (err) {
     const e = err as Error & { code?: string; cause?: Error };
     const reason = e.code === 'LEVEL_DATABASE_NOT_OPEN' && e.cause ? e.cause.message : e.message;
+    if (/\block\b/.test(reason)) fail(`cannot start: data directory ${dataDir} is in use by another process (${reason})`);
     fail(`cannot start: ${reason}`);
   }
   if (argv.pid) writeFileSync(argv.pid, `${process.pid}\n`);

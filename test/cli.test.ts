@@ -222,6 +222,17 @@ describe('§11 command line', () => {
     }
   });
 
+  it('a data directory another server holds → non-zero exit naming the directory', async () => {
+    await withOwnServer(async (start) => {
+      const s = await start();
+      const r = await run(['-listen', '127.0.0.1:0', '-data', s.dataDir]);
+      expect(r.code).toBe(2);
+      expectOneLineReason(r);
+      expect(r.stderr).toContain(`data directory ${s.dataDir} is in use by another process`);
+      await roundTrip(s.port); // the running server is unharmed
+    });
+  });
+
   it('writes the -pid file and removes it on SIGTERM, exiting 0', async () => {
     const pidFile = join(tempDir(), 'siberite.pid');
     await withOwnServer(async (start) => {

@@ -18,7 +18,7 @@ export class MemoryBudget {
 /** Window sizing: refill below LOW_WATER items, read REFILL_ITEMS at a time, cap per queue. */
 const LOW_WATER = 256;
 const REFILL_ITEMS = 1024;
-const WINDOW_MAX_ITEMS = 8192;
+const WINDOW_MAX_ITEMS = 4096;
 const WINDOW_MAX_BYTES = 4 * 1024 * 1024;
 /** Consumed items between physical deletes of the range below the durable head. */
 const RECLAIM_EVERY = 4096;

@@ -86,8 +86,8 @@ export class Store {
       createIfMissing: true,
       // Queues write once and read once: a small block cache is enough, and a small write
       // buffer keeps resident memory low.
-      cacheSize: 4 * 1024 * 1024,
-      writeBufferSize: 4 * 1024 * 1024,
+      cacheSize: 2 * 1024 * 1024,
+      writeBufferSize: 2 * 1024 * 1024,
       // LevelDB reads table files through mmap, and mapped pages count as resident memory:
       // few open tables of modest size bound that (an evicted table is unmapped).
       maxOpenFiles: 74, // LevelDB's minimum: 64 tables + 10 other files

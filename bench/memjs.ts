@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { Args, runLoadMain, sleep } from './lib/cli.js';
 import { bytesToMB, readRssBytes } from './lib/proc.js';
 import { defaultResultsPath, writeResults } from './lib/results.js';
-import { formatInt, formatMicros, LatencyRecorder, roundSummary, TablePrinter } from './lib/stats.js';
+import { LatencyRecorder, LoadTable, roundSummary } from './lib/stats.js';
 
 const TOOL = 'memjs';
 const USAGE = `usage: node dist/bench/memjs.js [options]
@@ -108,33 +108,21 @@ async function main(opts: Options, host: string): Promise<number> {
   const summary = roundSummary(latency.summary());
   const rss = opts.pid === null ? null : readRssBytes(opts.pid);
   const opsPerSec = Math.round(ops / elapsed);
-  const table = new TablePrinter([
-    { title: 'label', width: Math.max(5, opts.label.length), align: 'left' },
-    { title: 'conns', width: 5 },
-    { title: 'window', width: 6 },
-    { title: 'ops/s', width: 9 },
-    { title: 'p50 us', width: 8 },
-    { title: 'p99 us', width: 8 },
-    { title: 'p999 us', width: 8 },
-    { title: 'errors', width: 6 },
-    { title: 'RSS MB', width: 7 },
-  ]);
-  table.header();
-  table.row([
+  const rssMB = rss === null ? null : bytesToMB(rss);
+  const table = new LoadTable(
     opts.label,
-    String(opts.connections),
-    String(opts.window),
-    formatInt(opsPerSec),
-    formatMicros(summary.p50Us),
-    formatMicros(summary.p99Us),
-    formatMicros(summary.p999Us),
-    String(errors),
-    rss === null ? '-' : bytesToMB(rss).toFixed(1),
-  ]);
+    [
+      { title: 'conns', width: 5 },
+      { title: 'window', width: 6 },
+    ],
+    opts.pid !== null,
+  );
+  table.header();
+  table.row({ label: opts.label, opsPerSec, latencyUs: { all: summary }, errors, warmupErrors: 0, rssMB }, [String(opts.connections), String(opts.window)]);
   writeResults(
     opts.json,
     { tool: TOOL, label: opts.label, host, port: opts.port, startedAt, failure: null, options: { ...opts } },
-    { ops, opsPerSec, errors, latencyUs: summary, rssMB: rss === null ? null : bytesToMB(rss) },
+    { ops, opsPerSec, errors, latencyUs: summary, rssMB },
   );
   process.stdout.write(`\nresults written to ${opts.json}\n`);
   return 0;

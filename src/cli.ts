@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   }
   if (argv.pid) writeFileSync(argv.pid, `${process.pid}\n`);
   const addr = server.address();
-  log.info({ listen: `${addr.address}:${addr.port}`, data: dataDir, queues: server.manager.queues.size, fsync, version: VERSION }, 'siberite listening');
+  log.info({ listen: `${addr.address}:${addr.port}`, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, fsync, version: VERSION }, 'siberite listening');
 
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

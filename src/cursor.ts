@@ -62,7 +62,7 @@ export class Cursor implements BatchParticipant, ReadSource {
   /** Items this cursor has still to read (approximate when ids have gaps). */
   get items(): number {
     const from = Math.max(this.position, this.queue.headId());
-    const ahead = Math.min(this.queue.items + this.queue.openCount, Math.max(0, this.queue.committedNext - from));
+    const ahead = Math.min(this.queue.items + this.queue.openCount, Math.max(0, this.queue.appendedNext - from));
     return ahead + this.retries.length;
   }
 
@@ -104,8 +104,8 @@ export class Cursor implements BatchParticipant, ReadSource {
       return item;
     }
     if (this.position < this.queue.committedNext) return this.load();
-    // Items appended but still on their way to the store: read them once they are written.
-    if (this.position < this.queue.appendedNext) return this.store.written();
+    // Items appended but still on their way to LevelDB: read them once they are applied.
+    if (this.position < this.queue.appendedNext) return this.store.applied();
     return null;
   }
 

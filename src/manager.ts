@@ -115,6 +115,7 @@ export class QueueManager {
     const intervals = [this.options.fsync, this.options.queueConfig.defaults.fsync];
     for (const q of this.options.queueConfig.queues.values()) intervals.push(q.fsync);
     const ms = Math.min(...intervals.filter((f): f is number => typeof f === 'number'));
+    this.store.setPeriodicSync(Number.isFinite(ms));
     if (!Number.isFinite(ms)) return;
     this.fsyncTimer = setInterval(() => void this.store.sync().catch(() => undefined), ms);
     this.fsyncTimer.unref();

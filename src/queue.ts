@@ -62,7 +62,7 @@ export class Queue implements BatchParticipant, ReadSource {
   private windowBytes = 0;
   /** Ids below this are in the window, open, or consumed; the rest are only in the store. */
   private loadedUpTo: number;
-  /** Ids below this are written to the store (or failed to be): loads read only below it. */
+  /** Ids below this are applied to LevelDB (or failed to be): loads read only below it. */
   private committedNextId: number;
   private nextId: number;
   /** Items and bytes in the store, open ones included, uncommitted ones included. */
@@ -122,7 +122,7 @@ export class Queue implements BatchParticipant, ReadSource {
     return this.storedBytes - this.openBytes;
   }
 
-  /** Ids below this are written to the store. */
+  /** Ids below this are applied to LevelDB. */
   get committedNext(): number {
     return this.committedNextId;
   }
@@ -167,7 +167,7 @@ export class Queue implements BatchParticipant, ReadSource {
   /**
    * Appends an item whose record (header filled in) is `record`, to be written in the current
    * batch. Readers see it at once: a pipelined get need not wait for the disk, and the session
-   * still answers STORED only once the batch is written (an item may thus be delivered before
+   * still answers STORED only once the batch is logged (an item may thus be delivered before
    * its producer hears STORED; after a crash in between, it is at-least-once, never lost).
    * Drops the oldest items first if the queue is full and configured to.
    */
@@ -209,7 +209,7 @@ export class Queue implements BatchParticipant, ReadSource {
 
   /** Brings the next items into the window: reads them, or first waits for their write. */
   loadHead(): Promise<void> {
-    return this.loadedUpTo < this.committedNextId ? this.load() : this.store.written();
+    return this.loadedUpTo < this.committedNextId ? this.load() : this.store.applied();
   }
 
   sealBatch(ops: BatchOp[]): void {
@@ -282,7 +282,7 @@ export class Queue implements BatchParticipant, ReadSource {
       }
       if (this.loadedUpTo < this.committedNextId) return this.load();
       // Items appended while the window was full are still being written: wait for them.
-      if (this.loadedUpTo < this.nextId) return this.store.written();
+      if (this.loadedUpTo < this.nextId) return this.store.applied();
       this.counters.getMisses++;
       return null;
     }

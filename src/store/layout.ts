@@ -5,6 +5,7 @@
 //   c/<queue>/<cursor>             cursor meta (next id to read)
 //   r/<queue>/<cursor>/<id:u64be>  a cursor's retry entry (copy of the item record)
 //   s/status                       server status
+//   s/walseq                       sequence number of the last write-ahead log record applied
 //
 // Queue and cursor names never contain '/', so every prefix below is unambiguous.
 import { RECORD_HEADROOM } from '../protocol/command.js';
@@ -26,6 +27,20 @@ export interface Item {
 const enc = (s: string) => Buffer.from(s, 'latin1');
 
 export const STATUS_KEY = enc('s/status');
+export const WAL_SEQ_KEY = enc('s/walseq');
+
+/** One write of a batch: LevelDB's batch op, with our already-encoded keys and values. */
+export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+export function encodeSeq(seq: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  writeId(b, 0, seq);
+  return b;
+}
+
+export function decodeSeq(value: Buffer | undefined): number {
+  return value && value.length === 8 ? idFromKey(value) : 0;
+}
 export const META_PREFIX = enc('m/');
 
 export function metaKey(queue: string): Buffer {

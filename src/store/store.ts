@@ -1,28 +1,35 @@
-// The only module that touches LevelDB: group commit, range clears, recovery reads.
+// The only module that touches LevelDB: group commit through the write-ahead log, range
+// clears, recovery at start-up, reads.
+import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import {
   META_PREFIX,
   STATUS_KEY,
+  WAL_SEQ_KEY,
+  type BatchOp,
   type Item,
   type QueueMeta,
   decodeMeta,
   decodeRecord,
+  decodeSeq,
+  encodeSeq,
   idFromKey,
   itemKey,
   prefixRange,
   queueFromMetaKey,
 } from './layout.js';
+import { WriteAheadLog, readLog, removeLog } from './wal.js';
 
-export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+export type { BatchOp };
 
-/** Something whose writes ride in a batch and that learns when the batch is on disk. */
+/** Something whose writes ride in a batch and that learns when the batch is in LevelDB. */
 export interface BatchParticipant {
   /**
    * The batch holding this participant's writes is sealed: add its last ops (meta). Later
-   * writes go to a later batch; batches are written, and batchDone called, in seal order.
+   * writes go to a later batch; batches are applied, and batchDone called, in seal order.
    */
   sealBatch(ops: BatchOp[]): void;
-  /** That batch is written (`err` undefined) or failed. */
+  /** That batch is in LevelDB (`err` undefined), or failed and was never acknowledged. */
   batchDone(err: Error | undefined): void;
 }
 
@@ -30,20 +37,15 @@ interface RawBatch {
   _batch(ops: BatchOp[], options: { sync: boolean }): Promise<void>;
 }
 
-class PendingBatch {
-  ops: BatchOp[] = [];
-  participants = new Set<BatchParticipant>();
-  sync = false;
+/** A promise made only when someone asks, settled once. */
+class Signal {
   private promise: Promise<void> | undefined;
   private settle: ((err?: Error) => void) | undefined;
+  private outcome: { err: Error | undefined } | undefined;
 
-  get empty(): boolean {
-    return this.ops.length === 0 && this.participants.size === 0;
-  }
-
-  /** Resolves when this batch is written. */
-  written(): Promise<void> {
+  wait(): Promise<void> {
     if (!this.promise) {
+      if (this.outcome) return this.outcome.err ? Promise.reject(this.outcome.err) : Promise.resolve();
       this.promise = new Promise<void>((resolve, reject) => {
         this.settle = (err) => (err ? reject(err) : resolve());
       });
@@ -51,33 +53,94 @@ class PendingBatch {
     return this.promise;
   }
 
-  finish(err: Error | undefined): void {
+  get settled(): boolean {
+    return this.outcome !== undefined;
+  }
+
+  done(err?: Error): void {
+    if (this.outcome) return;
+    this.outcome = { err };
     this.settle?.(err);
   }
 }
 
+/** The writes of one turn of the event loop: one log record, applied to LevelDB as a whole. */
+class Batch {
+  ops: BatchOp[] = [];
+  participants = new Set<BatchParticipant>();
+  sync = false;
+  /** Its write-ahead log record; 0 when it has none. */
+  seq = 0;
+  /** Key and value bytes, for the cap on what may be acknowledged but not yet applied. */
+  bytes = 0;
+  /** Durable as promised (logged, or applied when it could not be acknowledged on logging). */
+  readonly acked = new Signal();
+  /** In LevelDB, so readers can load it. */
+  readonly applied = new Signal();
+
+  get empty(): boolean {
+    return this.ops.length === 0 && this.participants.size === 0;
+  }
+}
+
+type Task = () => Promise<void>;
+
 export interface StoreOptions {
-  /** Write every batch with fsync. */
+  /** Write every batch with fsync (and keep no write-ahead log: nothing is acknowledged sooner). */
   syncAlways: boolean;
   /** Caps one nextv() read, so a refill never holds more than this many bytes at once. */
   readBytes: number;
+  /**
+   * Past this many bytes logged but not yet in LevelDB, a batch is acknowledged only once it is
+   * applied: producers slow to LevelDB's pace instead of the backlog growing in memory.
+   */
+  maxUnappliedBytes?: number;
 }
 
-/** Writes from one turn of the event loop go to LevelDB as one batch; tasks run in order. */
+const MAX_UNAPPLIED_BYTES = 4 * 1024 * 1024;
+/** Consecutive sealed batches are merged into one LevelDB write up to about this many bytes. */
+const MAX_APPLY_BYTES = 4 * 1024 * 1024;
+/** Start-up replays the log into LevelDB in writes of about this many bytes. */
+const REPLAY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Writes from one turn of the event loop form one batch: appended to the write-ahead log and
+ * acknowledged at once, then applied to LevelDB in order with the range clears and compactions
+ * queued between them (one LevelDB write at a time; batches waiting meanwhile are merged).
+ */
 export class Store {
-  private pending = new PendingBatch();
-  /** Tasks that must run in order with batches (range clears, compactions). */
-  private tasks: Array<() => Promise<void>> = [];
+  private pending = new Batch();
+  /** Sealed batches and tasks (range clears, compactions, syncs), in the order they run. */
+  private queue: Array<Batch | Task> = [];
+  private lastSealed: Batch | undefined;
   private running = false;
   private scheduled = false;
   private closed = false;
-  /** Batches written since start (stats and tests). */
+  private unappliedBytes = 0;
+  /** Last log record in LevelDB, and the last known fsynced there. */
+  private appliedSeq: number;
+  private syncedSeq: number;
+  /** A periodic fsync runs: log segments go once what they hold is fsynced in LevelDB. */
+  private periodicSync = false;
+  /**
+   * A LevelDB write of acknowledged batches failed: the applied sequence number stops
+   * advancing and no segment is deleted, so a restart replays everything from there.
+   */
+  private applyFailed = false;
+  /** Batches written to LevelDB since start (stats and tests). */
   batches = 0;
 
   private constructor(
     readonly db: ClassicLevel<Buffer, Buffer>,
     private readonly options: StoreOptions,
-  ) {}
+    private wal: WriteAheadLog | undefined,
+    appliedSeq: number,
+    /** Log records replayed into LevelDB at start-up. */
+    readonly recovered: number,
+  ) {
+    this.appliedSeq = appliedSeq;
+    this.syncedSeq = appliedSeq;
+  }
 
   static async open(location: string, options: StoreOptions): Promise<Store> {
     const db = new ClassicLevel<Buffer, Buffer>(location, {
@@ -94,17 +157,25 @@ export class Store {
       maxFileSize: 512 * 1024,
     });
     await db.open();
-    return new Store(db, options);
+    // LevelDB ignores entries of its directory that are not its own files, such as this one.
+    const walDir = path.join(location, 'wal');
+    const { appliedSeq, lastSeq, recovered } = await replayLog(db, walDir);
+    let wal: WriteAheadLog | undefined;
+    if (options.syncAlways) removeLog(walDir);
+    else wal = WriteAheadLog.create(walDir, lastSeq + 1);
+    return new Store(db, options, wal, appliedSeq, recovered);
   }
 
   put(key: Buffer, value: Buffer, participant?: BatchParticipant): void {
     this.pending.ops.push({ type: 'put', key, value });
+    this.pending.bytes += key.length + value.length;
     if (participant) this.pending.participants.add(participant);
     this.kick();
   }
 
   del(key: Buffer, participant?: BatchParticipant): void {
     this.pending.ops.push({ type: 'del', key });
+    this.pending.bytes += key.length;
     if (participant) this.pending.participants.add(participant);
     this.kick();
   }
@@ -120,10 +191,16 @@ export class Store {
     this.pending.sync = true;
   }
 
-  /** Resolves when every write made so far is in LevelDB (and fsynced if it asked to be). */
+  /** Resolves when every write made so far is as durable as promised (`STORED` may go out). */
   written(): Promise<void> {
-    if (this.pending.empty) return this.idle();
-    return this.pending.written();
+    const batch = this.pending.empty ? this.lastSealed : this.pending;
+    return batch ? batch.acked.wait() : Promise.resolve();
+  }
+
+  /** Resolves when every write made so far is in LevelDB, where readers can load it. */
+  applied(): Promise<void> {
+    const batch = this.pending.empty ? this.lastSealed : this.pending;
+    return batch && !batch.applied.settled ? batch.applied.wait() : Promise.resolve();
   }
 
   /** Deletes every key in [gte, lt) after the writes made so far, before any made later. */
@@ -136,68 +213,141 @@ export class Store {
     return this.runInOrder(() => this.db.compactRange(gte, lt));
   }
 
-  /** Writes an empty synchronous batch: fsyncs LevelDB's log (periodic fsync). */
+  /**
+   * Periodic fsync: the log records written so far at once, and LevelDB's log once every
+   * earlier batch is applied.
+   */
   sync(): Promise<void> {
-    return this.runInOrder(() => this.db.batch([], { sync: true }));
+    const logSynced = this.wal?.sync();
+    const dbSynced = this.runInOrder(async () => {
+      const seq = this.appliedSeq;
+      await this.db.batch([], { sync: true });
+      this.markSynced(seq);
+    });
+    return Promise.all([logSynced, dbSynced]).then(() => undefined);
+  }
+
+  /**
+   * With a periodic fsync, a log segment is deleted only once LevelDB's copy of its records is
+   * fsynced; without, once they are applied.
+   */
+  setPeriodicSync(on: boolean): void {
+    this.periodicSync = on;
+  }
+
+  private markSynced(seq: number): void {
+    if (seq > this.syncedSeq) this.syncedSeq = seq;
+    if (this.periodicSync && !this.applyFailed) this.wal?.release(this.syncedSeq);
   }
 
   private runInOrder(fn: () => Promise<void>): Promise<void> {
-    this.sealPending();
+    this.seal();
     return new Promise<void>((resolve, reject) => {
-      this.tasks.push(() => fn().then(resolve, (err) => (reject(err), undefined)));
+      this.queue.push(() => fn().then(resolve, (err) => (reject(err), undefined)));
       this.kick();
     });
   }
 
   private idle(): Promise<void> {
-    if (!this.running && this.tasks.length === 0) return Promise.resolve();
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      this.tasks.push(async () => resolve());
+      this.queue.push(async () => resolve());
       this.kick();
     });
   }
 
-  /** Turns the batch being gathered into a task, so later work is ordered after it. */
-  private sealPending(): void {
+  /** Ends the batch being gathered: logs it (acknowledging it if it may be) and queues it. */
+  private seal(): void {
     if (this.pending.empty) return;
     const batch = this.pending;
-    this.pending = new PendingBatch();
+    this.pending = new Batch();
     // Participants snapshot their state now, so it matches exactly the ops of this batch.
     for (const p of batch.participants) p.sealBatch(batch.ops);
-    this.tasks.push(() => this.writeBatch(batch));
+    if (this.wal) {
+      try {
+        batch.seq = this.wal.append(batch.ops);
+      } catch {
+        // Disk full or failing: go on without the log, acknowledging batches once applied.
+        // LevelDB already holds, or will next, everything logged before this.
+        this.wal = undefined;
+      }
+    }
+    if (batch.seq > 0 && !batch.sync && this.unappliedBytes < (this.options.maxUnappliedBytes ?? MAX_UNAPPLIED_BYTES)) {
+      batch.acked.done();
+    }
+    this.unappliedBytes += batch.bytes;
+    this.queue.push(batch);
+    this.lastSealed = batch;
   }
 
   private kick(): void {
-    if (this.running || this.scheduled || this.closed) return;
+    if (this.scheduled || this.closed) return;
     this.scheduled = true;
     // One turn of the event loop gathers the writes of every connection into one batch.
-    setImmediate(this.runNext);
+    setImmediate(this.tick);
   }
 
-  private readonly runNext = (): void => {
+  private readonly tick = (): void => {
     this.scheduled = false;
-    if (this.running) return;
-    if (this.tasks.length === 0) this.sealPending();
-    const task = this.tasks.shift();
-    if (!task) return;
-    this.running = true;
-    task().finally(() => {
-      this.running = false;
-      // Whatever gathered while the disk was busy goes out now as the next group.
-      if (this.tasks.length > 0 || !this.pending.empty) this.runNext();
-    });
+    this.seal();
+    this.runNext();
   };
 
-  private async writeBatch(batch: PendingBatch): Promise<void> {
+  private runNext(): void {
+    if (this.running) return;
+    const head = this.queue[0];
+    if (!head) return;
+    let work: Promise<void>;
+    if (head instanceof Batch) {
+      // Whatever was sealed while LevelDB was busy goes out now as one write.
+      const batches: Batch[] = [];
+      let bytes = 0;
+      while (this.queue[0] instanceof Batch && (batches.length === 0 || bytes < MAX_APPLY_BYTES)) {
+        const batch = this.queue.shift() as Batch;
+        batches.push(batch);
+        bytes += batch.bytes;
+      }
+      work = this.apply(batches);
+    } else {
+      this.queue.shift();
+      work = head();
+    }
+    this.running = true;
+    void work.finally(() => {
+      this.running = false;
+      this.runNext();
+    });
+  }
+
+  private async apply(batches: Batch[]): Promise<void> {
+    let ops = batches[0]!.ops;
+    if (batches.length > 1) {
+      ops = [];
+      for (const b of batches) for (const op of b.ops) ops.push(op);
+    }
+    const seq = Math.max(...batches.map((b) => b.seq));
+    // Tells start-up which log records LevelDB already holds.
+    if (seq > 0 && !this.applyFailed) ops.push({ type: 'put', key: WAL_SEQ_KEY, value: encodeSeq(seq) });
+    const sync = this.options.syncAlways || batches.some((b) => b.sync);
     let error: Error | undefined;
     try {
-      await this.writeOps(batch.ops, { sync: batch.sync || this.options.syncAlways });
+      await this.writeOps(ops, { sync });
       this.batches++;
+      if (seq > this.appliedSeq && !this.applyFailed) this.appliedSeq = seq;
+      if (sync) this.markSynced(this.appliedSeq);
+      else if (!this.periodicSync && !this.applyFailed) this.wal?.release(this.appliedSeq);
     } catch (err) {
       error = err instanceof Error ? err : new Error(String(err));
+      if (seq > 0) this.applyFailed = true;
     }
-    for (const p of batch.participants) p.batchDone(error);
-    batch.finish(error);
+    for (const batch of batches) {
+      this.unappliedBytes -= batch.bytes;
+      // An acknowledged batch stays acknowledged: its log record is replayed at the next start.
+      const failed = batch.acked.settled ? undefined : error;
+      for (const p of batch.participants) p.batchDone(failed);
+      batch.applied.done(failed);
+      batch.acked.done(failed);
+    }
   }
 
   /**
@@ -242,17 +392,52 @@ export class Store {
 
   static readonly statusKey = STATUS_KEY;
 
-  /** Writes what is pending, waits for in-order tasks, and closes the database. */
+  /** Applies what is pending, waits for in-order tasks, and closes the log and the database. */
   async close(): Promise<void> {
-    await this.written();
+    this.seal();
     await this.idle();
     this.closed = true;
+    this.wal?.close(!this.applyFailed);
     await this.db.close();
   }
 
   approximateSize(range: { gte: Buffer; lt: Buffer }): Promise<number> {
     return this.db.approximateSize(range.gte, range.lt);
   }
+}
+
+/**
+ * Applies the log records LevelDB lacks (those after the sequence number it records), fsynced
+ * before the log files may go. Returns where LevelDB now stands and the last record seen.
+ */
+async function replayLog(
+  db: ClassicLevel<Buffer, Buffer>,
+  dir: string,
+): Promise<{ appliedSeq: number; lastSeq: number; recovered: number }> {
+  let appliedSeq = decodeSeq(await db.get(WAL_SEQ_KEY));
+  let lastSeq = appliedSeq;
+  let recovered = 0;
+  let ops: BatchOp[] = [];
+  let bytes = 0;
+  const write = async (sync: boolean) => {
+    ops.push({ type: 'put', key: WAL_SEQ_KEY, value: encodeSeq(appliedSeq) });
+    await db.batch(ops, { sync });
+    ops = [];
+    bytes = 0;
+  };
+  for (const record of readLog(dir)) {
+    lastSeq = Math.max(lastSeq, record.seq);
+    if (record.seq <= appliedSeq) continue;
+    for (const op of record.ops) {
+      ops.push(op);
+      bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+    }
+    appliedSeq = record.seq;
+    recovered++;
+    if (bytes >= REPLAY_BYTES) await write(false);
+  }
+  if (recovered > 0) await write(true);
+  return { appliedSeq, lastSeq, recovered };
 }
 
 interface RawIterator {

@@ -23,7 +23,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 # ---- runtime stage ----------------------------------------------------------
 FROM node:20-slim
 
-ENV NODE_ENV=production
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 
 WORKDIR /app
 

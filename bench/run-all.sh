@@ -131,7 +131,7 @@ start_siberite() { # name
   SERVER_DIR="$WORK/data-$1"
   mkdir -p "$SERVER_DIR"
   SERVER_PORT=$(free_port)
-  node --max-semi-space-size=2 "$CLI" -listen "$HOST:$SERVER_PORT" -data "$SERVER_DIR" -log-level warn >"$WORK/siberite-$1.log" 2>&1 &
+  MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=2 "$CLI" -listen "$HOST:$SERVER_PORT" -data "$SERVER_DIR" -log-level warn >"$WORK/siberite-$1.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   if ! wait_ready "$SERVER_PORT" "$SERVER_PID"; then

@@ -98,6 +98,13 @@ export interface StoreOptions {
 }
 
 const MAX_UNAPPLIED_BYTES = 4 * 1024 * 1024;
+/**
+ * A logged batch waits up to this long to be applied, so LevelDB gets fewer, larger writes (each
+ * costs a crossing to the thread pool and back) — unless someone waits for it: a reader of items
+ * only on disk, an unacknowledged producer, an ordered task; or this many bytes are waiting.
+ */
+const APPLY_DELAY_MS = 2;
+const APPLY_NOW_BYTES = 1024 * 1024;
 /** Consecutive sealed batches are merged into one LevelDB write up to about this many bytes. */
 const MAX_APPLY_BYTES = 4 * 1024 * 1024;
 /** Start-up replays the log into LevelDB in writes of about this many bytes. */
@@ -115,6 +122,9 @@ export class Store {
   private lastSealed: Batch | undefined;
   private running = false;
   private scheduled = false;
+  /** Apply what is queued without waiting for more batches to join it. */
+  private urgent = false;
+  private applyTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private unappliedBytes = 0;
   /** Last log record in LevelDB, and the last known fsynced there. */
@@ -150,11 +160,11 @@ export class Store {
       // Queues write once and read once: a small block cache is enough, and a small write
       // buffer keeps resident memory low.
       cacheSize: 2 * 1024 * 1024,
-      writeBufferSize: 2 * 1024 * 1024,
+      writeBufferSize: Number(process.env.SIB_WB ?? 256 * 1024),
       // LevelDB reads table files through mmap, and mapped pages count as resident memory:
       // few open tables of modest size bound that (an evicted table is unmapped).
       maxOpenFiles: 74, // LevelDB's minimum: 64 tables + 10 other files
-      maxFileSize: 512 * 1024,
+      maxFileSize: Number(process.env.SIB_MF ?? 256 * 1024),
     });
     await db.open();
     // LevelDB ignores entries of its directory that are not its own files, such as this one.
@@ -200,7 +210,10 @@ export class Store {
   /** Resolves when every write made so far is in LevelDB, where readers can load it. */
   applied(): Promise<void> {
     const batch = this.pending.empty ? this.lastSealed : this.pending;
-    return batch && !batch.applied.settled ? batch.applied.wait() : Promise.resolve();
+    if (!batch || batch.applied.settled) return Promise.resolve();
+    this.urgent = true;
+    this.kick();
+    return batch.applied.wait();
   }
 
   /** Deletes every key in [gte, lt) after the writes made so far, before any made later. */
@@ -244,6 +257,7 @@ export class Store {
     this.seal();
     return new Promise<void>((resolve, reject) => {
       this.queue.push(() => fn().then(resolve, (err) => (reject(err), undefined)));
+      this.urgent = true;
       this.kick();
     });
   }
@@ -252,6 +266,7 @@ export class Store {
     if (!this.running && this.queue.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.queue.push(async () => resolve());
+      this.urgent = true;
       this.kick();
     });
   }
@@ -276,6 +291,7 @@ export class Store {
       batch.acked.done();
     }
     this.unappliedBytes += batch.bytes;
+    if (!batch.acked.settled || this.unappliedBytes >= APPLY_NOW_BYTES) this.urgent = true;
     this.queue.push(batch);
     this.lastSealed = batch;
   }
@@ -289,16 +305,23 @@ export class Store {
 
   private readonly tick = (): void => {
     this.scheduled = false;
-    this.seal();
+    // A batch of metas alone (reads moving a head or a cursor) may wait for the next write or
+    // the apply timer: a plain read is at-least-once across a crash anyway.
+    if (this.pending.ops.length > 0 || this.pending.sync || this.urgent) this.seal();
+    else if (!this.pending.empty) this.applySoon();
     this.runNext();
   };
 
   private runNext(): void {
     if (this.running) return;
     const head = this.queue[0];
-    if (!head) return;
+    if (!head) {
+      this.urgent = false;
+      return;
+    }
     let work: Promise<void>;
     if (head instanceof Batch) {
+      if (!this.urgent) return this.applySoon();
       // Whatever was sealed while LevelDB was busy goes out now as one write.
       const batches: Batch[] = [];
       let bytes = 0;
@@ -307,6 +330,8 @@ export class Store {
         batches.push(batch);
         bytes += batch.bytes;
       }
+      // What arrives from now on waits its turn again (or asks for haste itself).
+      this.urgent = this.queue.length > 0;
       work = this.apply(batches);
     } else {
       this.queue.shift();
@@ -317,6 +342,15 @@ export class Store {
       this.running = false;
       this.runNext();
     });
+  }
+
+  private applySoon(): void {
+    this.applyTimer ??= setTimeout(() => {
+      this.applyTimer = undefined;
+      this.urgent = true;
+      this.seal();
+      this.runNext();
+    }, APPLY_DELAY_MS);
   }
 
   private async apply(batches: Batch[]): Promise<void> {
@@ -397,6 +431,7 @@ export class Store {
     this.seal();
     await this.idle();
     this.closed = true;
+    clearTimeout(this.applyTimer);
     this.wal?.close(!this.applyFailed);
     await this.db.close();
   }

@@ -20,17 +20,22 @@ const DEL = 1;
 /** A segment past this size is closed; the next record starts a new one. */
 export const SEGMENT_BYTES = 8 * 1024 * 1024;
 const SUFFIX = '.wal';
+/** Larger records (rare: huge items, or thousands of sets in one turn) get a buffer of their own. */
+const SCRATCH_BYTES = 1024 * 1024;
 
 export interface WalRecord {
   seq: number;
   ops: BatchOp[];
 }
 
-/** One record's bytes: header, then the ops copied in. */
-export function encodeRecord(seq: number, ops: readonly BatchOp[]): Buffer {
+/**
+ * One record's bytes: header, then the ops copied in. Written into `scratch` when it is large
+ * enough (the caller writes the result out before encoding again), a new buffer otherwise.
+ */
+export function encodeRecord(seq: number, ops: readonly BatchOp[], scratch?: Buffer): Buffer {
   let size = RECORD_HEAD + BODY_HEAD;
   for (const op of ops) size += 5 + op.key.length + (op.type === 'put' ? 4 + op.value.length : 0);
-  const buf = Buffer.allocUnsafe(size);
+  const buf = scratch && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
   let at = RECORD_HEAD;
   buf.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), at);
   buf.writeUInt32BE(seq >>> 0, at + 4);
@@ -138,6 +143,8 @@ export class WriteAheadLog {
   private closed: Array<{ file: string; lastSeq: number }> = [];
   private current: { file: string; firstSeq: number };
   private nextSeq: number;
+  /** Records are encoded here: one allocation for the log's life, not one per batch. */
+  private readonly scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
 
   private constructor(
     private readonly dir: string,
@@ -166,7 +173,7 @@ export class WriteAheadLog {
   /** Appends one record synchronously and returns its sequence number. Throws on I/O errors. */
   append(ops: readonly BatchOp[]): number {
     const seq = this.nextSeq;
-    const buf = encodeRecord(seq, ops);
+    const buf = encodeRecord(seq, ops, this.scratch);
     for (let at = 0; at < buf.length; ) at += fs.writeSync(this.fd, buf, at);
     this.nextSeq++;
     this.size += buf.length;

@@ -40,6 +40,16 @@ describe('record codec', () => {
     expect(records[2]!.ops).toEqual([del('x')]);
   });
 
+  it('encodes into a scratch buffer large enough, and into a new one otherwise, with the same bytes', () => {
+    const scratch = Buffer.alloc(64);
+    const small = encodeRecord(3, [put('a', 'b')], scratch);
+    expect(small.buffer).toBe(scratch.buffer);
+    expect(small).toEqual(encodeRecord(3, [put('a', 'b')]));
+    const large = encodeRecord(4, ops, scratch);
+    expect(large.buffer).not.toBe(scratch.buffer);
+    expect(decodeRecords(large).records[0]!.ops).toEqual(ops);
+  });
+
   it('stops at a record cut short, wherever the cut falls', () => {
     const first = encodeRecord(1, ops);
     const second = encodeRecord(2, [put('a', 'b')]);
@@ -118,6 +128,23 @@ describe('Store with the write-ahead log', () => {
     expect(decodeSeq(await store.getValue(WAL_SEQ_KEY))).toBe(1);
     await store.close();
     expect(segments(dir)).toEqual([]);
+  });
+
+  it('logs a batch of metas alone with the next write, or after a short delay', async () => {
+    const dir = tempDir();
+    const store = await Store.open(dir, options);
+    let version = 0;
+    const meta = { sealBatch: (ops: BatchOp[]) => void ops.push(put('m', String(++version))), batchDone: () => undefined };
+    store.touch(meta);
+    await new Promise((resolve) => setImmediate(resolve)); // the turn that would have sealed it
+    expect([...readLog(join(dir, 'wal'))]).toEqual([]);
+    store.put(b('k'), b('v'));
+    await store.written();
+    expect([...readLog(join(dir, 'wal'))].map((r) => r.ops)).toEqual([[put('k', 'v'), put('m', '1')]]);
+    store.touch(meta);
+    await store.written(); // nothing else comes: the apply timer logs it
+    expect([...readLog(join(dir, 'wal'))].map((r) => r.ops)).toEqual([[put('k', 'v'), put('m', '1')], [put('m', '2')]]);
+    await store.close();
   });
 
   it('past the cap on unapplied bytes, acknowledges only once applied', async () => {

@@ -65,6 +65,9 @@ export class Session {
   private outstandingNonSets = 0;
   /** A parsed command that must wait for the ones before it. */
   private held: Command | null = null;
+  /** The promise of the latest asynchronous command, and the slots waiting on it. */
+  private lastPromise: Promise<Reply> | null = null;
+  private lastGroup: Slot[] | null = null;
   private readonly open = new Map<ReadSource, OpenItem[]>();
   private wait: Wait | null = null;
   private closed = false;
@@ -157,14 +160,33 @@ export class Session {
     this.slots.push(slot);
     this.outstanding++;
     if (command.kind !== 'set') this.outstandingNonSets++;
-    const settle = (reply: Reply) => {
+    // Every set of one store batch gets the same promise: one handler (and one write) per batch.
+    if (result === this.lastPromise) {
+      this.lastGroup!.push(slot);
+      return;
+    }
+    const group = [slot];
+    this.lastPromise = result;
+    this.lastGroup = group;
+    result.then(
+      (reply) => this.settle(group, reply),
+      (err: unknown) => this.settle(group, this.failure(err)),
+    );
+  }
+
+  /** The promise shared by `group` settled: their replies leave, and held commands may start. */
+  private settle(group: Slot[], reply: Reply): void {
+    if (this.lastGroup === group) {
+      this.lastPromise = null;
+      this.lastGroup = null;
+    }
+    for (const slot of group) {
       slot.reply = reply;
       this.outstanding--;
-      if (command.kind !== 'set') this.outstandingNonSets--;
-      this.flushSlots();
-      this.pump();
-    };
-    result.then(settle, (err: unknown) => settle(this.failure(err)));
+      if (slot.command.kind !== 'set') this.outstandingNonSets--;
+    }
+    this.flushSlots();
+    this.pump();
   }
 
   private failure(err: unknown): Reply {

@@ -12,6 +12,7 @@ import {
   serverError,
   unknownCommand,
 } from './protocol/command.js';
+import { ReplyWriter } from './protocol/output.js';
 import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 import { type Item } from './store/layout.js';
 import { VERSION } from './version.js';
@@ -73,6 +74,8 @@ export class Session {
   private closed = false;
   private pumping = false;
   private writeBlocked = false;
+  /** Replies encoded and not yet written to the socket. */
+  private readonly out = new ReplyWriter();
 
   constructor(
     private readonly socket: Socket,
@@ -113,7 +116,7 @@ export class Session {
   private pump(): void {
     if (this.pumping || this.closed) return;
     this.pumping = true;
-    this.socket.cork();
+    const highWater = this.socket.writableHighWaterMark;
     try {
       while (!this.closed && !this.writeBlocked) {
         const command = this.held ?? this.framing.next();
@@ -124,9 +127,11 @@ export class Session {
         }
         this.held = null;
         this.start(command);
+        // A socket would refuse more past this: find out now, as writing each reply would.
+        if (this.out.length >= highWater) this.flush();
       }
     } finally {
-      this.socket.uncork();
+      this.flush();
       this.pumping = false;
     }
     // Back-pressure: stop reading while commands cannot be served or replies cannot leave.
@@ -196,32 +201,35 @@ export class Session {
 
   private flushSlots(): void {
     if (this.closed) return;
-    this.socket.cork();
     while (this.slots.length > 0 && this.slots[0]!.reply !== undefined) {
       const slot = this.slots.shift()!;
       this.write(slot.command, slot.reply!);
       if (this.closed) break;
     }
-    this.socket.uncork();
+    this.flush();
   }
 
+  /** Encodes a reply into the pending output; flush() sends it. */
   private write(command: Command, reply: Reply): void {
     if (this.closed) return;
-    const bytes = this.framing.encode(reply, command);
-    if (Array.isArray(bytes)) {
-      for (const b of bytes) this.send(b);
-    } else if (bytes.length > 0) {
-      this.send(bytes);
-    }
+    this.framing.encode(reply, command, this.out);
     if (reply.kind === 'close' || (reply.kind === 'error' && reply.close)) {
+      this.flush();
       this.socket.end();
       this.close();
     }
   }
 
-  private send(bytes: Buffer): void {
-    this.manager.counters.bytesWritten += bytes.length;
-    if (!this.socket.write(bytes)) this.writeBlocked = true;
+  /** Sends the pending output: one write for a burst of replies. */
+  private flush(): void {
+    const parts = this.out.take();
+    if (this.closed || parts.length === 0) return;
+    if (parts.length > 1) this.socket.cork();
+    for (const bytes of parts) {
+      this.manager.counters.bytesWritten += bytes.length;
+      if (!this.socket.write(bytes)) this.writeBlocked = true;
+    }
+    if (parts.length > 1) this.socket.uncork();
   }
 
   // ---- commands -----------------------------------------------------------------------------
@@ -297,6 +305,7 @@ export class Session {
       this.hold(queue, item);
       sent++;
       this.write(command, { kind: 'values', values: [this.valueOut(key, item, false)] });
+      this.flush();
     };
     const next = async (): Promise<Reply> => {
       while (!this.closed && sent < max) {
@@ -317,6 +326,7 @@ export class Session {
         if (waited.kind !== 'values' || waited.values.length === 0) break;
         sent++; // block() already holds the item open
         this.write(command, waited);
+        this.flush();
       }
       return END;
     };

@@ -17,6 +17,7 @@ import {
   type ValueOut,
   unknownCommand,
 } from './command.js';
+import { type ReplyWriter } from './output.js';
 import { MAX_KEY_BYTES, BAD_NAME, parseGetKey, parseQueueRef, parseSetKey } from './keys.js';
 
 export const REQUEST_MAGIC = 0x80;
@@ -168,14 +169,52 @@ function writeHeader(
 }
 
 /** One response packet with an optional key and a string value (no extras). */
-function packet(t: BinaryTag, status: number, value: string, key = ''): Buffer {
+function packet(out: ReplyWriter, t: BinaryTag, status: number, value: string, key = ''): void {
   const keyLength = key.length; // latin1: one byte per char
   const valueLength = value.length === 0 ? 0 : Buffer.byteLength(value, 'utf8');
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + keyLength + valueLength);
-  writeHeader(buf, 0, t.opcode, status, keyLength, 0, keyLength + valueLength, t.opaque, 0);
-  if (keyLength > 0) buf.write(key, HEADER_BYTES, keyLength, 'latin1');
-  if (valueLength > 0) buf.write(value, HEADER_BYTES + keyLength, valueLength, 'utf8');
-  return buf;
+  const at = out.claim(HEADER_BYTES + keyLength + valueLength);
+  const buf = out.buffer;
+  writeHeader(buf, at, t.opcode, status, keyLength, 0, keyLength + valueLength, t.opaque, 0);
+  if (keyLength > 0) buf.write(key, at + HEADER_BYTES, keyLength, 'latin1');
+  if (valueLength > 0) buf.write(value, at + HEADER_BYTES + keyLength, valueLength, 'utf8');
+}
+
+/** Key not found; quiet gets say nothing. GETK echoes the key (as memcached), GET says why. */
+function miss(out: ReplyWriter, t: BinaryTag): void {
+  if (t.quiet) return;
+  if (t.withKey) packet(out, t, Status.KEY_NOT_FOUND, '', t.key);
+  else packet(out, t, Status.KEY_NOT_FOUND, NOT_FOUND_TEXT);
+}
+
+/** A hit per value: header, flags and key, then the value itself. */
+function values(out: ReplyWriter, t: BinaryTag, values: ValueOut[]): void {
+  const key = t.withKey ? t.key : '';
+  const keyLength = key.length;
+  for (const v of values) {
+    const at = out.claim(HEADER_BYTES + 4 + keyLength);
+    const buf = out.buffer;
+    writeHeader(buf, at, t.opcode, Status.NO_ERROR, keyLength, 4, 4 + keyLength + v.data.length, t.opaque, v.cas ?? 0);
+    buf.writeUInt32BE(v.flags >>> 0, at + HEADER_BYTES);
+    if (keyLength > 0) buf.write(key, at + HEADER_BYTES + 4, keyLength, 'latin1');
+    out.bytes(v.data);
+  }
+}
+
+/** One packet per stat (key = name, value = value), then an empty one. */
+function stats(out: ReplyWriter, t: BinaryTag, stats: Array<[string, string]>): void {
+  let size = HEADER_BYTES;
+  for (const [name, value] of stats) size += HEADER_BYTES + name.length + Buffer.byteLength(value, 'utf8');
+  let at = out.claim(size);
+  const buf = out.buffer;
+  for (const [name, value] of stats) {
+    const keyLength = name.length;
+    const valueLength = Buffer.byteLength(value, 'utf8');
+    writeHeader(buf, at, t.opcode, Status.NO_ERROR, keyLength, 0, keyLength + valueLength, t.opaque, 0);
+    at += HEADER_BYTES;
+    at += buf.write(name, at, keyLength, 'latin1');
+    at += buf.write(value, at, valueLength, 'utf8');
+  }
+  writeHeader(buf, at, t.opcode, Status.NO_ERROR, 0, 0, 0, t.opaque, 0);
 }
 
 interface Options {
@@ -244,84 +283,42 @@ export class BinaryFraming implements Framing {
     return this.readBody(tag);
   }
 
-  encode(reply: Reply, command: Command): Buffer | Buffer[] {
+  encode(reply: Reply, command: Command, out: ReplyWriter): void {
     const t = tagOf(command);
     const isGet = command.kind === 'get' || isGetOpcode(t.opcode);
     const quietSuccess = t.quiet && !isGet; // SETQ, DELETEQ, FLUSHQ, QUITQ
     switch (reply.kind) {
       case 'values':
-        if (reply.values.length === 0) return this.miss(t);
-        return this.values(t, reply.values);
+        if (reply.values.length === 0) return miss(out, t);
+        return values(out, t, reply.values);
       case 'end':
         // A get that found nothing (e.g. a `/t=` wait that timed out) is a miss.
-        if (isGet) return this.miss(t);
-        return quietSuccess ? [] : packet(t, Status.NO_ERROR, '');
+        if (isGet) return miss(out, t);
+        return quietSuccess ? undefined : packet(out, t, Status.NO_ERROR, '');
       case 'not_found':
-        if (isGet) return this.miss(t);
-        return packet(t, Status.KEY_NOT_FOUND, NOT_FOUND_TEXT);
+        if (isGet) return miss(out, t);
+        return packet(out, t, Status.KEY_NOT_FOUND, NOT_FOUND_TEXT);
       case 'stored':
       case 'deleted':
       case 'ok':
-        return quietSuccess ? [] : packet(t, Status.NO_ERROR, '');
+        return quietSuccess ? undefined : packet(out, t, Status.NO_ERROR, '');
       case 'not_stored':
-        return packet(t, Status.ITEM_NOT_STORED, NOT_STORED_TEXT);
+        return packet(out, t, Status.ITEM_NOT_STORED, NOT_STORED_TEXT);
       case 'line':
-        return quietSuccess ? [] : packet(t, Status.NO_ERROR, reply.text);
+        return quietSuccess ? undefined : packet(out, t, Status.NO_ERROR, reply.text);
       case 'lines':
-        return quietSuccess ? [] : packet(t, Status.NO_ERROR, reply.lines.join('\r\n'));
+        return quietSuccess ? undefined : packet(out, t, Status.NO_ERROR, reply.lines.join('\r\n'));
       case 'version':
-        return packet(t, Status.NO_ERROR, reply.version);
+        return packet(out, t, Status.NO_ERROR, reply.version);
       case 'stats':
-        return this.stats(t, reply.stats);
+        return stats(out, t, reply.stats);
       case 'error':
-        return packet(t, errorStatus(reply.code), reply.message ?? DEFAULT_ERROR_TEXT[reply.code]);
+        return packet(out, t, errorStatus(reply.code), reply.message ?? DEFAULT_ERROR_TEXT[reply.code]);
       case 'none':
-        return [];
+        return;
       case 'close':
-        return t.opcode === Opcode.QUIT ? packet(t, Status.NO_ERROR, '') : [];
+        return t.opcode === Opcode.QUIT ? packet(out, t, Status.NO_ERROR, '') : undefined;
     }
-  }
-
-  // ---- encoding -------------------------------------------------------------------------------
-
-  /** Key not found; quiet gets say nothing. GETK echoes the key (as memcached), GET says why. */
-  private miss(t: BinaryTag): Buffer | Buffer[] {
-    if (t.quiet) return [];
-    return t.withKey ? packet(t, Status.KEY_NOT_FOUND, '', t.key) : packet(t, Status.KEY_NOT_FOUND, NOT_FOUND_TEXT);
-  }
-
-  /** A hit: header + flags + key in one buffer, then the value itself (not copied). */
-  private values(t: BinaryTag, values: ValueOut[]): Buffer[] {
-    const out: Buffer[] = [];
-    const key = t.withKey ? t.key : '';
-    const keyLength = key.length;
-    for (const v of values) {
-      const head = Buffer.allocUnsafe(HEADER_BYTES + 4 + keyLength);
-      writeHeader(head, 0, t.opcode, Status.NO_ERROR, keyLength, 4, 4 + keyLength + v.data.length, t.opaque, v.cas ?? 0);
-      head.writeUInt32BE(v.flags >>> 0, HEADER_BYTES);
-      if (keyLength > 0) head.write(key, HEADER_BYTES + 4, keyLength, 'latin1');
-      out.push(head);
-      if (v.data.length > 0) out.push(v.data);
-    }
-    return out;
-  }
-
-  /** One packet per stat (key = name, value = value), then an empty one; all in one buffer. */
-  private stats(t: BinaryTag, stats: Array<[string, string]>): Buffer {
-    let size = HEADER_BYTES;
-    for (const [name, value] of stats) size += HEADER_BYTES + name.length + Buffer.byteLength(value, 'utf8');
-    const buf = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (const [name, value] of stats) {
-      const keyLength = name.length;
-      const valueLength = Buffer.byteLength(value, 'utf8');
-      writeHeader(buf, at, t.opcode, Status.NO_ERROR, keyLength, 0, keyLength + valueLength, t.opaque, 0);
-      at += HEADER_BYTES;
-      at += buf.write(name, at, keyLength, 'latin1');
-      at += buf.write(value, at, valueLength, 'utf8');
-    }
-    writeHeader(buf, at, t.opcode, Status.NO_ERROR, 0, 0, 0, t.opaque, 0);
-    return buf;
   }
 
   // ---- parsing --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import {
   serverError,
   unknownCommand,
 } from './command.js';
+import { type ReplyWriter } from './output.js';
 import { parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal } from './keys.js';
 
 export const MAX_LINE_BYTES = 8 * 1024;
@@ -16,7 +17,8 @@ export const MAX_LINE_BYTES = 8 * 1024;
 const EMPTY = Buffer.alloc(0);
 const CRLF = Buffer.from('\r\n');
 const END = Buffer.from('END\r\n');
-const CRLF_END = Buffer.from('\r\nEND\r\n');
+const VALUE_ = Buffer.from('VALUE ');
+const SPACE = 0x20;
 const FIXED: Partial<Record<Reply['kind'], Buffer>> = {
   stored: Buffer.from('STORED\r\n'),
   not_stored: Buffer.from('NOT_STORED\r\n'),
@@ -25,8 +27,6 @@ const FIXED: Partial<Record<Reply['kind'], Buffer>> = {
   end: END,
   ok: Buffer.from('OK\r\n'),
 };
-/** Values up to this size are copied into one reply buffer; larger ones are written as they are. */
-const INLINE_VALUE_BYTES = 4096;
 
 /**
  * memcache storage commands a queue has no use for: their data block is skipped, then
@@ -251,47 +251,43 @@ export class TextFraming implements Framing {
     return command;
   }
 
-  encode(reply: Reply, command: Command): Buffer | Buffer[] {
-    if ('noreply' in command && command.noreply) return EMPTY; // memcache's noreply: no line at all
+  encode(reply: Reply, command: Command, out: ReplyWriter): void {
+    if ('noreply' in command && command.noreply) return; // memcache's noreply: no line at all
     const fixed = FIXED[reply.kind];
-    if (fixed) return fixed;
+    if (fixed) return out.bytes(fixed);
     switch (reply.kind) {
-      case 'values': {
-        if (reply.values.length === 0) return END;
-        const out: Buffer[] = [];
-        let small: string[] = [];
+      case 'values':
         for (const v of reply.values) {
-          const head = `VALUE ${v.key} ${v.flags} ${v.data.length}${v.cas === undefined ? '' : ` ${v.cas}`}\r\n`;
-          if (v.data.length <= INLINE_VALUE_BYTES && reply.values.length === 1) {
-            const headLen = Buffer.byteLength(head, 'latin1');
-            const b = Buffer.allocUnsafe(headLen + v.data.length + CRLF_END.length);
-            b.write(head, 0, 'latin1');
-            v.data.copy(b, headLen);
-            CRLF_END.copy(b, headLen + v.data.length);
-            return b;
+          out.bytes(VALUE_);
+          out.latin1(v.key);
+          out.byte(SPACE);
+          out.decimal(v.flags);
+          out.byte(SPACE);
+          out.decimal(v.data.length);
+          if (v.cas !== undefined) {
+            out.byte(SPACE);
+            out.decimal(v.cas);
           }
-          small.push(head);
-          out.push(Buffer.from(small.join(''), 'latin1'), v.data, CRLF);
-          small = [];
+          out.bytes(CRLF);
+          out.bytes(v.data);
+          out.bytes(CRLF);
         }
-        out.push(END);
-        return out;
-      }
+        return out.bytes(END);
       case 'line':
-        return Buffer.from(`${reply.text}\r\n`, 'latin1');
+        return out.latin1(`${reply.text}\r\n`);
       case 'version':
-        return Buffer.from(`VERSION ${reply.version}\r\n`, 'latin1');
+        return out.latin1(`VERSION ${reply.version}\r\n`);
       case 'stats': {
         let s = '';
         for (const [k, v] of reply.stats) s += `STAT ${k} ${v}\r\n`;
-        return Buffer.from(`${s}END\r\n`, 'latin1');
+        return out.latin1(`${s}END\r\n`);
       }
       case 'lines':
-        return Buffer.from(reply.lines.map((l) => `${l}\r\n`).join('') + 'END\r\n', 'latin1');
+        return out.latin1(reply.lines.map((l) => `${l}\r\n`).join('') + 'END\r\n');
       case 'error':
-        return Buffer.from(reply.message ? `${reply.type} ${reply.message}\r\n` : `${reply.type}\r\n`, 'latin1');
+        return out.latin1(reply.message ? `${reply.type} ${reply.message}\r\n` : `${reply.type}\r\n`);
       default:
-        return EMPTY;
+        return;
     }
   }
 }

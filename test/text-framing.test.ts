@@ -1,7 +1,7 @@
 // Unit tests of the text framing (protocol §1–§4 parsing) and the shared key syntax (keys.ts).
 import { describe, expect, it } from 'vitest';
-import { type Command, RECORD_HEADROOM } from '../src/protocol/command.js';
-import { MAX_KEY_BYTES, MAX_NAME_BYTES, isValidName, parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal } from '../src/protocol/keys.js';
+import { type Command, type GetKey, RECORD_HEADROOM } from '../src/protocol/command.js';
+import { MAX_KEY_BYTES, MAX_NAME_BYTES, getKeyList, isValidName, parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal, setKeyQueues } from '../src/protocol/keys.js';
 import { encoded } from './helpers/encode.js';
 import { MAX_LINE_BYTES, TextFraming, tokenize } from '../src/protocol/text.js';
 
@@ -439,5 +439,28 @@ describe('keys.ts', () => {
     expect(parseSignedDecimal('-')).toBeUndefined();
     expect(parseSignedDecimal('--1')).toBeUndefined();
     expect(parseSignedDecimal('')).toBeUndefined();
+  });
+});
+
+describe('keys.ts: remembered parses', () => {
+  it('getKeyList: one frozen list per key, shared; errors as messages', () => {
+    const a = getKeyList('q/open');
+    expect(a).toEqual([parseGetKey('q/open')]);
+    expect(getKeyList('q/open')).toBe(a);
+    expect(Object.isFrozen(a) && Object.isFrozen((a as GetKey[])[0])).toBe(true);
+    expect(getKeyList('q/opne')).toBe('bad get option');
+  });
+
+  it('setKeyQueues: one frozen list per key, shared; errors as messages', () => {
+    const a = setKeyQueues('a+b+a');
+    expect(a).toEqual(['a', 'b']);
+    expect(setKeyQueues('a+b+a')).toBe(a);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(setKeyQueues('q.c')).toBe('cannot set to a cursor');
+  });
+
+  it('parses every key right while it forgets', () => {
+    for (let i = 0; i < 3000; i++) expect(setKeyQueues(`q${i}`)).toEqual([`q${i}`]);
+    expect(getKeyList('q1/peek')).toEqual([parseGetKey('q1/peek')]);
   });
 });

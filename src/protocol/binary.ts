@@ -18,7 +18,7 @@ import {
   unknownCommand,
 } from './command.js';
 import { type ReplyWriter } from './output.js';
-import { MAX_KEY_BYTES, BAD_NAME, parseGetKey, parseQueueRef, parseSetKey } from './keys.js';
+import { MAX_KEY_BYTES, BAD_NAME, getKeyList, parseQueueRef, setKeyQueues } from './keys.js';
 
 export const REQUEST_MAGIC = 0x80;
 export const RESPONSE_MAGIC = 0x81;
@@ -154,18 +154,29 @@ function writeHeader(
   opaque: number,
   cas: number,
 ): void {
+  // Byte by byte: these run once per reply, and the Buffer write helpers cost more per call.
   buf[at] = RESPONSE_MAGIC;
   buf[at + 1] = opcode;
-  buf.writeUInt16BE(keyLength, at + 2);
+  buf[at + 2] = keyLength >>> 8;
+  buf[at + 3] = keyLength;
   buf[at + 4] = extrasLength;
   buf[at + 5] = 0; // data type: raw bytes
-  buf.writeUInt16BE(status, at + 6);
-  buf.writeUInt32BE(bodyLength, at + 8);
-  buf.writeUInt32BE(opaque >>> 0, at + 12);
+  buf[at + 6] = status >>> 8;
+  buf[at + 7] = status;
+  writeU32(buf, at + 8, bodyLength);
+  writeU32(buf, at + 12, opaque);
   // u64 CAS from a double (item ids fit 2^53).
   const hi = cas > 0xffffffff ? Math.floor(cas / 0x100000000) : 0;
-  buf.writeUInt32BE(hi >>> 0, at + 16);
-  buf.writeUInt32BE((cas - hi * 0x100000000) >>> 0, at + 20);
+  writeU32(buf, at + 16, hi);
+  writeU32(buf, at + 20, cas - hi * 0x100000000);
+}
+
+/** Big-endian u32 (the low 32 bits of `v`). */
+function writeU32(buf: Buffer, at: number, v: number): void {
+  buf[at] = v >>> 24;
+  buf[at + 1] = v >>> 16;
+  buf[at + 2] = v >>> 8;
+  buf[at + 3] = v;
 }
 
 /** One response packet with an optional key and a string value (no extras). */
@@ -194,7 +205,7 @@ function values(out: ReplyWriter, t: BinaryTag, values: ValueOut[]): void {
     const at = out.claim(HEADER_BYTES + 4 + keyLength);
     const buf = out.buffer;
     writeHeader(buf, at, t.opcode, Status.NO_ERROR, keyLength, 4, 4 + keyLength + v.data.length, t.opaque, v.cas ?? 0);
-    buf.writeUInt32BE(v.flags >>> 0, at + HEADER_BYTES);
+    writeU32(buf, at + HEADER_BYTES, v.flags);
     if (keyLength > 0) buf.write(key, at + HEADER_BYTES + 4, keyLength, 'latin1');
     out.bytes(v.data);
   }
@@ -241,6 +252,8 @@ export class BinaryFraming implements Framing {
   private hBodyLength = 0;
 
   private readonly scratch = Buffer.alloc(MAX_KEY_BYTES + HEADER_BYTES);
+  /** Where the bytes of the last peek() start in the buffer it returned. */
+  private peekAt = 0;
 
   constructor(private readonly options: Options) {}
 
@@ -329,17 +342,8 @@ export class BinaryFraming implements Framing {
    * returns null so the body is awaited.
    */
   private readHeader(): Command | null {
-    let h: Buffer;
-    let at: number;
-    const c = this.chunks[this.first]!;
-    if (c.length - this.offset >= HEADER_BYTES) {
-      h = c;
-      at = this.offset;
-    } else {
-      h = this.scratch;
-      at = 0;
-      this.copyOut(h, 0, HEADER_BYTES);
-    }
+    const h = this.peek(HEADER_BYTES);
+    const at = this.peekAt;
     const opcode = h[at + 1]!;
     const keyLength = h.readUInt16BE(at + 2);
     const extrasLength = h[at + 4]!;
@@ -437,12 +441,12 @@ export class BinaryFraming implements Framing {
     let flags = 0;
     let exptime = 0;
     if (extrasLength > 0) {
-      this.copyOut(this.scratch, 0, extrasLength);
-      this.consume(extrasLength);
+      const e = this.peek(extrasLength);
       if (extrasLength === 8) {
-        flags = this.scratch.readUInt32BE(0);
-        exptime = this.scratch.readUInt32BE(4);
+        flags = e.readUInt32BE(this.peekAt);
+        exptime = e.readUInt32BE(this.peekAt + 4);
       }
+      this.consume(extrasLength);
     }
     const key = keyLength > 0 ? this.readLatin1(keyLength) : '';
     tag.key = key;
@@ -452,19 +456,18 @@ export class BinaryFraming implements Framing {
       case Opcode.GETQ:
       case Opcode.GETK:
       case Opcode.GETKQ: {
-        const parsed = parseGetKey(key);
-        if (typeof parsed === 'string') return { kind: 'invalid', reply: clientError(parsed), tag };
-        return { kind: 'get', keys: [parsed], cas: false, tag };
+        const keys = getKeyList(key);
+        if (typeof keys === 'string') return { kind: 'invalid', reply: clientError(keys), tag };
+        return { kind: 'get', keys, cas: false, tag };
       }
       case Opcode.SET:
       case Opcode.SETQ: {
-        const queues = parseSetKey(key);
+        const queues = setKeyQueues(key);
         if (typeof queues === 'string') {
           this.discard(valueLength);
           return { kind: 'invalid', reply: clientError(queues), tag };
         }
-        const record = Buffer.allocUnsafe(RECORD_HEADROOM + valueLength);
-        record.fill(0, 0, RECORD_HEADROOM);
+        const record = Buffer.allocUnsafe(RECORD_HEADROOM + valueLength); // the store fills the headroom
         this.copyOut(record, RECORD_HEADROOM, valueLength);
         this.consume(valueLength);
         return { kind: 'set', key, queues, flags, exptime, record, noreply: quiet, tag };
@@ -519,6 +522,21 @@ export class BinaryFraming implements Framing {
 
   // ---- the chunk list -------------------------------------------------------------------------
 
+  /**
+   * The next `n` (≤ scratch size) buffered bytes in one buffer, from `peekAt` on: the first
+   * chunk itself when they are all in it, else a copy in scratch. Consumes nothing.
+   */
+  private peek(n: number): Buffer {
+    const c = this.chunks[this.first]!;
+    if (c.length - this.offset >= n) {
+      this.peekAt = this.offset;
+      return c;
+    }
+    this.copyOut(this.scratch, 0, n);
+    this.peekAt = 0;
+    return this.scratch;
+  }
+
   /** Copies `n` buffered bytes (n ≤ length) into `target` at `at`, without consuming them. */
   private copyOut(target: Buffer, at: number, n: number): void {
     let i = this.first;
@@ -536,14 +554,8 @@ export class BinaryFraming implements Framing {
 
   /** Reads and consumes `n` (≤ MAX_KEY_BYTES) buffered bytes as a latin1 string. */
   private readLatin1(n: number): string {
-    const c = this.chunks[this.first]!;
-    let s: string;
-    if (c.length - this.offset >= n) {
-      s = c.toString('latin1', this.offset, this.offset + n);
-    } else {
-      this.copyOut(this.scratch, 0, n);
-      s = this.scratch.toString('latin1', 0, n);
-    }
+    const b = this.peek(n);
+    const s = b.toString('latin1', this.peekAt, this.peekAt + n);
     this.consume(n);
     return s;
   }

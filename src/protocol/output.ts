@@ -61,7 +61,7 @@ export class ReplyWriter {
       return;
     }
     const at = this.claim(n);
-    bytes.copy(this.buf, at);
+    this.buf.set(bytes, at);
   }
 
   /** Appends a string whose characters are all below 256, one byte each. */

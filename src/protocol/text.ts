@@ -10,7 +10,7 @@ import {
   unknownCommand,
 } from './command.js';
 import { type ReplyWriter } from './output.js';
-import { parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal } from './keys.js';
+import { getKeyList, parseDecimal, parseQueueRef, parseSignedDecimal, setKeyQueues } from './keys.js';
 
 export const MAX_LINE_BYTES = 8 * 1024;
 
@@ -199,7 +199,7 @@ export class TextFraming implements Framing {
     const flags = parseDecimal(t[2]!);
     const exptime = parseSignedDecimal(t[3]!);
     if (flags === undefined || flags > 0xffffffff || exptime === undefined) return this.skipBlock(bytes, badFormat());
-    const queues = parseSetKey(t[1]!);
+    const queues = setKeyQueues(t[1]!);
     if (typeof queues === 'string') return this.skipBlock(bytes, clientError(queues));
     const command = {
       kind: 'set' as const,
@@ -298,11 +298,15 @@ function invalid(reply: ErrorReply): Command {
 
 function parseGet(t: string[], cas: boolean): Command {
   if (t.length < 2) return invalid(badFormat());
+  if (t.length === 2) {
+    const keys = getKeyList(t[1]!);
+    return typeof keys === 'string' ? invalid(clientError(keys)) : { kind: 'get', keys, cas };
+  }
   const keys = [];
   for (let i = 1; i < t.length; i++) {
-    const key = parseGetKey(t[i]!);
-    if (typeof key === 'string') return invalid(clientError(key));
-    keys.push(key);
+    const list = getKeyList(t[i]!);
+    if (typeof list === 'string') return invalid(clientError(list));
+    keys.push(list[0]!);
   }
   return { kind: 'get', keys, cas };
 }

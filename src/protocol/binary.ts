@@ -17,6 +17,7 @@ import {
   type ValueOut,
   unknownCommand,
 } from './command.js';
+import { latin1 } from './interned.js';
 import { type ReplyWriter } from './output.js';
 import { MAX_KEY_BYTES, BAD_NAME, getKeyList, parseQueueRef, setKeyQueues } from './keys.js';
 
@@ -555,7 +556,7 @@ export class BinaryFraming implements Framing {
   /** Reads and consumes `n` (≤ MAX_KEY_BYTES) buffered bytes as a latin1 string. */
   private readLatin1(n: number): string {
     const b = this.peek(n);
-    const s = b.toString('latin1', this.peekAt, this.peekAt + n);
+    const s = latin1(b, this.peekAt, this.peekAt + n);
     this.consume(n);
     return s;
   }

@@ -9,6 +9,7 @@ import {
   serverError,
   unknownCommand,
 } from './command.js';
+import { latin1 } from './interned.js';
 import { type ReplyWriter } from './output.js';
 import { getKeyList, parseDecimal, parseQueueRef, parseSignedDecimal, setKeyQueues } from './keys.js';
 
@@ -321,7 +322,7 @@ export function tokenize(buf: Buffer, start: number, end: number): string[] {
     if (i >= end) break;
     const s = i;
     while (i < end && c !== 32 && c !== 9) c = buf[++i]!;
-    out.push(buf.toString('latin1', s, i));
+    out.push(latin1(buf, s, i));
   }
   return out;
 }

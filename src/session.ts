@@ -230,6 +230,8 @@ export class Session {
       if (!this.socket.write(bytes)) this.writeBlocked = true;
     }
     if (parts.length > 1) this.socket.uncork();
+    // Nothing left queued: the socket has copied every byte out, so the memory may be reused.
+    if (this.socket.writableLength === 0) this.out.recycle();
   }
 
   // ---- commands -----------------------------------------------------------------------------

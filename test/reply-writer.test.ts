@@ -78,3 +78,50 @@ describe('ReplyWriter', () => {
     expect(all.subarray(1, n + 1).every((c) => c === 0x7a)).toBe(true);
   });
 });
+
+describe('ReplyWriter: recycling', () => {
+  it('reuses a recycled slab, and never one whose bytes were taken and not recycled', () => {
+    const a = new ReplyWriter();
+    a.latin1('first');
+    const first = a.take()[0]!;
+    const slab = a.buffer;
+    // Not recycled: the next bytes go after the taken ones.
+    a.latin1('second');
+    expect(first.toString()).toBe('first');
+    expect(Buffer.concat(a.take()).toString()).toBe('second');
+    a.recycle();
+    // Recycled: another writer may get the same memory.
+    const b = new ReplyWriter();
+    b.latin1('third');
+    expect(b.buffer).toBe(slab);
+    expect(Buffer.concat(b.take()).toString()).toBe('third');
+  });
+
+  it('keeps bytes not yet taken through a recycle', () => {
+    const a = new ReplyWriter();
+    a.latin1('kept');
+    a.recycle();
+    const b = new ReplyWriter();
+    b.latin1('other');
+    expect(Buffer.concat(a.take()).toString()).toBe('kept');
+    expect(Buffer.concat(b.take()).toString()).toBe('other');
+  });
+
+  it('writers that do not recycle never share memory', () => {
+    const a = new ReplyWriter();
+    const b = new ReplyWriter();
+    const aParts: Buffer[] = [];
+    const bParts: Buffer[] = [];
+    for (let i = 0; i < 5000; i++) {
+      a.latin1(`a${i};`);
+      b.latin1(`b${i};`);
+      if (i % 7 === 0) aParts.push(...a.take());
+      if (i % 11 === 0) bParts.push(...b.take());
+    }
+    aParts.push(...a.take());
+    bParts.push(...b.take());
+    const expect_ = (p: string) => Array.from({ length: 5000 }, (_, i) => `${p}${i};`).join('');
+    expect(Buffer.concat(aParts).toString()).toBe(expect_('a'));
+    expect(Buffer.concat(bParts).toString()).toBe(expect_('b'));
+  });
+});

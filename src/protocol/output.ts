@@ -1,25 +1,43 @@
-// Reply bytes gathered for one socket write. Encoders write straight into a slab shared by every
-// connection (as Node's own Buffer pool does), so a pipelined burst of replies costs no buffer
-// per reply and leaves in one write; large values ride along uncopied.
+// Reply bytes gathered for one socket write. Encoders write straight into a slab, so a pipelined
+// burst of replies costs no buffer per reply and leaves in one write; large values ride along
+// uncopied. Once the socket has copied what it was given, the slab is free for any connection:
+// in the steady state no memory is allocated for output at all, and an idle connection holds none.
 
-/** Bytes of one shared slab; a single claim larger than this gets a slab of its own. */
+/** Bytes of one slab; a single claim larger than this gets a buffer of its own. */
 const SLAB_BYTES = 64 * 1024;
+/** Slabs a writer keeps while their bytes may still be in a socket's hands. */
+const SPENT_SLABS = 8;
 /** Values up to this size are copied in; larger ones are passed along as they are. */
 export const INLINE_BYTES = 4096;
 
-/** The slab regions are carved from: handed-out bytes are never written again. */
-let slab = Buffer.allocUnsafe(0);
-let slabUsed = 0;
+const EMPTY = Buffer.alloc(0);
 const NOTHING: readonly Buffer[] = [];
+/**
+ * The free slab, if any. One is enough: writers take it in turn, since each hands its slab
+ * back right after its socket write; only a writer whose socket falls behind keeps its own.
+ */
+let free: Buffer | null = null;
+
+function release(slab: Buffer): void {
+  if (slab.length === SLAB_BYTES) free = slab;
+}
+
+function acquire(): Buffer {
+  const slab = free ?? Buffer.allocUnsafe(SLAB_BYTES);
+  free = null;
+  return slab;
+}
 
 export class ReplyWriter {
   /** Finished pieces, in order, not yet taken. */
   private parts: Buffer[] = [];
-  /** The open region: `buf`[start, end), ending where the shared slab's free space begins. */
-  private buf: Buffer = slab;
+  /** The slab being filled: bytes before `start` are taken, [start, end) are not yet. */
+  private buf: Buffer = EMPTY;
   private start = 0;
   private end = 0;
   private total = 0;
+  /** Earlier slabs of this writer whose bytes may still be in a socket's hands. */
+  private spent: Buffer[] = [];
 
   /** Bytes written and not yet taken. */
   get length(): number {
@@ -33,13 +51,12 @@ export class ReplyWriter {
 
   /**
    * Room for `n` bytes in `buffer`: returns where they go. The caller fills all `n` bytes before
-   * the next call on any writer.
+   * the next call.
    */
   claim(n: number): number {
-    if (this.buf !== slab || this.end !== slabUsed || slab.length - slabUsed < n) this.reopen(n);
+    if (this.buf.length - this.end < n) this.nextSlab(n);
     const at = this.end;
     this.end += n;
-    slabUsed = this.end;
     this.total += n;
     return at;
   }
@@ -92,24 +109,34 @@ export class ReplyWriter {
     if (parts.length === 0) return NOTHING;
     this.parts = [];
     this.total = 0;
-    this.reopen(0); // hold on to no slab but the current one
     return parts;
   }
 
-  /** Ends the open region (keeping its bytes as a piece) so the next claim starts a new one. */
+  /**
+   * Every byte taken so far has been copied out (the socket holds none of them): the slabs
+   * are free for any writer again. Does nothing while bytes are written and not yet taken.
+   */
+  recycle(): void {
+    if (this.total > 0) return;
+    for (const slab of this.spent) release(slab);
+    this.spent.length = 0;
+    if (this.buf === EMPTY) return;
+    release(this.buf);
+    this.buf = EMPTY;
+    this.start = this.end = 0;
+  }
+
+  /** Ends the open region (keeping its bytes as a piece) so the next bytes start a new one. */
   private close(): void {
     if (this.end > this.start) this.parts.push(this.buf.subarray(this.start, this.end));
     this.start = this.end;
   }
 
-  /** Starts a new region at the shared slab's free space, with room for `n` bytes. */
-  private reopen(n: number): void {
+  /** Moves on to a slab with room for `n` bytes; the current one keeps what it holds. */
+  private nextSlab(n: number): void {
     this.close();
-    if (slab.length - slabUsed < n) {
-      slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, n));
-      slabUsed = 0;
-    }
-    this.buf = slab;
-    this.start = this.end = slabUsed;
+    if (this.buf !== EMPTY && this.spent.length < SPENT_SLABS) this.spent.push(this.buf);
+    this.buf = n > SLAB_BYTES ? Buffer.allocUnsafe(n) : acquire();
+    this.start = this.end = 0;
   }
 }

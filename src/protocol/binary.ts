@@ -6,6 +6,7 @@
 //   8 total body length u32 | 12 opaque u32 | 16 cas u64
 // Body: extras, then key, then value. A response has magic 0x81 and a status u16 where the
 // vbucket was, and echoes the request's opcode and opaque.
+import { Buffer } from 'node:buffer';
 import {
   RECORD_HEADROOM,
   clientError,
@@ -17,7 +18,7 @@ import {
   type ValueOut,
   unknownCommand,
 } from './command.js';
-import { latin1 } from './interned.js';
+import { copyBytes, latin1 } from './bytes.js';
 import { type ReplyWriter } from './output.js';
 import { MAX_KEY_BYTES, BAD_NAME, getKeyList, parseQueueRef, setKeyQueues } from './keys.js';
 
@@ -545,7 +546,7 @@ export class BinaryFraming implements Framing {
     while (n > 0) {
       const c = this.chunks[i]!;
       const take = Math.min(n, c.length - off);
-      c.copy(target, at, off, off + take);
+      copyBytes(c, off, off + take, target, at);
       at += take;
       n -= take;
       i++;

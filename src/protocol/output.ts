@@ -2,6 +2,8 @@
 // burst of replies costs no buffer per reply and leaves in one write; large values ride along
 // uncopied. Once the socket has copied what it was given, the slab is free for any connection:
 // in the steady state no memory is allocated for output at all, and an idle connection holds none.
+import { Buffer } from 'node:buffer';
+import { copyBytes } from './bytes.js';
 
 /** Bytes of one slab; a single claim larger than this gets a buffer of its own. */
 const SLAB_BYTES = 64 * 1024;
@@ -9,6 +11,8 @@ const SLAB_BYTES = 64 * 1024;
 const SPENT_SLABS = 8;
 /** Values up to this size are copied in; larger ones are passed along as they are. */
 export const INLINE_BYTES = 4096;
+/** Shorter strings are written by a plain loop: a native write costs more to set up. */
+const LOOP_WRITE_CHARS = 64;
 
 const EMPTY = Buffer.alloc(0);
 const NOTHING: readonly Buffer[] = [];
@@ -78,7 +82,7 @@ export class ReplyWriter {
       return;
     }
     const at = this.claim(n);
-    this.buf.set(bytes, at);
+    copyBytes(bytes, 0, n, this.buf, at);
   }
 
   /** Appends a string whose characters are all below 256, one byte each. */
@@ -86,7 +90,9 @@ export class ReplyWriter {
     const n = s.length;
     if (n === 0) return;
     const at = this.claim(n);
-    this.buf.write(s, at, n, 'latin1');
+    const buf = this.buf;
+    if (n >= LOOP_WRITE_CHARS) buf.write(s, at, n, 'latin1');
+    else for (let i = 0; i < n; i++) buf[at + i] = s.charCodeAt(i); // low byte, as latin1 writes
   }
 
   /** Appends the decimal digits of `n`, a non-negative integer below 2^53. */

@@ -1,4 +1,5 @@
 // The memcache text protocol as Kestrel defined it: command lines, data blocks, replies.
+import { Buffer } from 'node:buffer';
 import {
   type Command,
   type ErrorReply,
@@ -9,7 +10,7 @@ import {
   serverError,
   unknownCommand,
 } from './command.js';
-import { latin1 } from './interned.js';
+import { copyBytes, latin1 } from './bytes.js';
 import { type ReplyWriter } from './output.js';
 import { getKeyList, parseDecimal, parseQueueRef, parseSignedDecimal, setKeyQueues } from './keys.js';
 
@@ -39,11 +40,15 @@ const UNSUPPORTED_STORAGE = new Set(['add', 'replace', 'append', 'prepend', 'cas
 const badFormat = () => clientError('bad command line format');
 const badDataChunk = () => clientError('bad data chunk', 'bad_data', true);
 
-/** A data block being received: its bytes are kept as the chunks they arrived in. */
+/**
+ * A data block being received: copied straight into its record when it is all there at once,
+ * else kept as the chunks it arrives in (memory only for what has arrived).
+ */
 interface DataBlock {
   remaining: number; // payload bytes still to come
   total: number;
-  parts: Buffer[];
+  record: Buffer | null;
+  parts: Buffer[] | null;
   /** Set when the block is read only to be skipped, then this is the answer. */
   error?: ErrorReply;
   command?: Extract<Command, { kind: 'set' }>;
@@ -211,12 +216,12 @@ export class TextFraming implements Framing {
       record: EMPTY,
       noreply: t[5] === 'noreply',
     };
-    this.block = { remaining: bytes, total: bytes, parts: [], command, crlfSeen: 0 };
+    this.block = { remaining: bytes, total: bytes, record: null, parts: null, command, crlfSeen: 0 };
     return null;
   }
 
   private skipBlock(bytes: number, error: ErrorReply): Command | null {
-    this.block = { remaining: bytes, total: bytes, parts: [], error, crlfSeen: 0 };
+    this.block = { remaining: bytes, total: bytes, record: null, parts: null, error, crlfSeen: 0 };
     return null;
   }
 
@@ -226,7 +231,14 @@ export class TextFraming implements Framing {
     let pos = this.pos;
     if (block.remaining > 0) {
       const take = Math.min(block.remaining, buf.length - pos);
-      if (!block.error && take > 0) block.parts.push(buf.subarray(pos, pos + take));
+      if (!block.error && take > 0) {
+        if (take === block.total) {
+          block.record = Buffer.allocUnsafe(RECORD_HEADROOM + take);
+          copyBytes(buf, pos, pos + take, block.record, RECORD_HEADROOM);
+        } else {
+          (block.parts ??= []).push(buf.subarray(pos, pos + take));
+        }
+      }
       block.remaining -= take;
       pos += take;
     }
@@ -245,10 +257,7 @@ export class TextFraming implements Framing {
     this.block = null;
     if (block.error) return invalid(block.error);
     const command = block.command!;
-    const record = Buffer.allocUnsafe(RECORD_HEADROOM + block.total);
-    let at = RECORD_HEADROOM;
-    for (const part of block.parts) at += part.copy(record, at);
-    command.record = record;
+    command.record = block.record ?? joinParts(block);
     return command;
   }
 
@@ -291,6 +300,14 @@ export class TextFraming implements Framing {
         return;
     }
   }
+}
+
+/** The record of a block that arrived in pieces (or is empty). */
+function joinParts(block: DataBlock): Buffer {
+  const record = Buffer.allocUnsafe(RECORD_HEADROOM + block.total);
+  let at = RECORD_HEADROOM;
+  for (const part of block.parts ?? []) at += part.copy(record, at);
+  return record;
 }
 
 function invalid(reply: ErrorReply): Command {

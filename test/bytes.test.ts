@@ -1,6 +1,6 @@
-// Unit tests of latin1(): wire bytes to strings, the same string again for the same bytes.
+// Unit tests of the framings' byte helpers: latin1() (the same string again for the same bytes), copyBytes().
 import { describe, expect, it } from 'vitest';
-import { latin1 } from '../src/protocol/interned.js';
+import { copyBytes, latin1 } from '../src/protocol/bytes.js';
 
 describe('latin1', () => {
   it('decodes one char per byte, high bytes included', () => {
@@ -30,5 +30,18 @@ describe('latin1', () => {
   it('decodes runs longer than any key', () => {
     const long = 'z'.repeat(300);
     expect(latin1(Buffer.from(long), 0, 300)).toBe(long);
+  });
+});
+
+describe('copyBytes', () => {
+  it('copies short and long ranges to any offset', () => {
+    for (const n of [0, 1, 5, 127, 128, 129, 1000]) {
+      const src = Buffer.alloc(n + 6);
+      for (let i = 0; i < src.length; i++) src[i] = (i * 7) & 0xff;
+      const dst = Buffer.alloc(n + 10, 0xee);
+      copyBytes(src, 3, 3 + n, dst, 4);
+      expect(dst.subarray(4, 4 + n).equals(src.subarray(3, 3 + n)), `n=${n}`).toBe(true);
+      expect(dst.subarray(0, 4).every((c) => c === 0xee) && dst.subarray(4 + n).every((c) => c === 0xee)).toBe(true);
+    }
   });
 });

@@ -124,8 +124,10 @@ export class ReplyWriter {
    */
   recycle(): void {
     if (this.total > 0) return;
-    for (const slab of this.spent) release(slab);
-    this.spent.length = 0;
+    if (this.spent.length > 0) {
+      for (const slab of this.spent) release(slab);
+      this.spent = [];
+    }
     if (this.buf === EMPTY) return;
     release(this.buf);
     this.buf = EMPTY;

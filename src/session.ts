@@ -8,6 +8,7 @@ import {
   type GetKey,
   type Reply,
   type ValueOut,
+  type ValueReply,
   clientError,
   serverError,
   unknownCommand,
@@ -306,7 +307,7 @@ export class Session {
     const emit = (item: Item) => {
       this.hold(queue, item);
       sent++;
-      this.write(command, { kind: 'values', values: [this.valueOut(key, item, false)] });
+      this.write(command, this.valueOut(key, item, false));
       this.flush();
     };
     const next = async (): Promise<Reply> => {
@@ -325,7 +326,7 @@ export class Session {
           continue;
         }
         const waited = await this.block(queue, { ...key, timeoutMs: remaining }, 'open', false);
-        if (waited.kind !== 'values' || waited.values.length === 0) break;
+        if (waited.kind !== 'value') break;
         sent++; // block() already holds the item open
         this.write(command, waited);
         this.flush();
@@ -348,8 +349,7 @@ export class Session {
       if (key.open && open - (key.close && open > 0 ? 1 : 0) >= queue.config.maxOpenTransactions) return CLOSE_FIRST();
       if (!key.open && !key.peek && !key.close && !key.abort && open > 0) return CLOSE_FIRST();
     }
-    const values: ValueOut[] = [];
-    return this.serveKeys(keys, 0, values, withCas);
+    return this.serveKeys(keys, 0, null, withCas);
   }
 
   /**
@@ -358,7 +358,7 @@ export class Session {
    * what a plain get takes is held open until the whole reply is ready and only then
    * confirmed, so a connection that goes away meanwhile loses nothing.
    */
-  private serveKeys(keys: GetKey[], from: number, values: ValueOut[], withCas: boolean, resumed = false): Reply | Promise<Reply> {
+  private serveKeys(keys: GetKey[], from: number, values: ValueOut[] | null, withCas: boolean, resumed = false): Reply | Promise<Reply> {
     const provisional = keys.length > 1;
     for (let i = from; i < keys.length; i++) {
       const key = keys[i]!;
@@ -379,13 +379,14 @@ export class Session {
       }
       if (taken) {
         if (mode === 'open') this.hold(queue, taken, provisional && !key.open);
-        values.push(this.valueOut(key, taken, withCas));
+        if (keys.length === 1) return this.valueOut(key, taken, withCas);
+        (values ??= []).push(this.valueOut(key, taken, withCas));
       } else if (keys.length === 1 && key.timeoutMs) {
         return this.block(queue, key, mode, withCas);
       }
     }
     if (provisional) this.confirmProvisional();
-    return values.length ? { kind: 'values', values } : EMPTY_VALUES;
+    return values ? { kind: 'values', values } : EMPTY_VALUES;
   }
 
   private count(mode: TakeMode): void {
@@ -393,8 +394,9 @@ export class Session {
     else this.manager.counters.cmdGet++;
   }
 
-  private valueOut(key: GetKey, item: Item, withCas: boolean): ValueOut {
-    const out: ValueOut = { key: this.options.valueKey === 'full' ? key.raw : key.queue, flags: item.flags, data: item.data };
+  /** A hit: a reply of its own, or one of the list of a multi-key get. */
+  private valueOut(key: GetKey, item: Item, withCas: boolean): ValueReply {
+    const out: ValueReply = { kind: 'value', key: this.options.valueKey === 'full' ? key.raw : key.queue, flags: item.flags, data: item.data };
     if (withCas) out.cas = item.id;
     return out;
   }
@@ -408,7 +410,7 @@ export class Session {
           this.endWait(wait);
           if (!item) return resolve(EMPTY_VALUES);
           if (mode === 'open') this.hold(queue, item);
-          resolve({ kind: 'values', values: [this.valueOut(key, item, withCas)] });
+          resolve(this.valueOut(key, item, withCas));
         },
       };
       // Node fires longer timers at once: a wait beyond ~24.8 days is capped there.

@@ -452,6 +452,15 @@ describe('binary framing: replies to packets', () => {
     expect(p.value.toString()).toBe('payload');
   });
 
+  it('a single-hit reply encodes as the same one-value list', () => {
+    for (const op of [Opcode.GET, Opcode.GETK]) {
+      const { f, c } = cmd(op, { key: 'q', opaque: 5 });
+      const list = hit('payload', 7, 99);
+      if (list.kind !== 'values') throw new Error('not a list');
+      expect(encoded(f, { kind: 'value', ...list.values[0]! }, c).equals(encoded(f, list, c))).toBe(true);
+    }
+  });
+
   it('GET hit with an empty value', () => {
     const { f, c } = cmd(Opcode.GET, { key: 'q' });
     const p = one(encoded(f, hit(''), c));

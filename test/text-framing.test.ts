@@ -358,6 +358,8 @@ describe('TextFraming: get and other commands', () => {
     ])).toBe('VALUE a 0 1\r\n1\r\nVALUE b 1 2\r\n22\r\nEND\r\n');
     const big = Buffer.alloc(10_000, 0x62);
     expect(enc([{ key: 'q', flags: 0, data: big }])).toBe(`VALUE q 0 10000\r\n${big.toString()}\r\nEND\r\n`);
+    const single = { kind: 'value' as const, key: 'q', flags: 3, data: Buffer.from('ab'), cas: 7 };
+    expect(encoded(framing(), single, c).toString('latin1')).toBe('VALUE q 3 2 7\r\nab\r\nEND\r\n');
   });
 });
 

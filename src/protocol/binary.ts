@@ -199,18 +199,16 @@ function miss(out: ReplyWriter, t: BinaryTag): void {
   else packet(out, t, Status.KEY_NOT_FOUND, NOT_FOUND_TEXT);
 }
 
-/** A hit per value: header, flags and key, then the value itself. */
-function values(out: ReplyWriter, t: BinaryTag, values: ValueOut[]): void {
+/** A hit: header, flags and key, then the value itself. */
+function hit(out: ReplyWriter, t: BinaryTag, v: ValueOut): void {
   const key = t.withKey ? t.key : '';
   const keyLength = key.length;
-  for (const v of values) {
-    const at = out.claim(HEADER_BYTES + 4 + keyLength);
-    const buf = out.buffer;
-    writeHeader(buf, at, t.opcode, Status.NO_ERROR, keyLength, 4, 4 + keyLength + v.data.length, t.opaque, v.cas ?? 0);
-    writeU32(buf, at + HEADER_BYTES, v.flags);
-    if (keyLength > 0) buf.write(key, at + HEADER_BYTES + 4, keyLength, 'latin1');
-    out.bytes(v.data);
-  }
+  const at = out.claim(HEADER_BYTES + 4 + keyLength);
+  const buf = out.buffer;
+  writeHeader(buf, at, t.opcode, Status.NO_ERROR, keyLength, 4, 4 + keyLength + v.data.length, t.opaque, v.cas ?? 0);
+  writeU32(buf, at + HEADER_BYTES, v.flags);
+  if (keyLength > 0) buf.write(key, at + HEADER_BYTES + 4, keyLength, 'latin1');
+  out.bytes(v.data);
 }
 
 /** One packet per stat (key = name, value = value), then an empty one. */
@@ -303,9 +301,12 @@ export class BinaryFraming implements Framing {
     const isGet = command.kind === 'get' || isGetOpcode(t.opcode);
     const quietSuccess = t.quiet && !isGet; // SETQ, DELETEQ, FLUSHQ, QUITQ
     switch (reply.kind) {
+      case 'value':
+        return hit(out, t, reply);
       case 'values':
         if (reply.values.length === 0) return miss(out, t);
-        return values(out, t, reply.values);
+        for (const v of reply.values) hit(out, t, v);
+        return;
       case 'end':
         // A get that found nothing (e.g. a `/t=` wait that timed out) is a miss.
         if (isGet) return miss(out, t);

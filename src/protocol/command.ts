@@ -94,8 +94,12 @@ export interface ValueOut {
   cas?: number;
 }
 
+/** One hit as a reply of its own: what a single-key get answers, without a list. */
+export type ValueReply = { kind: 'value' } & ValueOut;
+
 export type Reply =
   | { kind: 'values'; values: ValueOut[] }
+  | ValueReply
   | { kind: 'stored' }
   | { kind: 'not_stored' }
   | { kind: 'deleted' }

@@ -5,6 +5,7 @@ import {
   type ErrorReply,
   type Framing,
   type Reply,
+  type ValueOut,
   RECORD_HEADROOM,
   clientError,
   serverError,
@@ -266,22 +267,11 @@ export class TextFraming implements Framing {
     const fixed = FIXED[reply.kind];
     if (fixed) return out.bytes(fixed);
     switch (reply.kind) {
+      case 'value':
+        valueBlock(out, reply);
+        return out.bytes(END);
       case 'values':
-        for (const v of reply.values) {
-          out.bytes(VALUE_);
-          out.latin1(v.key);
-          out.byte(SPACE);
-          out.decimal(v.flags);
-          out.byte(SPACE);
-          out.decimal(v.data.length);
-          if (v.cas !== undefined) {
-            out.byte(SPACE);
-            out.decimal(v.cas);
-          }
-          out.bytes(CRLF);
-          out.bytes(v.data);
-          out.bytes(CRLF);
-        }
+        for (const v of reply.values) valueBlock(out, v);
         return out.bytes(END);
       case 'line':
         return out.latin1(`${reply.text}\r\n`);
@@ -300,6 +290,23 @@ export class TextFraming implements Framing {
         return;
     }
   }
+}
+
+/** `VALUE <key> <flags> <bytes> [<cas>]`, then the data. */
+function valueBlock(out: ReplyWriter, v: ValueOut): void {
+  out.bytes(VALUE_);
+  out.latin1(v.key);
+  out.byte(SPACE);
+  out.decimal(v.flags);
+  out.byte(SPACE);
+  out.decimal(v.data.length);
+  if (v.cas !== undefined) {
+    out.byte(SPACE);
+    out.decimal(v.cas);
+  }
+  out.bytes(CRLF);
+  out.bytes(v.data);
+  out.bytes(CRLF);
 }
 
 /** The record of a block that arrived in pieces (or is empty). */

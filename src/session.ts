@@ -8,10 +8,12 @@ import {
   type GetKey,
   type Reply,
   type ValueOut,
+  type ValueReply,
   clientError,
   serverError,
   unknownCommand,
 } from './protocol/command.js';
+import { ReplyWriter } from './protocol/output.js';
 import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 import { type Item } from './store/layout.js';
 import { VERSION } from './version.js';
@@ -65,11 +67,16 @@ export class Session {
   private outstandingNonSets = 0;
   /** A parsed command that must wait for the ones before it. */
   private held: Command | null = null;
+  /** The promise of the latest asynchronous command, and the slots waiting on it. */
+  private lastPromise: Promise<Reply> | null = null;
+  private lastGroup: Slot[] | null = null;
   private readonly open = new Map<ReadSource, OpenItem[]>();
   private wait: Wait | null = null;
   private closed = false;
   private pumping = false;
   private writeBlocked = false;
+  /** Replies encoded and not yet written to the socket. */
+  private readonly out = new ReplyWriter();
 
   constructor(
     private readonly socket: Socket,
@@ -110,7 +117,7 @@ export class Session {
   private pump(): void {
     if (this.pumping || this.closed) return;
     this.pumping = true;
-    this.socket.cork();
+    const highWater = this.socket.writableHighWaterMark;
     try {
       while (!this.closed && !this.writeBlocked) {
         const command = this.held ?? this.framing.next();
@@ -121,9 +128,11 @@ export class Session {
         }
         this.held = null;
         this.start(command);
+        // A socket would refuse more past this: find out now, as writing each reply would.
+        if (this.out.length >= highWater) this.flush();
       }
     } finally {
-      this.socket.uncork();
+      this.flush();
       this.pumping = false;
     }
     // Back-pressure: stop reading while commands cannot be served or replies cannot leave.
@@ -157,14 +166,33 @@ export class Session {
     this.slots.push(slot);
     this.outstanding++;
     if (command.kind !== 'set') this.outstandingNonSets++;
-    const settle = (reply: Reply) => {
+    // Every set of one store batch gets the same promise: one handler (and one write) per batch.
+    if (result === this.lastPromise) {
+      this.lastGroup!.push(slot);
+      return;
+    }
+    const group = [slot];
+    this.lastPromise = result;
+    this.lastGroup = group;
+    result.then(
+      (reply) => this.settle(group, reply),
+      (err: unknown) => this.settle(group, this.failure(err)),
+    );
+  }
+
+  /** The promise shared by `group` settled: their replies leave, and held commands may start. */
+  private settle(group: Slot[], reply: Reply): void {
+    if (this.lastGroup === group) {
+      this.lastPromise = null;
+      this.lastGroup = null;
+    }
+    for (const slot of group) {
       slot.reply = reply;
       this.outstanding--;
-      if (command.kind !== 'set') this.outstandingNonSets--;
-      this.flushSlots();
-      this.pump();
-    };
-    result.then(settle, (err: unknown) => settle(this.failure(err)));
+      if (slot.command.kind !== 'set') this.outstandingNonSets--;
+    }
+    this.flushSlots();
+    this.pump();
   }
 
   private failure(err: unknown): Reply {
@@ -174,32 +202,37 @@ export class Session {
 
   private flushSlots(): void {
     if (this.closed) return;
-    this.socket.cork();
     while (this.slots.length > 0 && this.slots[0]!.reply !== undefined) {
       const slot = this.slots.shift()!;
       this.write(slot.command, slot.reply!);
       if (this.closed) break;
     }
-    this.socket.uncork();
+    this.flush();
   }
 
+  /** Encodes a reply into the pending output; flush() sends it. */
   private write(command: Command, reply: Reply): void {
     if (this.closed) return;
-    const bytes = this.framing.encode(reply, command);
-    if (Array.isArray(bytes)) {
-      for (const b of bytes) this.send(b);
-    } else if (bytes.length > 0) {
-      this.send(bytes);
-    }
+    this.framing.encode(reply, command, this.out);
     if (reply.kind === 'close' || (reply.kind === 'error' && reply.close)) {
+      this.flush();
       this.socket.end();
       this.close();
     }
   }
 
-  private send(bytes: Buffer): void {
-    this.manager.counters.bytesWritten += bytes.length;
-    if (!this.socket.write(bytes)) this.writeBlocked = true;
+  /** Sends the pending output: one write for a burst of replies. */
+  private flush(): void {
+    const parts = this.out.take();
+    if (this.closed || parts.length === 0) return;
+    if (parts.length > 1) this.socket.cork();
+    for (const bytes of parts) {
+      this.manager.counters.bytesWritten += bytes.length;
+      if (!this.socket.write(bytes)) this.writeBlocked = true;
+    }
+    if (parts.length > 1) this.socket.uncork();
+    // Nothing left queued: the socket has copied every byte out, so the memory may be reused.
+    if (this.socket.writableLength === 0) this.out.recycle();
   }
 
   // ---- commands -----------------------------------------------------------------------------
@@ -274,7 +307,8 @@ export class Session {
     const emit = (item: Item) => {
       this.hold(queue, item);
       sent++;
-      this.write(command, { kind: 'values', values: [this.valueOut(key, item, false)] });
+      this.write(command, this.valueOut(key, item, false));
+      this.flush();
     };
     const next = async (): Promise<Reply> => {
       while (!this.closed && sent < max) {
@@ -292,9 +326,10 @@ export class Session {
           continue;
         }
         const waited = await this.block(queue, { ...key, timeoutMs: remaining }, 'open', false);
-        if (waited.kind !== 'values' || waited.values.length === 0) break;
+        if (waited.kind !== 'value') break;
         sent++; // block() already holds the item open
         this.write(command, waited);
+        this.flush();
       }
       return END;
     };
@@ -314,8 +349,7 @@ export class Session {
       if (key.open && open - (key.close && open > 0 ? 1 : 0) >= queue.config.maxOpenTransactions) return CLOSE_FIRST();
       if (!key.open && !key.peek && !key.close && !key.abort && open > 0) return CLOSE_FIRST();
     }
-    const values: ValueOut[] = [];
-    return this.serveKeys(keys, 0, values, withCas);
+    return this.serveKeys(keys, 0, null, withCas);
   }
 
   /**
@@ -324,7 +358,7 @@ export class Session {
    * what a plain get takes is held open until the whole reply is ready and only then
    * confirmed, so a connection that goes away meanwhile loses nothing.
    */
-  private serveKeys(keys: GetKey[], from: number, values: ValueOut[], withCas: boolean, resumed = false): Reply | Promise<Reply> {
+  private serveKeys(keys: GetKey[], from: number, values: ValueOut[] | null, withCas: boolean, resumed = false): Reply | Promise<Reply> {
     const provisional = keys.length > 1;
     for (let i = from; i < keys.length; i++) {
       const key = keys[i]!;
@@ -345,13 +379,14 @@ export class Session {
       }
       if (taken) {
         if (mode === 'open') this.hold(queue, taken, provisional && !key.open);
-        values.push(this.valueOut(key, taken, withCas));
+        if (keys.length === 1) return this.valueOut(key, taken, withCas);
+        (values ??= []).push(this.valueOut(key, taken, withCas));
       } else if (keys.length === 1 && key.timeoutMs) {
         return this.block(queue, key, mode, withCas);
       }
     }
     if (provisional) this.confirmProvisional();
-    return values.length ? { kind: 'values', values } : EMPTY_VALUES;
+    return values ? { kind: 'values', values } : EMPTY_VALUES;
   }
 
   private count(mode: TakeMode): void {
@@ -359,8 +394,9 @@ export class Session {
     else this.manager.counters.cmdGet++;
   }
 
-  private valueOut(key: GetKey, item: Item, withCas: boolean): ValueOut {
-    const out: ValueOut = { key: this.options.valueKey === 'full' ? key.raw : key.queue, flags: item.flags, data: item.data };
+  /** A hit: a reply of its own, or one of the list of a multi-key get. */
+  private valueOut(key: GetKey, item: Item, withCas: boolean): ValueReply {
+    const out: ValueReply = { kind: 'value', key: this.options.valueKey === 'full' ? key.raw : key.queue, flags: item.flags, data: item.data };
     if (withCas) out.cas = item.id;
     return out;
   }
@@ -374,7 +410,7 @@ export class Session {
           this.endWait(wait);
           if (!item) return resolve(EMPTY_VALUES);
           if (mode === 'open') this.hold(queue, item);
-          resolve({ kind: 'values', values: [this.valueOut(key, item, withCas)] });
+          resolve(this.valueOut(key, item, withCas));
         },
       };
       // Node fires longer timers at once: a wait beyond ~24.8 days is capped there.

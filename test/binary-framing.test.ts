@@ -4,6 +4,7 @@ import memjs from 'memjs';
 import { BinaryFraming, Opcode, Status, type BinaryTag } from '../src/protocol/binary.js';
 import { RECORD_HEADROOM, clientError, serverError, type Command, type Reply } from '../src/protocol/command.js';
 import { packet, parseResponse, type Request, type Response, setExtras } from './helpers/binaryClient.js';
+import { encoded } from './helpers/encode.js';
 
 const MAX_ITEM = 1024;
 
@@ -14,8 +15,8 @@ type Req = Omit<Request, 'opcode'>;
 const req = (opcode: number, r: Req = {}): Buffer => packet({ opcode, ...r });
 
 /** Splits response bytes into packets; every byte must belong to a whole packet. */
-function packets(out: Buffer | Buffer[]): Response[] {
-  let rest = Buffer.isBuffer(out) ? out : Buffer.concat(out);
+function packets(out: Buffer): Response[] {
+  let rest = out;
   const list: Response[] = [];
   while (rest.length > 0) {
     const p = parseResponse(rest);
@@ -26,7 +27,7 @@ function packets(out: Buffer | Buffer[]): Response[] {
   return list;
 }
 
-function one(out: Buffer | Buffer[]): Response {
+function one(out: Buffer): Response {
   const list = packets(out);
   expect(list).toHaveLength(1);
   return list[0]!;
@@ -94,7 +95,7 @@ describe('binary framing: requests to commands', () => {
     expect(good).toMatchObject({ kind: 'get' });
     if (bad!.kind !== 'invalid') throw new Error('unreachable');
     expect(bad!.reply.close).toBeFalsy();
-    const p = one(f.encode(bad!.reply, bad!));
+    const p = one(encoded(f, bad!.reply, bad!));
     expect(p.status).toBe(Status.INVALID_ARGUMENTS);
     expect(p.value.toString()).toBe('bad queue name');
   });
@@ -151,7 +152,7 @@ describe('binary framing: requests to commands', () => {
     expect(bad).toMatchObject({ kind: 'invalid', reply: { code: 'bad_format', message: 'bad queue name' } });
     expect(next).toMatchObject({ kind: 'noop' });
     // Errors are never suppressed, even for SETQ.
-    if (bad!.kind === 'invalid') expect(one(f.encode(bad!.reply, bad!)).status).toBe(Status.INVALID_ARGUMENTS);
+    if (bad!.kind === 'invalid') expect(one(encoded(f, bad!.reply, bad!)).status).toBe(Status.INVALID_ARGUMENTS);
   });
 
   it('a value larger than max_item_size (but within the packet limit) → too large, stays open', () => {
@@ -163,7 +164,7 @@ describe('binary framing: requests to commands', () => {
     expect(c).toMatchObject({ kind: 'invalid', reply: { code: 'too_large' } });
     if (c!.kind !== 'invalid') return;
     expect(c!.reply.close).toBeFalsy();
-    const p = one(f.encode(c!.reply, c!));
+    const p = one(encoded(f, c!.reply, c!));
     expect(p).toMatchObject({ status: Status.VALUE_TOO_LARGE, opcode: Opcode.SET, opaque: 9 });
     // The value is discarded as it arrives; the next packet parses.
     f.push(big.subarray(24, 500));
@@ -212,7 +213,7 @@ describe('binary framing: requests to commands', () => {
     });
     if (c!.kind !== 'invalid') return;
     expect(c!.reply.close).toBeFalsy();
-    expect(one(f.encode(c!.reply, c!))).toMatchObject({ magic: 0x81, opcode: 0x02, opaque: 3, status: Status.UNKNOWN_COMMAND });
+    expect(one(encoded(f, c!.reply, c!))).toMatchObject({ magic: 0x81, opcode: 0x02, opaque: 3, status: Status.UNKNOWN_COMMAND });
     expect(next).toMatchObject({ kind: 'invalid', reply: { code: 'unknown_command' } });
     expect(noop).toMatchObject({ kind: 'noop' });
   });
@@ -237,7 +238,7 @@ describe('binary framing: bad packets close the connection', () => {
     expect(c!.kind).toBe('invalid');
     if (c!.kind !== 'invalid') return;
     expect(c!.reply.close).toBe(true);
-    expect(one(f.encode(c!.reply, c!)).status).toBe(status);
+    expect(one(encoded(f, c!.reply, c!)).status).toBe(status);
     // Nothing more is parsed from this connection.
     f.push(req(Opcode.NOOP));
     expect(f.next()).toBeNull();
@@ -308,7 +309,7 @@ describe('binary framing: bad packets close the connection', () => {
     const c = f.next();
     expect(c).toMatchObject({ kind: 'invalid', reply: { code: 'too_large', close: true } });
     if (c!.kind !== 'invalid') return;
-    expect(one(f.encode(c!.reply, c!))).toMatchObject({ status: Status.VALUE_TOO_LARGE, opaque: 42, opcode: Opcode.SET });
+    expect(one(encoded(f, c!.reply, c!))).toMatchObject({ status: Status.VALUE_TOO_LARGE, opaque: 42, opcode: Opcode.SET });
     expectFatal(f, c, Status.VALUE_TOO_LARGE);
   });
 
@@ -439,21 +440,30 @@ describe('binary framing: replies to packets', () => {
 
   it('response header: magic 0x81, echoed opcode and opaque', () => {
     const { f, c } = cmd(Opcode.NOOP, { opaque: 0xfffffffe });
-    const p = one(f.encode({ kind: 'ok' }, c));
+    const p = one(encoded(f, { kind: 'ok' }, c));
     expect(p).toMatchObject({ magic: 0x81, opcode: Opcode.NOOP, opaque: 0xfffffffe, status: 0, bodyLength: 0, dataType: 0 });
   });
 
   it('GET hit: status 0, 4-byte flags as extras, value, no key', () => {
     const { f, c } = cmd(Opcode.GET, { key: 'q/open', opaque: 21 });
-    const p = one(f.encode(hit('payload', 0xcafe), c));
+    const p = one(encoded(f, hit('payload', 0xcafe), c));
     expect(p).toMatchObject({ status: 0, opcode: Opcode.GET, opaque: 21, extrasLength: 4, keyLength: 0, cas: 0n });
     expect(p.extras.readUInt32BE(0)).toBe(0xcafe);
     expect(p.value.toString()).toBe('payload');
   });
 
+  it('a single-hit reply encodes as the same one-value list', () => {
+    for (const op of [Opcode.GET, Opcode.GETK]) {
+      const { f, c } = cmd(op, { key: 'q', opaque: 5 });
+      const list = hit('payload', 7, 99);
+      if (list.kind !== 'values') throw new Error('not a list');
+      expect(encoded(f, { kind: 'value', ...list.values[0]! }, c).equals(encoded(f, list, c))).toBe(true);
+    }
+  });
+
   it('GET hit with an empty value', () => {
     const { f, c } = cmd(Opcode.GET, { key: 'q' });
-    const p = one(f.encode(hit(''), c));
+    const p = one(encoded(f, hit(''), c));
     expect(p).toMatchObject({ status: 0, bodyLength: 4 });
     expect(p.value.length).toBe(0);
   });
@@ -461,7 +471,7 @@ describe('binary framing: replies to packets', () => {
   it('GETK and GETKQ hits echo the requested key', () => {
     for (const op of [Opcode.GETK, Opcode.GETKQ]) {
       const { f, c } = cmd(op, { key: 'work/close/open' });
-      const p = one(f.encode(hit('v', 1), c));
+      const p = one(encoded(f, hit('v', 1), c));
       expect(p).toMatchObject({ status: 0, opcode: op, key: 'work/close/open', extrasLength: 4 });
       expect(p.value.toString()).toBe('v');
     }
@@ -469,42 +479,42 @@ describe('binary framing: replies to packets', () => {
 
   it('GETQ hit is sent (quiet gets suppress misses only)', () => {
     const { f, c } = cmd(Opcode.GETQ, { key: 'q' });
-    expect(one(f.encode(hit('v'), c)).status).toBe(0);
+    expect(one(encoded(f, hit('v'), c)).status).toBe(0);
   });
 
   it('the CAS field carries value.cas when set (64-bit)', () => {
     const { f, c } = cmd(Opcode.GET, { key: 'q' });
-    expect(one(f.encode(hit('v', 0, 12345), c)).cas).toBe(12345n);
-    expect(one(f.encode(hit('v', 0, 2 ** 40 + 3), c)).cas).toBe(2n ** 40n + 3n);
+    expect(one(encoded(f, hit('v', 0, 12345), c)).cas).toBe(12345n);
+    expect(one(encoded(f, hit('v', 0, 2 ** 40 + 3), c)).cas).toBe(2n ** 40n + 3n);
   });
 
   it('a miss is 0x0001 Key not found; GETK echoes the key; GETQ/GETKQ say nothing', () => {
     {
       const { f, c } = cmd(Opcode.GET, { key: 'q', opaque: 4 });
-      const p = one(f.encode(MISS, c));
+      const p = one(encoded(f, MISS, c));
       expect(p).toMatchObject({ status: Status.KEY_NOT_FOUND, opaque: 4, extrasLength: 0 });
       expect(p.value.toString()).toBe('Not found');
     }
     {
       const { f, c } = cmd(Opcode.GETK, { key: 'q/t=10' });
-      expect(one(f.encode(MISS, c))).toMatchObject({ status: Status.KEY_NOT_FOUND, key: 'q/t=10' });
+      expect(one(encoded(f, MISS, c))).toMatchObject({ status: Status.KEY_NOT_FOUND, key: 'q/t=10' });
     }
     for (const op of [Opcode.GETQ, Opcode.GETKQ]) {
       const { f, c } = cmd(op, { key: 'q' });
-      expect(packets(f.encode(MISS, c))).toEqual([]);
-      expect(packets(f.encode({ kind: 'end' }, c))).toEqual([]);
+      expect(packets(encoded(f, MISS, c))).toEqual([]);
+      expect(packets(encoded(f, { kind: 'end' }, c))).toEqual([]);
     }
   });
 
   it('END (a timed-out wait) and NOT_FOUND answer a get as a miss', () => {
     const { f, c } = cmd(Opcode.GET, { key: 'q/t=5' });
-    expect(one(f.encode({ kind: 'end' }, c)).status).toBe(Status.KEY_NOT_FOUND);
-    expect(one(f.encode({ kind: 'not_found' }, c)).status).toBe(Status.KEY_NOT_FOUND);
+    expect(one(encoded(f, { kind: 'end' }, c)).status).toBe(Status.KEY_NOT_FOUND);
+    expect(one(encoded(f, { kind: 'not_found' }, c)).status).toBe(Status.KEY_NOT_FOUND);
   });
 
   it('errors on a quiet get are still sent', () => {
     const { f, c } = cmd(Opcode.GETKQ, { key: 'q/open' });
-    const p = one(f.encode(clientError('Close current item first', 'busy'), c));
+    const p = one(encoded(f, clientError('Close current item first', 'busy'), c));
     expect(p).toMatchObject({ status: Status.BUSY, opcode: Opcode.GETKQ });
     expect(p.value.toString()).toBe('Close current item first');
   });
@@ -513,49 +523,49 @@ describe('binary framing: replies to packets', () => {
     const r = { key: 'q', extras: setExtras(0, 0), value: 'v', opaque: 8 };
     {
       const { f, c } = cmd(Opcode.SET, r);
-      expect(one(f.encode({ kind: 'stored' }, c))).toMatchObject({ status: 0, opcode: Opcode.SET, opaque: 8, bodyLength: 0 });
-      expect(one(f.encode({ kind: 'not_stored' }, c)).status).toBe(Status.ITEM_NOT_STORED);
+      expect(one(encoded(f, { kind: 'stored' }, c))).toMatchObject({ status: 0, opcode: Opcode.SET, opaque: 8, bodyLength: 0 });
+      expect(one(encoded(f, { kind: 'not_stored' }, c)).status).toBe(Status.ITEM_NOT_STORED);
     }
     {
       const { f, c } = cmd(Opcode.SETQ, r);
-      expect(packets(f.encode({ kind: 'stored' }, c))).toEqual([]);
-      expect(packets(f.encode({ kind: 'none' }, c))).toEqual([]);
-      expect(one(f.encode({ kind: 'not_stored' }, c))).toMatchObject({ status: Status.ITEM_NOT_STORED, opcode: Opcode.SETQ });
-      expect(one(f.encode(serverError('read only', 'not_stored'), c)).status).toBe(Status.ITEM_NOT_STORED);
-      expect(one(f.encode(serverError('disk full'), c)).status).toBe(Status.INTERNAL_ERROR);
+      expect(packets(encoded(f, { kind: 'stored' }, c))).toEqual([]);
+      expect(packets(encoded(f, { kind: 'none' }, c))).toEqual([]);
+      expect(one(encoded(f, { kind: 'not_stored' }, c))).toMatchObject({ status: Status.ITEM_NOT_STORED, opcode: Opcode.SETQ });
+      expect(one(encoded(f, serverError('read only', 'not_stored'), c)).status).toBe(Status.ITEM_NOT_STORED);
+      expect(one(encoded(f, serverError('disk full'), c)).status).toBe(Status.INTERNAL_ERROR);
     }
   });
 
   it('DELETE: deleted → 0, not_found → 0x0001; DELETEQ suppresses success but not a miss', () => {
     {
       const { f, c } = cmd(Opcode.DELETE, { key: 'q' });
-      expect(one(f.encode({ kind: 'deleted' }, c)).status).toBe(0);
-      expect(one(f.encode({ kind: 'not_found' }, c)).status).toBe(Status.KEY_NOT_FOUND);
+      expect(one(encoded(f, { kind: 'deleted' }, c)).status).toBe(0);
+      expect(one(encoded(f, { kind: 'not_found' }, c)).status).toBe(Status.KEY_NOT_FOUND);
     }
     {
       const { f, c } = cmd(Opcode.DELETEQ, { key: 'q' });
-      expect(packets(f.encode({ kind: 'deleted' }, c))).toEqual([]);
-      expect(one(f.encode({ kind: 'not_found' }, c))).toMatchObject({ status: Status.KEY_NOT_FOUND, opcode: Opcode.DELETEQ });
+      expect(packets(encoded(f, { kind: 'deleted' }, c))).toEqual([]);
+      expect(one(encoded(f, { kind: 'not_found' }, c))).toMatchObject({ status: Status.KEY_NOT_FOUND, opcode: Opcode.DELETEQ });
     }
   });
 
   it('FLUSH: ok/end → 0; FLUSHQ suppresses success', () => {
     {
       const { f, c } = cmd(Opcode.FLUSH);
-      expect(one(f.encode({ kind: 'ok' }, c)).status).toBe(0);
-      expect(one(f.encode({ kind: 'end' }, c)).status).toBe(0);
+      expect(one(encoded(f, { kind: 'ok' }, c)).status).toBe(0);
+      expect(one(encoded(f, { kind: 'end' }, c)).status).toBe(0);
     }
     {
       const { f, c } = cmd(Opcode.FLUSHQ);
-      expect(packets(f.encode({ kind: 'ok' }, c))).toEqual([]);
-      expect(packets(f.encode({ kind: 'end' }, c))).toEqual([]);
-      expect(one(f.encode(serverError('read only', 'not_stored'), c)).status).toBe(Status.ITEM_NOT_STORED);
+      expect(packets(encoded(f, { kind: 'ok' }, c))).toEqual([]);
+      expect(packets(encoded(f, { kind: 'end' }, c))).toEqual([]);
+      expect(one(encoded(f, serverError('read only', 'not_stored'), c)).status).toBe(Status.ITEM_NOT_STORED);
     }
   });
 
   it('VERSION: status 0 and the version string as value', () => {
     const { f, c } = cmd(Opcode.VERSION, { opaque: 2 });
-    const p = one(f.encode({ kind: 'version', version: '1.2.3' }, c));
+    const p = one(encoded(f, { kind: 'version', version: '1.2.3' }, c));
     expect(p).toMatchObject({ status: 0, opcode: Opcode.VERSION, opaque: 2, keyLength: 0, extrasLength: 0 });
     expect(p.value.toString()).toBe('1.2.3');
   });
@@ -563,7 +573,7 @@ describe('binary framing: replies to packets', () => {
   it('STAT: one packet per stat, then an empty one, all with the opaque', () => {
     const { f, c } = cmd(Opcode.STAT, { opaque: 31 });
     const list = packets(
-      f.encode(
+      encoded(f, 
         {
           kind: 'stats',
           stats: [
@@ -588,18 +598,18 @@ describe('binary framing: replies to packets', () => {
   it('QUIT answers success before the close; QUITQ says nothing', () => {
     {
       const { f, c } = cmd(Opcode.QUIT, { opaque: 6 });
-      expect(one(f.encode({ kind: 'close' }, c))).toMatchObject({ status: 0, opcode: Opcode.QUIT, opaque: 6 });
+      expect(one(encoded(f, { kind: 'close' }, c))).toMatchObject({ status: 0, opcode: Opcode.QUIT, opaque: 6 });
     }
     {
       const { f, c } = cmd(Opcode.QUITQ);
-      expect(packets(f.encode({ kind: 'close' }, c))).toEqual([]);
+      expect(packets(encoded(f, { kind: 'close' }, c))).toEqual([]);
     }
   });
 
   it('NOOP → success; none → nothing', () => {
     const { f, c } = cmd(Opcode.NOOP);
-    expect(one(f.encode({ kind: 'ok' }, c)).status).toBe(0);
-    expect(packets(f.encode({ kind: 'none' }, c))).toEqual([]);
+    expect(one(encoded(f, { kind: 'ok' }, c)).status).toBe(0);
+    expect(packets(encoded(f, { kind: 'none' }, c))).toEqual([]);
   });
 
   it('every error code maps to its status and carries the message', () => {
@@ -616,7 +626,7 @@ describe('binary framing: replies to packets', () => {
       [{ kind: 'error', type: 'ERROR', code: 'empty' }, 0x0004, 'Invalid arguments'],
     ];
     for (const [reply, status, text] of cases) {
-      const p = one(f.encode(reply, c));
+      const p = one(encoded(f, reply, c));
       expect(p.status).toBe(status);
       expect(p.value.toString()).toBe(text);
       expect(p.opcode).toBe(Opcode.GET);
@@ -625,7 +635,7 @@ describe('binary framing: replies to packets', () => {
 
   it('a command without a binary tag still gets a well-formed packet', () => {
     const f = framing();
-    const p = one(f.encode({ kind: 'stored' }, { kind: 'noop' }));
+    const p = one(encoded(f, { kind: 'stored' }, { kind: 'noop' }));
     expect(p).toMatchObject({ magic: 0x81, status: 0, opaque: 0 });
   });
 
@@ -642,10 +652,7 @@ describe('binary framing: replies to packets', () => {
     );
     expect(cmds.map((c) => c.kind)).toEqual(['get', 'get', 'get', 'noop']);
     const replies: Reply[] = [MISS, hit('B', 2), MISS, { kind: 'ok' }];
-    const out = packets(cmds.flatMap((c, i) => {
-      const r = f.encode(replies[i]!, c);
-      return Buffer.isBuffer(r) ? [r] : r;
-    }));
+    const out = packets(Buffer.concat(cmds.map((c, i) => encoded(f, replies[i]!, c))));
     expect(out.map((p) => [p.opcode, p.opaque, p.status, p.key])).toEqual([
       [Opcode.GETKQ, 2, 0, 'b'],
       [Opcode.NOOP, 4, 0, ''],
@@ -680,15 +687,15 @@ describe('binary framing: what memjs sends and expects', () => {
   it('memjs reads our replies: get hit/miss by opaque, stats ending at an empty body', () => {
     const f = framing();
     const [get, stat] = parse(Buffer.concat([makeRequestBuffer(0, 'q', '', '', 10), makeRequestBuffer(0x10, '', '', '', 11)]), f);
-    const h = parseMessage(Buffer.concat(f.encode(hit('data', 5), get!) as Buffer[]));
+    const h = parseMessage(encoded(f, hit('data', 5), get!));
     expect(h.header).toMatchObject({ magic: 0x81, status: 0, opaque: 10 });
     expect(h.val.toString()).toBe('data');
     expect(h.extras.readUInt32BE(0)).toBe(5);
-    const m = parseMessage(f.encode(MISS, get!) as Buffer);
+    const m = parseMessage(encoded(f, MISS, get!));
     expect(m.header.status).toBe(1); // memjs: callback(null, null, null)
 
     // memjs keeps reading stat packets until one has totalBodyLength 0.
-    let buf = f.encode({ kind: 'stats', stats: [['pid', '1'], ['uptime', '2']] }, stat!) as Buffer;
+    let buf = encoded(f, { kind: 'stats', stats: [['pid', '1'], ['uptime', '2']] }, stat!);
     const seen: Record<string, string> = {};
     for (let msg = parseMessage(buf); msg; msg = parseMessage(buf)) {
       buf = buf.subarray(24 + msg.header.totalBodyLength);

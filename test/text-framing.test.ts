@@ -1,7 +1,8 @@
 // Unit tests of the text framing (protocol §1–§4 parsing) and the shared key syntax (keys.ts).
 import { describe, expect, it } from 'vitest';
-import { type Command, RECORD_HEADROOM } from '../src/protocol/command.js';
-import { MAX_KEY_BYTES, MAX_NAME_BYTES, isValidName, parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal } from '../src/protocol/keys.js';
+import { type Command, type GetKey, RECORD_HEADROOM } from '../src/protocol/command.js';
+import { MAX_KEY_BYTES, MAX_NAME_BYTES, getKeyList, isValidName, parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal, setKeyQueues } from '../src/protocol/keys.js';
+import { encoded } from './helpers/encode.js';
 import { MAX_LINE_BYTES, TextFraming, tokenize } from '../src/protocol/text.js';
 
 const MAX_ITEM = 1024;
@@ -30,7 +31,7 @@ function one(text: string | Buffer): Command {
 function errorText(cmd: Command): string {
   expect(cmd.kind).toBe('invalid');
   if (cmd.kind !== 'invalid') throw new Error('not invalid');
-  return Buffer.from(framing().encode(cmd.reply, cmd) as Buffer).toString('latin1');
+  return encoded(framing(), cmd.reply, cmd).toString('latin1');
 }
 
 function closes(cmd: Command): boolean {
@@ -293,10 +294,9 @@ describe('TextFraming: set', () => {
 
   it('encodes nothing for a noreply set', () => {
     const c = one('set q 0 0 1 noreply\r\nx\r\n');
-    const out = framing().encode({ kind: 'stored' }, c);
-    expect(Buffer.concat(Array.isArray(out) ? out : [out]).length).toBe(0);
+    expect(encoded(framing(), { kind: 'stored' }, c).length).toBe(0);
     const c2 = one('set q 0 0 1\r\nx\r\n');
-    expect(Buffer.from(framing().encode({ kind: 'stored' }, c2) as Buffer).toString()).toBe('STORED\r\n');
+    expect(encoded(framing(), { kind: 'stored' }, c2).toString()).toBe('STORED\r\n');
   });
 });
 
@@ -347,8 +347,7 @@ describe('TextFraming: get and other commands', () => {
   it('encodes VALUE lines with optional cas, and END', () => {
     const c = one('gets q\r\n');
     const enc = (values: Array<{ key: string; flags: number; data: Buffer; cas?: number }>) => {
-      const out = framing().encode({ kind: 'values', values }, c);
-      return Buffer.concat(Array.isArray(out) ? out : [out]).toString('latin1');
+      return encoded(framing(), { kind: 'values', values }, c).toString('latin1');
     };
     expect(enc([])).toBe('END\r\n');
     expect(enc([{ key: 'q', flags: 3, data: Buffer.from('ab'), cas: 7 }])).toBe('VALUE q 3 2 7\r\nab\r\nEND\r\n');
@@ -359,6 +358,8 @@ describe('TextFraming: get and other commands', () => {
     ])).toBe('VALUE a 0 1\r\n1\r\nVALUE b 1 2\r\n22\r\nEND\r\n');
     const big = Buffer.alloc(10_000, 0x62);
     expect(enc([{ key: 'q', flags: 0, data: big }])).toBe(`VALUE q 0 10000\r\n${big.toString()}\r\nEND\r\n`);
+    const single = { kind: 'value' as const, key: 'q', flags: 3, data: Buffer.from('ab'), cas: 7 };
+    expect(encoded(framing(), single, c).toString('latin1')).toBe('VALUE q 3 2 7\r\nab\r\nEND\r\n');
   });
 });
 
@@ -440,5 +441,28 @@ describe('keys.ts', () => {
     expect(parseSignedDecimal('-')).toBeUndefined();
     expect(parseSignedDecimal('--1')).toBeUndefined();
     expect(parseSignedDecimal('')).toBeUndefined();
+  });
+});
+
+describe('keys.ts: remembered parses', () => {
+  it('getKeyList: one frozen list per key, shared; errors as messages', () => {
+    const a = getKeyList('q/open');
+    expect(a).toEqual([parseGetKey('q/open')]);
+    expect(getKeyList('q/open')).toBe(a);
+    expect(Object.isFrozen(a) && Object.isFrozen((a as GetKey[])[0])).toBe(true);
+    expect(getKeyList('q/opne')).toBe('bad get option');
+  });
+
+  it('setKeyQueues: one frozen list per key, shared; errors as messages', () => {
+    const a = setKeyQueues('a+b+a');
+    expect(a).toEqual(['a', 'b']);
+    expect(setKeyQueues('a+b+a')).toBe(a);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(setKeyQueues('q.c')).toBe('cannot set to a cursor');
+  });
+
+  it('parses every key right while it forgets', () => {
+    for (let i = 0; i < 3000; i++) expect(setKeyQueues(`q${i}`)).toEqual([`q${i}`]);
+    expect(getKeyList('q1/peek')).toEqual([parseGetKey('q1/peek')]);
   });
 });

@@ -6,6 +6,7 @@
 //   8 total body length u32 | 12 opaque u32 | 16 cas u64
 // Body: extras, then key, then value. A response has magic 0x81 and a status u16 where the
 // vbucket was, and echoes the request's opcode and opaque.
+import { Buffer } from 'node:buffer';
 import {
   RECORD_HEADROOM,
   clientError,
@@ -17,7 +18,9 @@ import {
   type ValueOut,
   unknownCommand,
 } from './command.js';
-import { MAX_KEY_BYTES, BAD_NAME, parseGetKey, parseQueueRef, parseSetKey } from './keys.js';
+import { copyBytes, latin1 } from './bytes.js';
+import { type ReplyWriter } from './output.js';
+import { MAX_KEY_BYTES, BAD_NAME, getKeyList, parseQueueRef, setKeyQueues } from './keys.js';
 
 export const REQUEST_MAGIC = 0x80;
 export const RESPONSE_MAGIC = 0x81;
@@ -153,29 +156,76 @@ function writeHeader(
   opaque: number,
   cas: number,
 ): void {
+  // Byte by byte: these run once per reply, and the Buffer write helpers cost more per call.
   buf[at] = RESPONSE_MAGIC;
   buf[at + 1] = opcode;
-  buf.writeUInt16BE(keyLength, at + 2);
+  buf[at + 2] = keyLength >>> 8;
+  buf[at + 3] = keyLength;
   buf[at + 4] = extrasLength;
   buf[at + 5] = 0; // data type: raw bytes
-  buf.writeUInt16BE(status, at + 6);
-  buf.writeUInt32BE(bodyLength, at + 8);
-  buf.writeUInt32BE(opaque >>> 0, at + 12);
+  buf[at + 6] = status >>> 8;
+  buf[at + 7] = status;
+  writeU32(buf, at + 8, bodyLength);
+  writeU32(buf, at + 12, opaque);
   // u64 CAS from a double (item ids fit 2^53).
   const hi = cas > 0xffffffff ? Math.floor(cas / 0x100000000) : 0;
-  buf.writeUInt32BE(hi >>> 0, at + 16);
-  buf.writeUInt32BE((cas - hi * 0x100000000) >>> 0, at + 20);
+  writeU32(buf, at + 16, hi);
+  writeU32(buf, at + 20, cas - hi * 0x100000000);
+}
+
+/** Big-endian u32 (the low 32 bits of `v`). */
+function writeU32(buf: Buffer, at: number, v: number): void {
+  buf[at] = v >>> 24;
+  buf[at + 1] = v >>> 16;
+  buf[at + 2] = v >>> 8;
+  buf[at + 3] = v;
 }
 
 /** One response packet with an optional key and a string value (no extras). */
-function packet(t: BinaryTag, status: number, value: string, key = ''): Buffer {
+function packet(out: ReplyWriter, t: BinaryTag, status: number, value: string, key = ''): void {
   const keyLength = key.length; // latin1: one byte per char
   const valueLength = value.length === 0 ? 0 : Buffer.byteLength(value, 'utf8');
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + keyLength + valueLength);
-  writeHeader(buf, 0, t.opcode, status, keyLength, 0, keyLength + valueLength, t.opaque, 0);
-  if (keyLength > 0) buf.write(key, HEADER_BYTES, keyLength, 'latin1');
-  if (valueLength > 0) buf.write(value, HEADER_BYTES + keyLength, valueLength, 'utf8');
-  return buf;
+  const at = out.claim(HEADER_BYTES + keyLength + valueLength);
+  const buf = out.buffer;
+  writeHeader(buf, at, t.opcode, status, keyLength, 0, keyLength + valueLength, t.opaque, 0);
+  if (keyLength > 0) buf.write(key, at + HEADER_BYTES, keyLength, 'latin1');
+  if (valueLength > 0) buf.write(value, at + HEADER_BYTES + keyLength, valueLength, 'utf8');
+}
+
+/** Key not found; quiet gets say nothing. GETK echoes the key (as memcached), GET says why. */
+function miss(out: ReplyWriter, t: BinaryTag): void {
+  if (t.quiet) return;
+  if (t.withKey) packet(out, t, Status.KEY_NOT_FOUND, '', t.key);
+  else packet(out, t, Status.KEY_NOT_FOUND, NOT_FOUND_TEXT);
+}
+
+/** A hit: header, flags and key, then the value itself. */
+function hit(out: ReplyWriter, t: BinaryTag, v: ValueOut): void {
+  const key = t.withKey ? t.key : '';
+  const keyLength = key.length;
+  const at = out.claim(HEADER_BYTES + 4 + keyLength);
+  const buf = out.buffer;
+  writeHeader(buf, at, t.opcode, Status.NO_ERROR, keyLength, 4, 4 + keyLength + v.data.length, t.opaque, v.cas ?? 0);
+  writeU32(buf, at + HEADER_BYTES, v.flags);
+  if (keyLength > 0) buf.write(key, at + HEADER_BYTES + 4, keyLength, 'latin1');
+  out.bytes(v.data);
+}
+
+/** One packet per stat (key = name, value = value), then an empty one. */
+function stats(out: ReplyWriter, t: BinaryTag, stats: Array<[string, string]>): void {
+  let size = HEADER_BYTES;
+  for (const [name, value] of stats) size += HEADER_BYTES + name.length + Buffer.byteLength(value, 'utf8');
+  let at = out.claim(size);
+  const buf = out.buffer;
+  for (const [name, value] of stats) {
+    const keyLength = name.length;
+    const valueLength = Buffer.byteLength(value, 'utf8');
+    writeHeader(buf, at, t.opcode, Status.NO_ERROR, keyLength, 0, keyLength + valueLength, t.opaque, 0);
+    at += HEADER_BYTES;
+    at += buf.write(name, at, keyLength, 'latin1');
+    at += buf.write(value, at, valueLength, 'utf8');
+  }
+  writeHeader(buf, at, t.opcode, Status.NO_ERROR, 0, 0, 0, t.opaque, 0);
 }
 
 interface Options {
@@ -202,6 +252,8 @@ export class BinaryFraming implements Framing {
   private hBodyLength = 0;
 
   private readonly scratch = Buffer.alloc(MAX_KEY_BYTES + HEADER_BYTES);
+  /** Where the bytes of the last peek() start in the buffer it returned. */
+  private peekAt = 0;
 
   constructor(private readonly options: Options) {}
 
@@ -244,84 +296,45 @@ export class BinaryFraming implements Framing {
     return this.readBody(tag);
   }
 
-  encode(reply: Reply, command: Command): Buffer | Buffer[] {
+  encode(reply: Reply, command: Command, out: ReplyWriter): void {
     const t = tagOf(command);
     const isGet = command.kind === 'get' || isGetOpcode(t.opcode);
     const quietSuccess = t.quiet && !isGet; // SETQ, DELETEQ, FLUSHQ, QUITQ
     switch (reply.kind) {
+      case 'value':
+        return hit(out, t, reply);
       case 'values':
-        if (reply.values.length === 0) return this.miss(t);
-        return this.values(t, reply.values);
+        if (reply.values.length === 0) return miss(out, t);
+        for (const v of reply.values) hit(out, t, v);
+        return;
       case 'end':
         // A get that found nothing (e.g. a `/t=` wait that timed out) is a miss.
-        if (isGet) return this.miss(t);
-        return quietSuccess ? [] : packet(t, Status.NO_ERROR, '');
+        if (isGet) return miss(out, t);
+        return quietSuccess ? undefined : packet(out, t, Status.NO_ERROR, '');
       case 'not_found':
-        if (isGet) return this.miss(t);
-        return packet(t, Status.KEY_NOT_FOUND, NOT_FOUND_TEXT);
+        if (isGet) return miss(out, t);
+        return packet(out, t, Status.KEY_NOT_FOUND, NOT_FOUND_TEXT);
       case 'stored':
       case 'deleted':
       case 'ok':
-        return quietSuccess ? [] : packet(t, Status.NO_ERROR, '');
+        return quietSuccess ? undefined : packet(out, t, Status.NO_ERROR, '');
       case 'not_stored':
-        return packet(t, Status.ITEM_NOT_STORED, NOT_STORED_TEXT);
+        return packet(out, t, Status.ITEM_NOT_STORED, NOT_STORED_TEXT);
       case 'line':
-        return quietSuccess ? [] : packet(t, Status.NO_ERROR, reply.text);
+        return quietSuccess ? undefined : packet(out, t, Status.NO_ERROR, reply.text);
       case 'lines':
-        return quietSuccess ? [] : packet(t, Status.NO_ERROR, reply.lines.join('\r\n'));
+        return quietSuccess ? undefined : packet(out, t, Status.NO_ERROR, reply.lines.join('\r\n'));
       case 'version':
-        return packet(t, Status.NO_ERROR, reply.version);
+        return packet(out, t, Status.NO_ERROR, reply.version);
       case 'stats':
-        return this.stats(t, reply.stats);
+        return stats(out, t, reply.stats);
       case 'error':
-        return packet(t, errorStatus(reply.code), reply.message ?? DEFAULT_ERROR_TEXT[reply.code]);
+        return packet(out, t, errorStatus(reply.code), reply.message ?? DEFAULT_ERROR_TEXT[reply.code]);
       case 'none':
-        return [];
+        return;
       case 'close':
-        return t.opcode === Opcode.QUIT ? packet(t, Status.NO_ERROR, '') : [];
+        return t.opcode === Opcode.QUIT ? packet(out, t, Status.NO_ERROR, '') : undefined;
     }
-  }
-
-  // ---- encoding -------------------------------------------------------------------------------
-
-  /** Key not found; quiet gets say nothing. GETK echoes the key (as memcached), GET says why. */
-  private miss(t: BinaryTag): Buffer | Buffer[] {
-    if (t.quiet) return [];
-    return t.withKey ? packet(t, Status.KEY_NOT_FOUND, '', t.key) : packet(t, Status.KEY_NOT_FOUND, NOT_FOUND_TEXT);
-  }
-
-  /** A hit: header + flags + key in one buffer, then the value itself (not copied). */
-  private values(t: BinaryTag, values: ValueOut[]): Buffer[] {
-    const out: Buffer[] = [];
-    const key = t.withKey ? t.key : '';
-    const keyLength = key.length;
-    for (const v of values) {
-      const head = Buffer.allocUnsafe(HEADER_BYTES + 4 + keyLength);
-      writeHeader(head, 0, t.opcode, Status.NO_ERROR, keyLength, 4, 4 + keyLength + v.data.length, t.opaque, v.cas ?? 0);
-      head.writeUInt32BE(v.flags >>> 0, HEADER_BYTES);
-      if (keyLength > 0) head.write(key, HEADER_BYTES + 4, keyLength, 'latin1');
-      out.push(head);
-      if (v.data.length > 0) out.push(v.data);
-    }
-    return out;
-  }
-
-  /** One packet per stat (key = name, value = value), then an empty one; all in one buffer. */
-  private stats(t: BinaryTag, stats: Array<[string, string]>): Buffer {
-    let size = HEADER_BYTES;
-    for (const [name, value] of stats) size += HEADER_BYTES + name.length + Buffer.byteLength(value, 'utf8');
-    const buf = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (const [name, value] of stats) {
-      const keyLength = name.length;
-      const valueLength = Buffer.byteLength(value, 'utf8');
-      writeHeader(buf, at, t.opcode, Status.NO_ERROR, keyLength, 0, keyLength + valueLength, t.opaque, 0);
-      at += HEADER_BYTES;
-      at += buf.write(name, at, keyLength, 'latin1');
-      at += buf.write(value, at, valueLength, 'utf8');
-    }
-    writeHeader(buf, at, t.opcode, Status.NO_ERROR, 0, 0, 0, t.opaque, 0);
-    return buf;
   }
 
   // ---- parsing --------------------------------------------------------------------------------
@@ -332,17 +345,8 @@ export class BinaryFraming implements Framing {
    * returns null so the body is awaited.
    */
   private readHeader(): Command | null {
-    let h: Buffer;
-    let at: number;
-    const c = this.chunks[this.first]!;
-    if (c.length - this.offset >= HEADER_BYTES) {
-      h = c;
-      at = this.offset;
-    } else {
-      h = this.scratch;
-      at = 0;
-      this.copyOut(h, 0, HEADER_BYTES);
-    }
+    const h = this.peek(HEADER_BYTES);
+    const at = this.peekAt;
     const opcode = h[at + 1]!;
     const keyLength = h.readUInt16BE(at + 2);
     const extrasLength = h[at + 4]!;
@@ -440,12 +444,12 @@ export class BinaryFraming implements Framing {
     let flags = 0;
     let exptime = 0;
     if (extrasLength > 0) {
-      this.copyOut(this.scratch, 0, extrasLength);
-      this.consume(extrasLength);
+      const e = this.peek(extrasLength);
       if (extrasLength === 8) {
-        flags = this.scratch.readUInt32BE(0);
-        exptime = this.scratch.readUInt32BE(4);
+        flags = e.readUInt32BE(this.peekAt);
+        exptime = e.readUInt32BE(this.peekAt + 4);
       }
+      this.consume(extrasLength);
     }
     const key = keyLength > 0 ? this.readLatin1(keyLength) : '';
     tag.key = key;
@@ -455,19 +459,18 @@ export class BinaryFraming implements Framing {
       case Opcode.GETQ:
       case Opcode.GETK:
       case Opcode.GETKQ: {
-        const parsed = parseGetKey(key);
-        if (typeof parsed === 'string') return { kind: 'invalid', reply: clientError(parsed), tag };
-        return { kind: 'get', keys: [parsed], cas: false, tag };
+        const keys = getKeyList(key);
+        if (typeof keys === 'string') return { kind: 'invalid', reply: clientError(keys), tag };
+        return { kind: 'get', keys, cas: false, tag };
       }
       case Opcode.SET:
       case Opcode.SETQ: {
-        const queues = parseSetKey(key);
+        const queues = setKeyQueues(key);
         if (typeof queues === 'string') {
           this.discard(valueLength);
           return { kind: 'invalid', reply: clientError(queues), tag };
         }
-        const record = Buffer.allocUnsafe(RECORD_HEADROOM + valueLength);
-        record.fill(0, 0, RECORD_HEADROOM);
+        const record = Buffer.allocUnsafe(RECORD_HEADROOM + valueLength); // the store fills the headroom
         this.copyOut(record, RECORD_HEADROOM, valueLength);
         this.consume(valueLength);
         return { kind: 'set', key, queues, flags, exptime, record, noreply: quiet, tag };
@@ -522,6 +525,21 @@ export class BinaryFraming implements Framing {
 
   // ---- the chunk list -------------------------------------------------------------------------
 
+  /**
+   * The next `n` (≤ scratch size) buffered bytes in one buffer, from `peekAt` on: the first
+   * chunk itself when they are all in it, else a copy in scratch. Consumes nothing.
+   */
+  private peek(n: number): Buffer {
+    const c = this.chunks[this.first]!;
+    if (c.length - this.offset >= n) {
+      this.peekAt = this.offset;
+      return c;
+    }
+    this.copyOut(this.scratch, 0, n);
+    this.peekAt = 0;
+    return this.scratch;
+  }
+
   /** Copies `n` buffered bytes (n ≤ length) into `target` at `at`, without consuming them. */
   private copyOut(target: Buffer, at: number, n: number): void {
     let i = this.first;
@@ -529,7 +547,7 @@ export class BinaryFraming implements Framing {
     while (n > 0) {
       const c = this.chunks[i]!;
       const take = Math.min(n, c.length - off);
-      c.copy(target, at, off, off + take);
+      copyBytes(c, off, off + take, target, at);
       at += take;
       n -= take;
       i++;
@@ -539,14 +557,8 @@ export class BinaryFraming implements Framing {
 
   /** Reads and consumes `n` (≤ MAX_KEY_BYTES) buffered bytes as a latin1 string. */
   private readLatin1(n: number): string {
-    const c = this.chunks[this.first]!;
-    let s: string;
-    if (c.length - this.offset >= n) {
-      s = c.toString('latin1', this.offset, this.offset + n);
-    } else {
-      this.copyOut(this.scratch, 0, n);
-      s = this.scratch.toString('latin1', 0, n);
-    }
+    const b = this.peek(n);
+    const s = latin1(b, this.peekAt, this.peekAt + n);
     this.consume(n);
     return s;
   }

@@ -1,5 +1,6 @@
 // The typed values that travel between a wire framing (text or binary) and the Session.
 // Framings turn bytes into Commands and Replies into bytes; they never touch queues.
+import { type ReplyWriter } from './output.js';
 
 /**
  * Bytes reserved in front of every value a framing reads, so the store can write the item
@@ -93,8 +94,12 @@ export interface ValueOut {
   cas?: number;
 }
 
+/** One hit as a reply of its own: what a single-key get answers, without a list. */
+export type ValueReply = { kind: 'value' } & ValueOut;
+
 export type Reply =
   | { kind: 'values'; values: ValueOut[] }
+  | ValueReply
   | { kind: 'stored' }
   | { kind: 'not_stored' }
   | { kind: 'deleted' }
@@ -135,8 +140,9 @@ export interface Framing {
   /** Bytes held that are not yet a command (for back-pressure). */
   readonly buffered: number;
   /**
-   * The bytes for `reply` to `command`; empty when nothing is to be written. The session always
-   * passes the real reply: hiding it (text `noreply`, binary quiet opcodes) is the framing's call.
+   * Appends the bytes for `reply` to `command` to `out` (none when nothing is to be written). The
+   * session always passes the real reply: hiding it (text `noreply`, binary quiet opcodes) is the
+   * framing's call.
    */
-  encode(reply: Reply, command: Command): Buffer | Buffer[];
+  encode(reply: Reply, command: Command, out: ReplyWriter): void;
 }

@@ -94,3 +94,40 @@ export function parseSignedDecimal(s: string): number | undefined {
   }
   return parseDecimal(s);
 }
+
+// ---- parsed keys, remembered ----------------------------------------------------------------
+// Clients use a few keys over and over: each is parsed once. The results are shared by every
+// command that names the key, so they are frozen.
+
+/** Distinct keys remembered per kind; past this the memory starts over. */
+const MEMO_KEYS = 1024;
+
+function memo<T>(parse: (raw: string) => T): (raw: string) => T {
+  let known = new Map<string, T>();
+  return (raw) => {
+    let parsed = known.get(raw);
+    if (parsed === undefined) {
+      if (known.size >= MEMO_KEYS) known = new Map();
+      parsed = parse(raw);
+      known.set(raw, parsed);
+    }
+    return parsed;
+  };
+}
+
+function frozen<T>(value: T): T {
+  Object.freeze(value);
+  return value;
+}
+
+/** parseGetKey, as a one-key list (a single-key get's `keys`); shared: never modify it. */
+export const getKeyList = memo((raw: string): GetKey[] | string => {
+  const key = parseGetKey(raw);
+  return typeof key === 'string' ? key : frozen([frozen(key)]);
+});
+
+/** parseSetKey; shared: never modify the list. */
+export const setKeyQueues = memo((raw: string): string[] | string => {
+  const queues = parseSetKey(raw);
+  return typeof queues === 'string' ? queues : frozen(queues);
+});

@@ -1,22 +1,27 @@
 // The memcache text protocol as Kestrel defined it: command lines, data blocks, replies.
+import { Buffer } from 'node:buffer';
 import {
   type Command,
   type ErrorReply,
   type Framing,
   type Reply,
+  type ValueOut,
   RECORD_HEADROOM,
   clientError,
   serverError,
   unknownCommand,
 } from './command.js';
-import { parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal } from './keys.js';
+import { copyBytes, latin1 } from './bytes.js';
+import { type ReplyWriter } from './output.js';
+import { getKeyList, parseDecimal, parseQueueRef, parseSignedDecimal, setKeyQueues } from './keys.js';
 
 export const MAX_LINE_BYTES = 8 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 const CRLF = Buffer.from('\r\n');
 const END = Buffer.from('END\r\n');
-const CRLF_END = Buffer.from('\r\nEND\r\n');
+const VALUE_ = Buffer.from('VALUE ');
+const SPACE = 0x20;
 const FIXED: Partial<Record<Reply['kind'], Buffer>> = {
   stored: Buffer.from('STORED\r\n'),
   not_stored: Buffer.from('NOT_STORED\r\n'),
@@ -25,8 +30,6 @@ const FIXED: Partial<Record<Reply['kind'], Buffer>> = {
   end: END,
   ok: Buffer.from('OK\r\n'),
 };
-/** Values up to this size are copied into one reply buffer; larger ones are written as they are. */
-const INLINE_VALUE_BYTES = 4096;
 
 /**
  * memcache storage commands a queue has no use for: their data block is skipped, then
@@ -38,11 +41,15 @@ const UNSUPPORTED_STORAGE = new Set(['add', 'replace', 'append', 'prepend', 'cas
 const badFormat = () => clientError('bad command line format');
 const badDataChunk = () => clientError('bad data chunk', 'bad_data', true);
 
-/** A data block being received: its bytes are kept as the chunks they arrived in. */
+/**
+ * A data block being received: copied straight into its record when it is all there at once,
+ * else kept as the chunks it arrives in (memory only for what has arrived).
+ */
 interface DataBlock {
   remaining: number; // payload bytes still to come
   total: number;
-  parts: Buffer[];
+  record: Buffer | null;
+  parts: Buffer[] | null;
   /** Set when the block is read only to be skipped, then this is the answer. */
   error?: ErrorReply;
   command?: Extract<Command, { kind: 'set' }>;
@@ -199,7 +206,7 @@ export class TextFraming implements Framing {
     const flags = parseDecimal(t[2]!);
     const exptime = parseSignedDecimal(t[3]!);
     if (flags === undefined || flags > 0xffffffff || exptime === undefined) return this.skipBlock(bytes, badFormat());
-    const queues = parseSetKey(t[1]!);
+    const queues = setKeyQueues(t[1]!);
     if (typeof queues === 'string') return this.skipBlock(bytes, clientError(queues));
     const command = {
       kind: 'set' as const,
@@ -210,12 +217,12 @@ export class TextFraming implements Framing {
       record: EMPTY,
       noreply: t[5] === 'noreply',
     };
-    this.block = { remaining: bytes, total: bytes, parts: [], command, crlfSeen: 0 };
+    this.block = { remaining: bytes, total: bytes, record: null, parts: null, command, crlfSeen: 0 };
     return null;
   }
 
   private skipBlock(bytes: number, error: ErrorReply): Command | null {
-    this.block = { remaining: bytes, total: bytes, parts: [], error, crlfSeen: 0 };
+    this.block = { remaining: bytes, total: bytes, record: null, parts: null, error, crlfSeen: 0 };
     return null;
   }
 
@@ -225,7 +232,14 @@ export class TextFraming implements Framing {
     let pos = this.pos;
     if (block.remaining > 0) {
       const take = Math.min(block.remaining, buf.length - pos);
-      if (!block.error && take > 0) block.parts.push(buf.subarray(pos, pos + take));
+      if (!block.error && take > 0) {
+        if (take === block.total) {
+          block.record = Buffer.allocUnsafe(RECORD_HEADROOM + take);
+          copyBytes(buf, pos, pos + take, block.record, RECORD_HEADROOM);
+        } else {
+          (block.parts ??= []).push(buf.subarray(pos, pos + take));
+        }
+      }
       block.remaining -= take;
       pos += take;
     }
@@ -244,56 +258,63 @@ export class TextFraming implements Framing {
     this.block = null;
     if (block.error) return invalid(block.error);
     const command = block.command!;
-    const record = Buffer.allocUnsafe(RECORD_HEADROOM + block.total);
-    let at = RECORD_HEADROOM;
-    for (const part of block.parts) at += part.copy(record, at);
-    command.record = record;
+    command.record = block.record ?? joinParts(block);
     return command;
   }
 
-  encode(reply: Reply, command: Command): Buffer | Buffer[] {
-    if ('noreply' in command && command.noreply) return EMPTY; // memcache's noreply: no line at all
+  encode(reply: Reply, command: Command, out: ReplyWriter): void {
+    if ('noreply' in command && command.noreply) return; // memcache's noreply: no line at all
     const fixed = FIXED[reply.kind];
-    if (fixed) return fixed;
+    if (fixed) return out.bytes(fixed);
     switch (reply.kind) {
-      case 'values': {
-        if (reply.values.length === 0) return END;
-        const out: Buffer[] = [];
-        let small: string[] = [];
-        for (const v of reply.values) {
-          const head = `VALUE ${v.key} ${v.flags} ${v.data.length}${v.cas === undefined ? '' : ` ${v.cas}`}\r\n`;
-          if (v.data.length <= INLINE_VALUE_BYTES && reply.values.length === 1) {
-            const headLen = Buffer.byteLength(head, 'latin1');
-            const b = Buffer.allocUnsafe(headLen + v.data.length + CRLF_END.length);
-            b.write(head, 0, 'latin1');
-            v.data.copy(b, headLen);
-            CRLF_END.copy(b, headLen + v.data.length);
-            return b;
-          }
-          small.push(head);
-          out.push(Buffer.from(small.join(''), 'latin1'), v.data, CRLF);
-          small = [];
-        }
-        out.push(END);
-        return out;
-      }
+      case 'value':
+        valueBlock(out, reply);
+        return out.bytes(END);
+      case 'values':
+        for (const v of reply.values) valueBlock(out, v);
+        return out.bytes(END);
       case 'line':
-        return Buffer.from(`${reply.text}\r\n`, 'latin1');
+        return out.latin1(`${reply.text}\r\n`);
       case 'version':
-        return Buffer.from(`VERSION ${reply.version}\r\n`, 'latin1');
+        return out.latin1(`VERSION ${reply.version}\r\n`);
       case 'stats': {
         let s = '';
         for (const [k, v] of reply.stats) s += `STAT ${k} ${v}\r\n`;
-        return Buffer.from(`${s}END\r\n`, 'latin1');
+        return out.latin1(`${s}END\r\n`);
       }
       case 'lines':
-        return Buffer.from(reply.lines.map((l) => `${l}\r\n`).join('') + 'END\r\n', 'latin1');
+        return out.latin1(reply.lines.map((l) => `${l}\r\n`).join('') + 'END\r\n');
       case 'error':
-        return Buffer.from(reply.message ? `${reply.type} ${reply.message}\r\n` : `${reply.type}\r\n`, 'latin1');
+        return out.latin1(reply.message ? `${reply.type} ${reply.message}\r\n` : `${reply.type}\r\n`);
       default:
-        return EMPTY;
+        return;
     }
   }
+}
+
+/** `VALUE <key> <flags> <bytes> [<cas>]`, then the data. */
+function valueBlock(out: ReplyWriter, v: ValueOut): void {
+  out.bytes(VALUE_);
+  out.latin1(v.key);
+  out.byte(SPACE);
+  out.decimal(v.flags);
+  out.byte(SPACE);
+  out.decimal(v.data.length);
+  if (v.cas !== undefined) {
+    out.byte(SPACE);
+    out.decimal(v.cas);
+  }
+  out.bytes(CRLF);
+  out.bytes(v.data);
+  out.bytes(CRLF);
+}
+
+/** The record of a block that arrived in pieces (or is empty). */
+function joinParts(block: DataBlock): Buffer {
+  const record = Buffer.allocUnsafe(RECORD_HEADROOM + block.total);
+  let at = RECORD_HEADROOM;
+  for (const part of block.parts ?? []) at += part.copy(record, at);
+  return record;
 }
 
 function invalid(reply: ErrorReply): Command {
@@ -302,11 +323,15 @@ function invalid(reply: ErrorReply): Command {
 
 function parseGet(t: string[], cas: boolean): Command {
   if (t.length < 2) return invalid(badFormat());
+  if (t.length === 2) {
+    const keys = getKeyList(t[1]!);
+    return typeof keys === 'string' ? invalid(clientError(keys)) : { kind: 'get', keys, cas };
+  }
   const keys = [];
   for (let i = 1; i < t.length; i++) {
-    const key = parseGetKey(t[i]!);
-    if (typeof key === 'string') return invalid(clientError(key));
-    keys.push(key);
+    const list = getKeyList(t[i]!);
+    if (typeof list === 'string') return invalid(clientError(list));
+    keys.push(list[0]!);
   }
   return { kind: 'get', keys, cas };
 }
@@ -321,7 +346,7 @@ export function tokenize(buf: Buffer, start: number, end: number): string[] {
     if (i >= end) break;
     const s = i;
     while (i < end && c !== 32 && c !== 9) c = buf[++i]!;
-    out.push(buf.toString('latin1', s, i));
+    out.push(latin1(buf, s, i));
   }
   return out;
 }

@@ -21,6 +21,8 @@ usage: bench/run-all.sh [--quick | --full] [options]
                        flood,pipelined,packing,rss,cursor-rss,startup,fsync,charts
   --no-build           do not run `npx tsc -p tsconfig.json` first
   --no-memcached       siberite only
+  --flood-rounds <n>   flood: n alternating rounds (siberite, memcached, …) on fresh
+                       servers, reported as medians                  [quick 1, full 5]
   --step-timeout <s>   hard limit per benchmark step      [quick 900, full 7200]
   -h, --help           this text
 
@@ -34,6 +36,7 @@ ONLY=""
 BUILD=1
 USE_MC=1
 STEP_TIMEOUT=""
+FLOOD_ROUNDS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) MODE=quick ;;
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0 ;;
     --no-memcached) USE_MC=0 ;;
     --step-timeout) STEP_TIMEOUT="${2:?--step-timeout needs seconds}"; shift ;;
+    --flood-rounds) FLOOD_ROUNDS="${2:?--flood-rounds needs a count}"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run-all: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -218,7 +222,7 @@ if [ "$BUILD" = 1 ]; then
     exit 1
   fi
 fi
-for f in "$CLI" dist/bench/flood.js dist/bench/packing.js dist/bench/rss.js dist/bench/startup.js dist/bench/fsync.js dist/bench/charts.js; do
+for f in "$CLI" dist/bench/flood.js dist/bench/flood-medians.js dist/bench/packing.js dist/bench/rss.js dist/bench/startup.js dist/bench/fsync.js dist/bench/charts.js; do
   [ -f "$f" ] || { echo "run-all: $f missing (build first)" >&2; exit 1; }
 done
 
@@ -236,6 +240,9 @@ fi
 
 # ---- sizes -------------------------------------------------------------------------------
 
+if [ -z "$FLOOD_ROUNDS" ]; then
+  if [ "$MODE" = full ]; then FLOOD_ROUNDS=5; else FLOOD_ROUNDS=1; fi
+fi
 if [ "$MODE" = full ]; then
   FLOOD=(--connections 1,10,100 --seconds 5 --warmup 1)
   PIPE=(--protocol both --seconds 5 --warmup 1)
@@ -262,8 +269,15 @@ echo "run-all: $MODE mode, siberite $CLI$([ "$USE_MC" = 1 ] && echo " vs $($MEMC
 # ---- the benchmarks ----------------------------------------------------------------------
 
 if want flood; then
-  with_server siberite flood-siberite node dist/bench/flood.js --port @PORT@ --pid @PID@ --label siberite "${FLOOD[@]}"
-  mc_with_server flood-memcached node dist/bench/flood.js --port @PORT@ --pid @PID@ --label memcached "${FLOOD[@]}"
+  # Alternating rounds, so that both servers meet the same moods of a shared machine.
+  rm -f bench/results/flood-*-r*.json
+  for round in $(seq 1 "$FLOOD_ROUNDS"); do
+    with_server siberite "flood-siberite-r$round" node dist/bench/flood.js --port @PORT@ --pid @PID@ --label siberite \
+      --json "bench/results/flood-siberite-r$round.json" "${FLOOD[@]}"
+    mc_with_server "flood-memcached-r$round" node dist/bench/flood.js --port @PORT@ --pid @PID@ --label memcached \
+      --json "bench/results/flood-memcached-r$round.json" "${FLOOD[@]}"
+  done
+  step flood-medians node dist/bench/flood-medians.js bench/results/flood-*-r*.json
 fi
 
 if want pipelined; then

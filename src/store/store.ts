@@ -97,16 +97,16 @@ export interface StoreOptions {
   maxUnappliedBytes?: number;
 }
 
-const MAX_UNAPPLIED_BYTES = 4 * 1024 * 1024;
+const MAX_UNAPPLIED_BYTES = 2 * 1024 * 1024;
 /**
  * A logged batch waits up to this long to be applied, so LevelDB gets fewer, larger writes (each
  * costs a crossing to the thread pool and back) — unless someone waits for it: a reader of items
  * only on disk, an unacknowledged producer, an ordered task; or this many bytes are waiting.
  */
 const APPLY_DELAY_MS = 2;
-const APPLY_NOW_BYTES = 1024 * 1024;
+const APPLY_NOW_BYTES = 512 * 1024;
 /** Consecutive sealed batches are merged into one LevelDB write up to about this many bytes. */
-const MAX_APPLY_BYTES = 4 * 1024 * 1024;
+const MAX_APPLY_BYTES = 1024 * 1024;
 /** Start-up replays the log into LevelDB in writes of about this many bytes. */
 const REPLAY_BYTES = 4 * 1024 * 1024;
 
@@ -160,11 +160,13 @@ export class Store {
       // Queues write once and read once: a small block cache is enough, and a small write
       // buffer keeps resident memory low.
       cacheSize: 2 * 1024 * 1024,
-      writeBufferSize: Number(process.env.SIB_WB ?? 256 * 1024),
+      writeBufferSize: 256 * 1024,
       // LevelDB reads table files through mmap, and mapped pages count as resident memory:
-      // few open tables of modest size bound that (an evicted table is unmapped).
+      // few open tables of modest size bound that (an evicted table is unmapped). Most tables
+      // are memtables written out and moved down whole, so they are writeBufferSize large:
+      // 64 open × 256 KiB at most (draining 1 M × 1 KiB: 2 MiB tables mapped 20–37 MB).
       maxOpenFiles: 74, // LevelDB's minimum: 64 tables + 10 other files
-      maxFileSize: Number(process.env.SIB_MF ?? 256 * 1024),
+      maxFileSize: 256 * 1024,
     });
     await db.open();
     // LevelDB ignores entries of its directory that are not its own files, such as this one.

@@ -21,7 +21,7 @@ const DEL = 1;
 export const SEGMENT_BYTES = 8 * 1024 * 1024;
 const SUFFIX = '.wal';
 /** Larger records (rare: huge items, or thousands of sets in one turn) get a buffer of their own. */
-const SCRATCH_BYTES = 1024 * 1024;
+const SCRATCH_BYTES = 256 * 1024;
 
 export interface WalRecord {
   seq: number;

@@ -251,7 +251,11 @@ async function main(): Promise<number> {
 
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json') && (filter === null || filter.test(n))).sort();
+    // Single rounds (flood-<label>-r<n>.json) are summed up by flood-medians into flood-<label>.json.
+    const isRound = (n: string) => /-r\d+\.json$/.test(n);
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.json') && !isRound(n) && (filter === null || filter.test(n)))
+      .sort();
   } catch (err) {
     process.stderr.write(`${TOOL}: cannot read ${dir}: ${(err as Error).message}\n`);
     return 1;

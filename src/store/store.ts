@@ -160,13 +160,14 @@ export class Store {
       // Queues write once and read once: a small block cache is enough, and a small write
       // buffer keeps resident memory low.
       cacheSize: 2 * 1024 * 1024,
-      writeBufferSize: 256 * 1024,
+      writeBufferSize: 2 * 1024 * 1024,
       // LevelDB reads table files through mmap, and mapped pages count as resident memory:
       // few open tables of modest size bound that (an evicted table is unmapped). Most tables
-      // are memtables written out and moved down whole, so they are writeBufferSize large:
-      // 64 open × 256 KiB at most (draining 1 M × 1 KiB: 2 MiB tables mapped 20–37 MB).
+      // are memtables written out and moved down whole, so they are writeBufferSize large.
+      // (256 KiB tables mapped 20 MB less while draining 1 M × 1 KiB, but cost a third of the
+      // throughput with a 1 M backlog: see docs/benchmarks.md.)
       maxOpenFiles: 74, // LevelDB's minimum: 64 tables + 10 other files
-      maxFileSize: 256 * 1024,
+      maxFileSize: 512 * 1024,
     });
     await db.open();
     // LevelDB ignores entries of its directory that are not its own files, such as this one.

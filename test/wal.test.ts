@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BatchOp, WAL_SEQ_KEY, decodeSeq, encodeSeq } from '../src/store/layout.js';
+import { type BatchOp, WAL_SEQ_KEY, decodeSeq, encodeSeq, mergeBatchOps } from '../src/store/layout.js';
 import { Store } from '../src/store/store.js';
 import { SEGMENT_BYTES, WriteAheadLog, decodeRecords, encodeRecord, readLog } from '../src/store/wal.js';
 
@@ -69,6 +69,31 @@ describe('record codec', () => {
     const { records, end } = decodeRecords(Buffer.concat([first, second, encodeRecord(3, [])]));
     expect(records.map((r) => r.seq)).toEqual([1]);
     expect(end).toBe(first.length);
+  });
+});
+
+describe('mergeBatchOps', () => {
+  it('keeps every op in order, but of the queue and cursor metas only the last write of each', () => {
+    const merged = mergeBatchOps([
+      [put('i/q/1', 'a'), put('m/q', '1'), put('c/q/x', '1')],
+      [put('i/q/2', 'b'), put('m/q', '2'), put('r/q/x/1', 'a')],
+      [del('r/q/x/1'), put('m/other', '1'), del('c/q/x')],
+      [put('m/q', '3'), put('s/status', 'UP')],
+    ]);
+    expect(merged).toEqual([
+      put('i/q/1', 'a'),
+      put('i/q/2', 'b'),
+      put('r/q/x/1', 'a'),
+      del('r/q/x/1'),
+      put('m/other', '1'),
+      del('c/q/x'),
+      put('m/q', '3'),
+      put('s/status', 'UP'),
+    ]);
+  });
+
+  it('keeps item keys that merely start like a meta', () => {
+    expect(mergeBatchOps([[put('i/m/1', 'a')], [put('i/m/1', 'b')]])).toEqual([put('i/m/1', 'a'), put('i/m/1', 'b')]);
   });
 });
 

@@ -72,6 +72,36 @@ export function idFromKey(key: Buffer): number {
   return key.readUInt32BE(key.length - 8) * 0x1_0000_0000 + key.readUInt32BE(key.length - 4);
 }
 
+/**
+ * Queue and cursor metas (m/…, c/…): every batch rewrites them whole, so of several writes of
+ * one such key in a LevelDB write only the last matters.
+ */
+export function isMetaKey(key: Buffer): boolean {
+  return key.length > 2 && key[1] === 0x2f && (key[0] === 0x6d || key[0] === 0x63);
+}
+
+/**
+ * The ops of consecutive batches as one LevelDB write: in order, without the meta writes a
+ * later write of the same key supersedes (under load most of a merged write would be metas).
+ */
+export function mergeBatchOps(batches: ReadonlyArray<readonly BatchOp[]>): BatchOp[] {
+  const seen = new Set<string>();
+  const kept: BatchOp[] = [];
+  for (let b = batches.length - 1; b >= 0; b--) {
+    const ops = batches[b]!;
+    for (let i = ops.length - 1; i >= 0; i--) {
+      const op = ops[i]!;
+      if (isMetaKey(op.key)) {
+        const name = op.key.toString('latin1');
+        if (seen.has(name)) continue;
+        seen.add(name);
+      }
+      kept.push(op);
+    }
+  }
+  return kept.reverse();
+}
+
 export function cursorKey(queue: string, cursor: string): Buffer {
   return enc(`c/${queue}/${cursor}`);
 }

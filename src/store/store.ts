@@ -14,6 +14,7 @@ import {
   decodeSeq,
   encodeSeq,
   idFromKey,
+  mergeBatchOps,
   itemKey,
   prefixRange,
   queueFromMetaKey,
@@ -357,11 +358,7 @@ export class Store {
   }
 
   private async apply(batches: Batch[]): Promise<void> {
-    let ops = batches[0]!.ops;
-    if (batches.length > 1) {
-      ops = [];
-      for (const b of batches) for (const op of b.ops) ops.push(op);
-    }
+    const ops = batches.length === 1 ? batches[0]!.ops : mergeBatchOps(batches.map((b) => b.ops));
     const seq = Math.max(...batches.map((b) => b.seq));
     // Tells start-up which log records LevelDB already holds.
     if (seq > 0 && !this.applyFailed) ops.push({ type: 'put', key: WAL_SEQ_KEY, value: encodeSeq(seq) });

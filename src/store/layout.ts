@@ -28,6 +28,7 @@ const enc = (s: string) => Buffer.from(s, 'latin1');
 
 export const STATUS_KEY = enc('s/status');
 export const WAL_SEQ_KEY = enc('s/walseq');
+export const META_PREFIX = enc('m/');
 
 /** One write of a batch: LevelDB's batch op, with our already-encoded keys and values. */
 export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
@@ -41,7 +42,6 @@ export function encodeSeq(seq: number): Buffer {
 export function decodeSeq(value: Buffer | undefined): number {
   return value && value.length === 8 ? idFromKey(value) : 0;
 }
-export const META_PREFIX = enc('m/');
 
 export function metaKey(queue: string): Buffer {
   return enc(`m/${queue}`);

@@ -14,8 +14,8 @@ import {
   decodeSeq,
   encodeSeq,
   idFromKey,
-  mergeBatchOps,
   itemKey,
+  mergeBatchOps,
   prefixRange,
   queueFromMetaKey,
 } from './layout.js';

@@ -34,10 +34,6 @@ export interface BatchParticipant {
   batchDone(err: Error | undefined): void;
 }
 
-interface RawBatch {
-  _batch(ops: BatchOp[], options: { sync: boolean }): Promise<void>;
-}
-
 /** A promise made only when someone asks, settled once. */
 class Signal {
   private promise: Promise<void> | undefined;
@@ -385,13 +381,17 @@ export class Store {
   }
 
   /**
-   * Our ops are already encoded buffers: skip abstract-level's per-op cloning, validation and
-   * encoding (a quarter of the server's CPU under load) and hand them to classic-level's native
-   * batch directly. abstract-level documents `_batch` as the implementation's entry point.
+   * Through a chained batch: one native put per op costs the main thread 1.0–1.3 µs, against
+   * 2.0–2.9 µs for `batch([...])`, whose native side reads three properties of every op object
+   * and copies each key and value twice (measured with 200-op batches of 100 B values).
    */
   private writeOps(ops: BatchOp[], options: { sync: boolean }): Promise<void> {
-    if (this.db.status !== 'open') return this.db.batch(ops, options);
-    return (this.db as unknown as RawBatch)._batch(ops, options);
+    const batch = this.db.batch();
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+    return batch.write(options);
   }
 
   // ---- reads -------------------------------------------------------------------------------

@@ -154,9 +154,9 @@ export class Store {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
       createIfMissing: true,
-      // Queues write once and read once: a small block cache is enough, and a small write
-      // buffer keeps resident memory low.
-      cacheSize: 2 * 1024 * 1024,
+      // Queues write once and read once, and tables are read through mmap, which bypasses the
+      // block cache: a small one is enough. A small write buffer keeps resident memory low.
+      cacheSize: 512 * 1024,
       writeBufferSize: 2 * 1024 * 1024,
       // LevelDB reads table files through mmap, and mapped pages count as resident memory:
       // few open tables of modest size bound that (an evicted table is unmapped). Most tables

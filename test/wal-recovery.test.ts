@@ -2,11 +2,11 @@
 // in the log, before LevelDB has it, so a kill -9 in between must lose nothing. To make that
 // moment certain, the test kills the server and then empties its LevelDB (as if none of the
 // batches had reached it); the log alone must bring every acknowledged write back, in order.
-import { appendFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
-import { drain, fill } from './helpers/fixtures.js';
+import { drain, fill, walSegments } from './helpers/fixtures.js';
 import { type ServerHandle, startServer } from './helpers/server.js';
 import { END, TextClient, value } from './helpers/textClient.js';
 
@@ -36,8 +36,6 @@ async function wipeLevelDb(dataDir: string): Promise<void> {
   await db.close();
 }
 
-const segments = (dataDir: string) =>
-  existsSync(join(dataDir, 'wal')) ? readdirSync(join(dataDir, 'wal')).filter((f) => f.endsWith('.wal')) : [];
 const recoveredIn = (s: ServerHandle) => Number(/"recovered":(\d+)/.exec(s.output())?.[1]);
 
 describe('write-ahead log recovery', () => {
@@ -79,7 +77,7 @@ describe('write-ahead log recovery', () => {
     await fill(c, 'wt', ['a', 'b']);
     await s.kill9();
     await wipeLevelDb(s.dataDir);
-    const files = segments(s.dataDir).sort();
+    const files = walSegments(s.dataDir).sort();
     // A record header promising more bytes than follow: a write cut short by a crash.
     appendFileSync(join(s.dataDir, 'wal', files[files.length - 1]!), Buffer.from([0, 0, 1, 0, 9, 9, 9, 9, 1, 2]));
 
@@ -98,7 +96,7 @@ describe('write-ahead log recovery', () => {
     const s = await start();
     await fill(await connect(s), 'wg', ['a']);
     expect(await s.stop()).toBe(0);
-    expect(segments(s.dataDir)).toEqual([]);
+    expect(walSegments(s.dataDir)).toEqual([]);
     const again = await start(s.dataDir);
     expect(recoveredIn(again)).toBe(0);
     const c = await connect(again);
@@ -109,7 +107,7 @@ describe('write-ahead log recovery', () => {
   it('with -fsync always writes no log: STORED waits for LevelDB itself', async () => {
     const s = await start(undefined, ['-fsync', 'always']);
     await fill(await connect(s), 'wa', ['a']);
-    expect(segments(s.dataDir)).toEqual([]);
+    expect(walSegments(s.dataDir)).toEqual([]);
     await s.kill9();
     const again = await start(s.dataDir, ['-fsync', 'always']);
     expect(await drain(await connect(again), 'wa')).toEqual(['a']);

@@ -1,12 +1,13 @@
 // The write-ahead log: its record codec (pure), its segment files, and the Store acknowledging
 // through it and replaying it into a real LevelDB in a temp directory.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BatchOp, WAL_SEQ_KEY, decodeSeq, encodeSeq, mergeBatchOps } from '../src/store/layout.js';
 import { Store } from '../src/store/store.js';
+import { walSegments } from './helpers/fixtures.js';
 import { SEGMENT_BYTES, WriteAheadLog, decodeRecords, encodeRecord, readLog } from '../src/store/wal.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -23,9 +24,6 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The log segment files under a data directory (none when it has no log directory). */
-const segments = (dir: string) =>
-  existsSync(join(dir, 'wal')) ? readdirSync(join(dir, 'wal')).filter((f) => f.endsWith('.wal')) : [];
 
 describe('record codec', () => {
   const ops = [put('i/q/1', 'one'), del('i/q/0'), put('m/q', Buffer.alloc(0)), put('k', Buffer.alloc(300, 7))];
@@ -152,7 +150,7 @@ describe('Store with the write-ahead log', () => {
     expect(await store.getValue(b('k1'))).toEqual(b('v1'));
     expect(decodeSeq(await store.getValue(WAL_SEQ_KEY))).toBe(1);
     await store.close();
-    expect(segments(dir)).toEqual([]);
+    expect(walSegments(dir)).toEqual([]);
   });
 
   it('logs a batch of metas alone with the next write, or after a short delay', async () => {
@@ -191,7 +189,7 @@ describe('Store with the write-ahead log', () => {
       await store.written(); // one batch, one record each
     }
     await store.applied();
-    expect(segments(dir)).toHaveLength(1);
+    expect(walSegments(dir)).toHaveLength(1);
     await store.close();
   });
 
@@ -203,7 +201,7 @@ describe('Store with the write-ahead log', () => {
     void store.applied().then(() => (applied = true));
     await store.written();
     expect(applied).toBe(true);
-    expect(segments(dir)).toEqual([]);
+    expect(walSegments(dir)).toEqual([]);
     await store.close();
   });
 

@@ -134,8 +134,7 @@ export class Store {
    * advancing and no segment is deleted, so a restart replays everything from there.
    */
   private applyFailed = false;
-  /** Batches written to LevelDB since start (stats and tests). */
-  batches = 0;
+  private readonly maxUnappliedBytes: number;
 
   private constructor(
     readonly db: ClassicLevel<Buffer, Buffer>,
@@ -147,6 +146,7 @@ export class Store {
   ) {
     this.appliedSeq = appliedSeq;
     this.syncedSeq = appliedSeq;
+    this.maxUnappliedBytes = options.maxUnappliedBytes ?? MAX_UNAPPLIED_BYTES;
   }
 
   static async open(location: string, options: StoreOptions): Promise<Store> {
@@ -287,7 +287,7 @@ export class Store {
         this.wal = undefined;
       }
     }
-    if (batch.seq > 0 && !batch.sync && this.unappliedBytes < (this.options.maxUnappliedBytes ?? MAX_UNAPPLIED_BYTES)) {
+    if (batch.seq > 0 && !batch.sync && this.unappliedBytes < this.maxUnappliedBytes) {
       batch.acked.done();
     }
     this.unappliedBytes += batch.bytes;
@@ -362,7 +362,6 @@ export class Store {
     let error: Error | undefined;
     try {
       await this.writeOps(ops, { sync });
-      this.batches++;
       if (seq > this.appliedSeq && !this.applyFailed) this.appliedSeq = seq;
       if (sync) this.markSynced(this.appliedSeq);
       else if (!this.periodicSync && !this.applyFailed) this.wal?.release(this.appliedSeq);

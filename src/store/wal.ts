@@ -123,9 +123,10 @@ function listSegments(dir: string): Array<{ file: string; firstSeq: number }> {
 export function* readLog(dir: string): Generator<WalRecord, void, undefined> {
   if (!fs.existsSync(dir)) return;
   for (const { file } of listSegments(dir)) {
-    const { records, end } = decodeRecords(fs.readFileSync(file));
+    const buf = fs.readFileSync(file);
+    const { records, end } = decodeRecords(buf);
     yield* records;
-    if (end !== fs.statSync(file).size) return;
+    if (end !== buf.length) return;
   }
 }
 

@@ -1,7 +1,7 @@
 // Per-file test fixtures: one server started for a whole file (with an optional config file),
 // clients closed after the tests, unique queue names, and a few small wire-level steps shared by
 // the end-to-end tests.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -184,4 +184,10 @@ export async function drain(c: TextClient, key: string, queue = key, limit = 50)
     out.push(reply.slice(m[0].length, m[0].length + Number(m[2])));
   }
   throw new Error(`more than ${limit} items through ${key}`);
+}
+
+/** The write-ahead log's segment files under a data directory (none when it has no log). */
+export function walSegments(dataDir: string): string[] {
+  const dir = join(dataDir, 'wal');
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.wal')) : [];
 }

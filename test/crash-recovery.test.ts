@@ -51,7 +51,11 @@ interface FloodOptions {
   onTarget(): void;
 }
 
-/** One pipelining connection: keeps `window` batches of sets in flight until told to stop. */
+/**
+ * One pipelining connection: keeps `window` batches of sets in flight until it has sent
+ * `perConnection` or the server goes away. It goes on writing after the target so that the
+ * kill always lands with sets in flight, however fast the server acknowledges.
+ */
 function writer(conn: number, o: FloodOptions, acks: { total: number; hit: boolean }): Promise<WriterResult> {
   return new Promise((resolve) => {
     const result: WriterResult = { conn, sent: 0, acked: 0, errors: [] };
@@ -59,7 +63,7 @@ function writer(conn: number, o: FloodOptions, acks: { total: number; hit: boole
     socket.setNoDelay(true);
     let pending = '';
     const pump = () => {
-      while (!acks.hit && result.sent < o.perConnection && result.sent - result.acked < o.batch * o.window) {
+      while (result.sent < o.perConnection && result.sent - result.acked < o.batch * o.window) {
         const parts: Buffer[] = [];
         const n = Math.min(o.batch, o.perConnection - result.sent);
         for (let j = 0; j < n; j++) {
@@ -68,7 +72,7 @@ function writer(conn: number, o: FloodOptions, acks: { total: number; hit: boole
         }
         socket.write(Buffer.concat(parts));
       }
-      if ((acks.hit || result.sent === o.perConnection) && result.acked === result.sent) socket.end();
+      if (result.sent === o.perConnection && result.acked === result.sent) socket.end();
     };
     socket.on('connect', pump);
     socket.on('data', (chunk: Buffer) => {

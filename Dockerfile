@@ -10,10 +10,18 @@ FROM node:20-slim AS build
 
 WORKDIR /app
 
-# Install dependencies first so this layer is cached until the lock file changes.
-# classic-level ships prebuilt binaries for linux x64/arm64 (glibc), so no compiler
-# toolchain is needed here.
+# A compiler for the one addon of our own (src/native: malloc_trim, which gives freed heap
+# pages back to the system); classic-level ships prebuilt binaries for linux x64/arm64 (glibc).
+# node-gyp builds against the image's own Node.js headers, so nothing is downloaded.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 make g++ \
+  && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr/local
+
+# Install dependencies first so this layer is cached until the lock file changes; the
+# install script builds src/native.
 COPY package.json package-lock.json ./
+COPY src/native ./src/native
 RUN npm ci --no-audit --no-fund
 
 COPY tsconfig.json ./
@@ -31,6 +39,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/src/native/build/Release/malloc_trim.node ./src/native/build/Release/malloc_trim.node
 
 # The data directory must exist and belong to the unprivileged user before it is
 # declared a volume, so that a fresh named volume inherits that ownership.

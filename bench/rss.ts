@@ -37,7 +37,7 @@ const USAGE = `usage: node dist/bench/rss.js --pid <server pid> [options]
   --sample-every <n>     items between RSS samples                              [items / 10]
   --connections <n>      connections for the pipelined fill and drain           [4]
   --window <n>           requests in flight per connection                      [256]
-  --settle <s>           wait after the drain before the last sample            [2]
+  --settle <s>           wait after the drain before the last sample            [3]
   --queue <name>         queue to use (deleted before and after each scenario)  [rss]
   --time-limit <s>       give up (and clean up) after this long                 [3600]
   --json <file>          results file                       [bench/results/rss-<label>.json]
@@ -101,7 +101,7 @@ function parseOptions(argv: string[]): Options | null {
     sampleEvery: a.optInt('sample-every', 1, 1_000_000_000),
     connections: a.int('connections', 4, 1, 256),
     window: a.int('window', 256, 1, 4096),
-    settleS: a.num('settle', 2, 0, 600),
+    settleS: a.num('settle', 3, 0, 600),
     queue,
     timeLimitS: a.num('time-limit', 3600, 1, 86_400),
     json: a.str('json', defaultResultsPath(TOOL, label)),

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import yargs from 'yargs';
 import { type FsyncMode, defaultServerQueueConfig, type ServerQueueConfig } from './config.js';
 import { MAX_TIMER_MS, loadConfigFile, parseDuration } from './configFile.js';
+import { canTrimHeap } from './memory.js';
 import { SiberiteServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
   }
   if (argv.pid) writeFileSync(argv.pid, `${process.pid}\n`);
   const addr = server.address();
-  log.info({ listen: `${addr.address}:${addr.port}`, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, fsync, version: VERSION }, 'siberite listening');
+  log.info({ listen: `${addr.address}:${addr.port}`, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, version: VERSION }, 'siberite listening');
 
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

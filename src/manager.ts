@@ -1,6 +1,7 @@
 // The registry of queues, and everything that spans queues: fanout sets, flush_all, stats.
 import { type FsyncMode, type ServerQueueConfig, queueConfigFor } from './config.js';
 import { type QueueRef, type Reply, type SetCommand, serverError } from './protocol/command.js';
+import { HeapTrimmer } from './memory.js';
 import { Cursor, type CursorState, decodeCursor } from './cursor.js';
 import { MemoryBudget, Queue } from './queue.js';
 import { type ReadSource } from './source.js';
@@ -43,6 +44,8 @@ const RELATIVE_EXPTIME_LIMIT = 1_000_000;
 const SWEEP_INTERVAL_MS = 1000;
 /** A queue's or cursor's store iterator unused this long is closed. */
 const IDLE_READER_MS = 5000;
+/** The same for a queue drained empty (nothing left on disk to read). */
+const DRAINED_READER_MS = 900;
 /** Queues whose on-disk size estimate one sweep refreshes. */
 const SIZES_PER_SWEEP = 64;
 
@@ -80,6 +83,8 @@ export class QueueManager {
   private fsyncTimer: NodeJS.Timeout | undefined;
   status: ServerStatus = 'UP';
   private readonly budget: MemoryBudget;
+  /** Gives the native heap's free pages back to the system after bursts (src/memory.ts). */
+  private readonly heapTrimmer = new HeapTrimmer();
 
   private constructor(
     readonly store: Store,
@@ -135,7 +140,7 @@ export class QueueManager {
         if (queue.deleted) continue;
         if (queue.hasExpiringHead()) await queue.removeExpired(false);
         // An idle iterator pins a LevelDB snapshot (old files, memory): let it go.
-        queue.housekeep(IDLE_READER_MS);
+        queue.housekeep(IDLE_READER_MS, DRAINED_READER_MS);
         for (const cursor of queue.cursors.values()) cursor.closeIdleReader(IDLE_READER_MS);
       }
       const count = Math.min(queues.length, SIZES_PER_SWEEP);
@@ -147,6 +152,8 @@ export class QueueManager {
         queue.logSize = Math.max(estimate, queue.storedSize());
       }
       this.sizeCursor = queues.length ? (this.sizeCursor + count) % queues.length : 0;
+      const c = this.counters;
+      this.heapTrimmer.onSweep(c.cmdGet + c.cmdSet + c.cmdPeek);
     } catch {
       // a closing store: the next sweep (if any) tries again
     } finally {

@@ -369,12 +369,17 @@ export class Queue implements BatchParticipant, ReadSource {
   /**
    * Housekeeping from the sweep: reclaims the consumed range; releases the store iterator once
    * unused for `idleMs`; and once nothing has been consumed for `idleMs` either, compacts the
-   * consumed range (never while busy: a manual compaction stalls LevelDB's writers).
+   * consumed range (never while busy: a manual compaction stalls LevelDB's writers). A queue
+   * just drained empty does both after `drainedMs` already: its iterator has nothing left to
+   * read, and the compaction deletes the table files of the drained backlog, which LevelDB keeps
+   * memory-mapped (resident) until then.
    */
-  housekeep(idleMs: number): void {
+  housekeep(idleMs: number, drainedMs: number): void {
     this.reclaim();
-    const readerIdle = this.reader.closeIfIdle(idleMs);
-    if (readerIdle && this.consumedSinceCompact > 0 && Date.now() - this.lastConsumed > idleMs) this.compact();
+    const drained = this.storedItems === 0 && this.loadedUpTo >= this.committedNextId;
+    const quietMs = drained ? drainedMs : idleMs;
+    const readerIdle = this.reader.closeIfIdle(quietMs);
+    if (readerIdle && this.consumedSinceCompact > 0 && Date.now() - this.lastConsumed > quietMs) this.compact();
   }
 
   /** Physically deletes the consumed range below the durable head, off the request path. */

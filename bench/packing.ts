@@ -202,7 +202,7 @@ async function main(opts: Options): Promise<number> {
     { title: 'p99 us', width: 7 },
     { title: 'p999 us', width: 8 },
     { title: 'errors', width: 6 },
-    ...(withRss ? [{ title: 'RSS MB', width: 7 }] : []),
+    ...(withRss ? [{ title: 'RSS MB', width: 7 }, { title: 'srv CPU %', width: 9 }, { title: 'CPU us/op', width: 9 }] : []),
     { title: 'fill/drain ops/s', width: 16 },
   ]);
   table.header();
@@ -319,7 +319,13 @@ async function main(opts: Options): Promise<number> {
         formatInt(lat.p99Us),
         formatInt(lat.p999Us),
         String(row.errors),
-        ...(withRss ? [row.rssMB === null ? '-' : row.rssMB.toFixed(1)] : []),
+        ...(withRss
+          ? [
+              row.rssMB === null ? '-' : row.rssMB.toFixed(1),
+              mix.serverCpuPercent === null ? '-' : mix.serverCpuPercent.toFixed(0),
+              mix.serverCpuPercent === null || mix.opsPerSec === 0 ? '-' : ((mix.serverCpuPercent * 1e4) / mix.opsPerSec).toFixed(1),
+            ]
+          : []),
         row.load === null ? '-' : formatInt(row.load.opsPerSec),
       ]);
     };

@@ -419,7 +419,7 @@ async function runOnce(opts: Options, host: string, protocol: Protocol): Promise
     seconds: opts.seconds,
     ...run.counts(opts.seconds),
     brokenConnections: run.brokenConnections,
-    ...run.tail(rss),
+    ...run.tail(rss, opts.seconds),
   };
 }
 

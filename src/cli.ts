@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import yargs from 'yargs';
 import { type FsyncMode, defaultServerQueueConfig, type ServerQueueConfig } from './config.js';
 import { MAX_TIMER_MS, loadConfigFile, parseDuration } from './configFile.js';
-import { canTrimHeap } from './memory.js';
+import { canTrimHeap, limitHeapGrowth } from './memory.js';
 import { SiberiteServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -41,6 +41,7 @@ export function parseFsync(value: string): FsyncMode {
 }
 
 async function main(): Promise<void> {
+  limitHeapGrowth();
   const argv = yargs(process.argv.slice(2))
     .scriptName('siberite')
     .usage('$0 -listen host:port -data dir [options]')

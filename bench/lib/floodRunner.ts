@@ -234,6 +234,6 @@ export async function runFloodLevel(opts: FloodParams, host: string, connections
     seconds: opts.seconds,
     ...run.counts(opts.seconds),
     reconnects: run.reconnects,
-    ...run.tail(rss),
+    ...run.tail(rss, opts.seconds),
   };
 }

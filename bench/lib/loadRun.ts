@@ -5,7 +5,7 @@
 
 import { performance } from 'node:perf_hooks';
 
-import { bytesToMB, readRssBytes } from './proc.js';
+import { bytesToMB, readCpuSeconds, readRssBytes } from './proc.js';
 import { writeResults } from './results.js';
 import { LatencyRecorder, LoadTable, round, roundSummary, type Column, type LatencySummary, type LoadRow } from './stats.js';
 import { connectSocket, type Socket } from './textClient.js';
@@ -34,6 +34,8 @@ export interface LoadTail {
   latencyUs: { all: LatencySummary; set: LatencySummary; get: LatencySummary };
   rssMB: number | null;
   rssPeakMB: number | null;
+  /** The server's CPU time (all threads) over the measured seconds, in % of one core. */
+  serverCpuPercent: number | null;
   errorSamples: string[];
 }
 
@@ -41,6 +43,8 @@ export interface LoadTail {
 export interface RssReading {
   rssEnd: number | null;
   rssPeak: number | null;
+  /** Server CPU seconds between the end of the warm-up and the end of the measurement. */
+  cpuSeconds: number | null;
 }
 
 /** Shared state and counters of one run (`connections` connections). */
@@ -126,7 +130,7 @@ export class LoadRun {
     };
   }
 
-  tail({ rssEnd, rssPeak }: RssReading): LoadTail {
+  tail({ rssEnd, rssPeak, cpuSeconds }: RssReading, seconds: number): LoadTail {
     const all = LatencyRecorder.merge(this.setLatency, this.getLatency);
     return {
       latencyUs: {
@@ -136,6 +140,7 @@ export class LoadRun {
       },
       rssMB: rssEnd === null ? null : round(bytesToMB(rssEnd)),
       rssPeakMB: rssPeak === null ? null : round(bytesToMB(rssPeak)),
+      serverCpuPercent: cpuSeconds === null ? null : round((cpuSeconds * 100) / seconds, 1),
       errorSamples: this.errorSamples,
     };
   }
@@ -167,6 +172,9 @@ class RunTimers {
   private readonly watchdog: NodeJS.Timeout;
   private readonly grace: NodeJS.Timeout;
   private readonly ender: NodeJS.Timeout | null = null;
+  private readonly cpuTimers: NodeJS.Timeout[] = [];
+  private cpuStart: number | null = null;
+  private cpuEnd: number | null = null;
 
   constructor(
     run: LoadRun,
@@ -194,6 +202,12 @@ class RunTimers {
       run.measureEnd - performance.now() + run.timeoutMs,
     );
     if (atEnd) this.ender = setTimeout(atEnd, run.measureEnd - performance.now() + 1);
+    if (pid !== null) {
+      const at = (t: number, read: (cpu: number | null) => void) =>
+        this.cpuTimers.push(setTimeout(() => read(readCpuSeconds(pid)), Math.max(0, t - performance.now())));
+      at(run.warmupEnd, (cpu) => (this.cpuStart = cpu));
+      at(run.measureEnd, (cpu) => (this.cpuEnd = cpu));
+    }
   }
 
   private sample(): number | null {
@@ -208,8 +222,10 @@ class RunTimers {
     if (this.ender !== null) clearTimeout(this.ender);
     clearInterval(this.watchdog);
     if (this.sampler !== null) clearInterval(this.sampler);
+    for (const t of this.cpuTimers) clearTimeout(t);
     const rssEnd = this.pid === null ? null : this.sample();
-    return { rssEnd, rssPeak: this.rssPeak };
+    const cpuSeconds = this.cpuStart === null || this.cpuEnd === null ? null : this.cpuEnd - this.cpuStart;
+    return { rssEnd, rssPeak: this.rssPeak, cpuSeconds };
   }
 }
 

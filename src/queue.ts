@@ -20,6 +20,8 @@ const LOW_WATER = 256;
 const REFILL_ITEMS = 1024;
 const WINDOW_MAX_ITEMS = 4096;
 const WINDOW_MAX_BYTES = 4 * 1024 * 1024;
+/** A drained queue is compacted early once it has consumed this much since the last time. */
+const DRAINED_COMPACT_BYTES = 16 * 1024 * 1024;
 /** Consumed items between physical deletes of the range below the durable head. */
 const RECLAIM_EVERY = 4096;
 
@@ -77,13 +79,15 @@ export class Queue implements BatchParticipant, ReadSource {
   private durableHead: number;
   /** Ids below this are physically deleted from the store. */
   private reclaimedUpTo = 0;
-  private reclaiming = false;
+  /** The physical delete in flight, if any. */
+  private reclaiming: Promise<void> | null = null;
   private readonly waiters = new Deque<Waiter>();
   private loading: Promise<void> | null = null;
   /** Bumped by flush/delete: reads started before are discarded. */
   private generation = 0;
-  /** Items consumed since the last compaction, and when the last one was. */
+  /** Items (and their bytes) consumed since the last compaction, and when the last one was. */
   private consumedSinceCompact = 0;
+  private consumedBytesSinceCompact = 0;
   private lastConsumed = 0;
   private compacting = false;
   private readonly key: Buffer;
@@ -359,6 +363,7 @@ export class Queue implements BatchParticipant, ReadSource {
    */
   consume(item: Item): void {
     this.consumedSinceCompact++;
+    this.consumedBytesSinceCompact += item.data.length;
     this.lastConsumed = Date.now();
     this.storedItems--;
     this.storedBytes -= item.data.length;
@@ -370,32 +375,36 @@ export class Queue implements BatchParticipant, ReadSource {
    * Housekeeping from the sweep: reclaims the consumed range; releases the store iterator once
    * unused for `idleMs`; and once nothing has been consumed for `idleMs` either, compacts the
    * consumed range (never while busy: a manual compaction stalls LevelDB's writers). A queue
-   * just drained empty does both after `drainedMs` already: its iterator has nothing left to
-   * read, and the compaction deletes the table files of the drained backlog, which LevelDB keeps
-   * memory-mapped (resident) until then.
+   * that has just drained a backlog of at least DRAINED_COMPACT_BYTES does both after
+   * `drainedMs` already: its iterator has nothing left to read, and the compaction deletes the
+   * table files of the backlog, which LevelDB keeps memory-mapped (resident) until then. (Not
+   * for small bursts: every manual compaction also writes out LevelDB's memtable.)
    */
   housekeep(idleMs: number, drainedMs: number): void {
-    this.reclaim();
-    const drained = this.storedItems === 0 && this.loadedUpTo >= this.committedNextId;
+    // A delete already in flight may stop short of the head: then one more covers the rest.
+    const reclaimed = this.reclaim().then(() => this.reclaim());
+    const drained =
+      this.storedItems === 0 && this.loadedUpTo >= this.committedNextId && this.consumedBytesSinceCompact >= DRAINED_COMPACT_BYTES;
     const quietMs = drained ? drainedMs : idleMs;
     const readerIdle = this.reader.closeIfIdle(quietMs);
-    if (readerIdle && this.consumedSinceCompact > 0 && Date.now() - this.lastConsumed > quietMs) this.compact();
+    if (readerIdle && this.consumedSinceCompact > 0 && Date.now() - this.lastConsumed > quietMs) this.compact(reclaimed);
   }
 
   /** Physically deletes the consumed range below the durable head, off the request path. */
-  reclaim(): void {
-    if (this.reclaiming || this.deleted || this.durableHead <= this.reclaimedUpTo) return;
-    this.reclaiming = true;
+  reclaim(): Promise<void> {
+    if (this.reclaiming) return this.reclaiming;
+    if (this.deleted || this.durableHead <= this.reclaimedUpTo) return Promise.resolve();
     const from = this.reclaimedUpTo;
     const to = this.durableHead;
     // Not ordered with writes: no id below the durable head is ever written again.
-    this.store.db
+    this.reclaiming = this.store.db
       .clear({ gte: itemKey(this.name, from), lt: itemKey(this.name, to) })
       .then(() => {
         this.reclaimedUpTo = Math.max(this.reclaimedUpTo, to);
       })
       .catch(() => undefined) // a closing store; the next reclaim covers the range
-      .finally(() => (this.reclaiming = false));
+      .finally(() => (this.reclaiming = null));
+    return this.reclaiming;
   }
 
   /** True when the head item in memory has expired, or items wait on disk (which may have). */
@@ -551,19 +560,23 @@ export class Queue implements BatchParticipant, ReadSource {
     for (let waiter = this.waiters.shift(); waiter; waiter = this.waiters.shift()) waiter.deliver(null);
   }
 
-  /** Drops the queue: items, meta; its cursors are the manager's to drop. */
-  /** Compacts the reclaimed range, so LevelDB drops its tombstones and old table files. */
-  private compact(): void {
+  /**
+   * Compacts the reclaimed range once `reclaimed` (the physical delete up to the head) is done,
+   * so LevelDB drops the tombstones and the table files of what was consumed.
+   */
+  private compact(reclaimed: Promise<void>): void {
     if (this.compacting || this.deleted) return;
     this.consumedSinceCompact = 0;
+    this.consumedBytesSinceCompact = 0;
     this.compacting = true;
     const range = prefixRange(itemPrefix(this.name));
-    this.store.db
-      .compactRange(range.gte, itemKey(this.name, this.reclaimedUpTo))
+    reclaimed
+      .then(() => this.store.db.compactRange(range.gte, itemKey(this.name, this.reclaimedUpTo)))
       .catch(() => undefined)
       .finally(() => (this.compacting = false));
   }
 
+  /** Drops the queue: items, meta; its cursors are the manager's to drop. */
   destroy(): Promise<void> {
     this.deleted = true;
     void this.reader.close();

@@ -44,7 +44,7 @@ const RELATIVE_EXPTIME_LIMIT = 1_000_000;
 const SWEEP_INTERVAL_MS = 1000;
 /** A queue's or cursor's store iterator unused this long is closed. */
 const IDLE_READER_MS = 5000;
-/** The same for a queue drained empty (nothing left on disk to read). */
+/** The same, and its consumed range compacted, for a queue that has just drained a backlog. */
 const DRAINED_READER_MS = 900;
 /** Queues whose on-disk size estimate one sweep refreshes. */
 const SIZES_PER_SWEEP = 64;

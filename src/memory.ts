@@ -9,6 +9,8 @@ import { setFlagsFromString } from 'node:v8';
 interface MallocTrimAddon {
   /** true if pages went back to the system, false if none could, null without glibc. */
   trim(): boolean | null;
+  /** Built against glibc (elsewhere there is no malloc_trim and trim() does nothing). */
+  glibc: boolean;
 }
 
 /** The addon as built in place (src/native/build), from src/ (tests) or dist/src/ (the server). */
@@ -29,7 +31,7 @@ function loadAddon(): MallocTrimAddon | undefined {
 const addon = loadAddon();
 
 /** Whether freed heap memory can be returned to the system on this build and C library. */
-export const canTrimHeap = addon !== undefined;
+export const canTrimHeap = addon?.glibc === true;
 
 /** Returns free heap pages to the system; false if nothing was returned or it cannot be done. */
 export function trimHeap(): boolean {

@@ -20,9 +20,16 @@ static napi_value Trim(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
-  napi_value fn;
+  napi_value fn, glibc;
   if (napi_create_function(env, "trim", NAPI_AUTO_LENGTH, Trim, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "trim", fn) != napi_ok) return NULL;
+#if defined(__GLIBC__)
+  napi_get_boolean(env, true, &glibc);
+#else
+  napi_get_boolean(env, false, &glibc);
+#endif
+  // Whether trim() can do anything here.
+  if (napi_set_named_property(env, exports, "glibc", glibc) != napi_ok) return NULL;
   return exports;
 }
 

@@ -7,14 +7,19 @@ import { readRssBytes } from './proc.js';
 
 export class UsageError extends Error {}
 
-/** Parsed `--name value` options. Construct with the known option and flag names. */
+/**
+ * Parsed `--name value` options. Construct with the known option and flag names, and how many
+ * plain arguments (not starting with `--`) may come among them.
+ */
 export class Args {
   private readonly raw = new Map<string, string>();
   private readonly flags = new Set<string>();
   /** True when --help / -h was given. */
   readonly help: boolean = false;
+  /** The plain arguments, in order (at most `maxPositionals`). */
+  readonly positionals: string[] = [];
 
-  constructor(argv: string[], options: readonly string[], flags: readonly string[] = []) {
+  constructor(argv: string[], options: readonly string[], flags: readonly string[] = [], maxPositionals = 0) {
     const knownOpts = new Set(options);
     const knownFlags = new Set(flags);
     for (let i = 0; i < argv.length; i++) {
@@ -23,7 +28,11 @@ export class Args {
         this.help = true;
         return;
       }
-      if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
+      if (!arg.startsWith('--')) {
+        if (this.positionals.length >= maxPositionals) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
+        this.positionals.push(arg);
+        continue;
+      }
       let name = arg.slice(2);
       if (knownFlags.has(name)) {
         this.flags.add(name);

@@ -59,6 +59,9 @@ CLI="${SIBERITE_CLI:-dist/src/cli.js}"
 MEMCACHED="${MEMCACHED:-memcached}"
 TMPBASE="${BENCH_TMP:-/tmp}"
 HOST=127.0.0.1
+NAME=run-all
+# free_port, wait_ready, stop_pid, spawn_siberite
+source bench/lib/servers.sh
 if [ -z "$STEP_TIMEOUT" ]; then
   if [ "$MODE" = full ]; then STEP_TIMEOUT=7200; else STEP_TIMEOUT=900; fi
 fi
@@ -68,21 +71,6 @@ PIDS=()
 FAILED=()
 DONE=()
 T_START=$(date +%s)
-
-stop_pid() { # pid: SIGTERM, wait up to 20 s, then SIGKILL
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 200); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "run-all: pid $pid ignored SIGTERM for 20 s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local status=$?
@@ -107,36 +95,14 @@ want() { # is benchmark $1 selected?
   case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac
 }
 
-free_port() {
-  node -e "const s=require('net').createServer();s.listen(0,'$HOST',()=>{console.log(s.address().port);s.close()})"
-}
-
-wait_ready() { # port pid: until a `version` reply, at most 30 s
-  local port=$1 pid=$2 i
-  for i in $(seq 1 600); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if node -e "
-      const c=require('net').createConnection($port,'$HOST');
-      c.on('connect',()=>c.write('version\r\n'));
-      c.on('data',d=>{process.exit(String(d).startsWith('VERSION')?0:1)});
-      c.on('error',()=>process.exit(1));
-      setTimeout(()=>process.exit(1),1000);" 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  return 1
-}
-
 SERVER_PID=""
 SERVER_PORT=""
 SERVER_DIR=""
 start_siberite() { # name
   SERVER_DIR="$WORK/data-$1"
-  mkdir -p "$SERVER_DIR"
   SERVER_PORT=$(free_port)
-  MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=2 "$CLI" -listen "$HOST:$SERVER_PORT" -data "$SERVER_DIR" -log-level warn >"$WORK/siberite-$1.log" 2>&1 &
-  SERVER_PID=$!
+  spawn_siberite "$SERVER_DIR" "$SERVER_PORT" "$WORK/siberite-$1.log"
+  SERVER_PID=$SPAWNED_PID
   PIDS+=("$SERVER_PID")
   if ! wait_ready "$SERVER_PORT" "$SERVER_PID"; then
     echo "run-all: siberite did not start; its output:" >&2

@@ -371,6 +371,11 @@ async function main(opts: Options): Promise<number> {
   const emptyAfter = drains.find((r) => r.target === 0) ?? null;
   const worst = rows.length > 0 ? rows.reduce((w, r) => (r.opsPerSec < w.opsPerSec ? r : w)) : null;
   const pct = (a: Checkpoint | null, b: Checkpoint | null): number | null => (a && b && b.opsPerSec > 0 ? round((100 * a.opsPerSec) / b.opsPerSec) : null);
+  // Server CPU per operation (µs, all its threads): steadier than ops/s on a shared host.
+  const cpuUsPerOp = (r: Checkpoint | null): number | null =>
+    r && r.mix.serverCpuPercent !== null && r.opsPerSec > 0 ? round((r.mix.serverCpuPercent * 1e4) / r.opsPerSec, 1) : null;
+  const emptyCpu = cpuUsPerOp(empty);
+  const topCpu = cpuUsPerOp(top);
   const summary = {
     emptyOpsPerSec: empty?.opsPerSec ?? null,
     topBacklog: top?.backlog ?? null,
@@ -379,6 +384,10 @@ async function main(opts: Options): Promise<number> {
     emptyAfterDrainVsEmptyPct: pct(emptyAfter, empty),
     worstVsEmptyPct: pct(worst, empty),
     worstAt: worst === null ? null : { phase: worst.phase, backlog: worst.backlog },
+    emptyCpuUsPerOp: emptyCpu,
+    topCpuUsPerOp: topCpu,
+    /** Empty's CPU per operation / the top backlog's: the throughput ratio if CPU were the only limit. */
+    cpuRatioPct: emptyCpu !== null && topCpu !== null && topCpu > 0 ? round((100 * emptyCpu) / topCpu) : null,
     targetPct: 90,
     rssBeforeMB: rssBefore,
     rssPeakMB: withRss ? rssPeak : null,
@@ -388,6 +397,12 @@ async function main(opts: Options): Promise<number> {
     process.stdout.write(
       `throughput at backlog ${formatInt(top!.backlog)} / at empty: ${formatInt(top!.opsPerSec)} / ${formatInt(empty!.opsPerSec)} = ` +
         `${summary.topVsEmptyPct.toFixed(1)} %  (design target >= 90 %${mode === 'keys' ? '; keys mode, reference only' : ''})\n`,
+    );
+  }
+  if (summary.cpuRatioPct !== null) {
+    process.stdout.write(
+      `server CPU per operation, empty / at backlog ${formatInt(top!.backlog)}: ${emptyCpu!.toFixed(1)} / ${topCpu!.toFixed(1)} us = ` +
+        `${summary.cpuRatioPct.toFixed(1)} %  (steadier than ops/s on a shared host)\n`,
     );
   }
   if (summary.emptyAfterDrainVsEmptyPct !== null) {

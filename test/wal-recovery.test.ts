@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, describe, expect, it } from 'vitest';
 import { drain, fill, walSegments } from './helpers/fixtures.js';
+import { statsOf } from './helpers/stats.js';
 import { type ServerHandle, startServer } from './helpers/server.js';
 import { END, TextClient, value } from './helpers/textClient.js';
 
@@ -69,6 +70,28 @@ describe('write-ahead log recovery', () => {
 
     const again = await start(s.dataDir);
     expect(await drain(await connect(again), 'wc')).toEqual(['2', '3', '4', '5']);
+  });
+
+  it('replays a flush and a delete: their items do not come back from the log', async () => {
+    const s = await start();
+    const c = await connect(s);
+    await fill(c, 'wf', ['a', 'b', 'c']);
+    await fill(c, 'wd', ['x', 'y']);
+    expect(await c.call('flush wf\r\n')).toBe(END);
+    expect(await c.call('delete wd\r\n')).toBe('DELETED\r\n');
+    await fill(c, 'wf', ['d']); // a later STORED: the flush and the delete are logged before it
+    await s.kill9();
+    // The range clears themselves are not in the log; the queue's head (after a flush) and the
+    // removal of its meta (after a delete) are, and they hide the items the log puts back.
+    await wipeLevelDb(s.dataDir);
+
+    const again = await start(s.dataDir);
+    const c2 = await connect(again);
+    const stats = await statsOf(c2);
+    expect(stats.get('queue_wf_items')).toBe('1');
+    expect(stats.has('queue_wd_items')).toBe(false);
+    expect(await drain(c2, 'wf')).toEqual(['d']);
+    expect(await c2.call('get wd\r\n')).toBe(END);
   });
 
   it('ignores a torn record at the end of the log', async () => {

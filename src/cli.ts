@@ -6,10 +6,13 @@
 import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { pino } from 'pino';
 import yargs from 'yargs';
-import { type FsyncMode, defaultServerQueueConfig, type ServerQueueConfig } from './config.js';
+import { DEFAULT_MAX_ITEM_SIZE, type FsyncMode, defaultServerQueueConfig, type ServerQueueConfig } from './config.js';
 import { MAX_TIMER_MS, loadConfigFile, parseDuration } from './configFile.js';
 import { canTrimHeap, limitHeapGrowth } from './memory.js';
 import { SiberiteServer } from './server.js';
+import { defaultMaxConnections, raiseFileLimit } from './limits.js';
+import { repairCommand } from './repairCommand.js';
+import { LogDamageError } from './store/walRead.js';
 import { VERSION } from './version.js';
 
 function fail(message: string): never {
@@ -56,6 +59,9 @@ async function main(): Promise<void> {
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
     .option('value-key', { type: 'string', default: 'queue', choices: ['queue', 'full'], describe: 'VALUE lines name the queue, or echo the full key' })
     .option('allow-shutdown', { type: 'boolean', default: false, describe: 'accept the shutdown command' })
+    .option('max-connections', { type: 'number', describe: 'refuse connections beyond this (default: the descriptor limit less the store\'s share)' })
+    .option('idle-timeout', { type: 'string', default: '0', describe: 'close connections idle this long (e.g. 300s); 0 = never' })
+    .option('max-input-bytes', { type: 'number', default: MAX_INPUT_BYTES, describe: 'bytes of values still arriving over all connections; a connection past it is refused' })
     .option('version', { type: 'boolean', describe: 'print the version and exit' })
     .strict()
     .help('help')
@@ -68,12 +74,19 @@ async function main(): Promise<void> {
   }
   let listen: { host: string; port: number };
   let fsync: FsyncMode;
+  let idleTimeoutMs: number;
   try {
     listen = parseListen(argv.listen);
     fsync = parseFsync(argv.fsync);
+    idleTimeoutMs = parseDuration(argv['idle-timeout'], '-idle-timeout', { min: 0, max: MAX_TIMER_MS });
   } catch (err) {
     fail((err as Error).message);
   }
+  const maxConnections = argv['max-connections'];
+  if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections > 0)) fail('-max-connections must be a whole number > 0');
+  const maxInputBytes = argv['max-input-bytes'];
+  if (!(Number.isInteger(maxInputBytes) && maxInputBytes > 0)) fail('-max-input-bytes must be a whole number > 0');
+  const fileLimit = raiseFileLimit();
 
   const log = pino({ level: argv['log-level'], base: { pid: process.pid } });
   const configPath = argv.config;
@@ -132,11 +145,18 @@ async function main(): Promise<void> {
       valueKey: argv['value-key'] as 'queue' | 'full',
       allowShutdown: argv['allow-shutdown'],
       queueConfig,
+      maxConnections: maxConnections ?? defaultMaxConnections(fileLimit),
+      idleTimeoutMs,
+      maxInputBytes: Math.max(maxInputBytes, 2 * DEFAULT_MAX_ITEM_SIZE),
       log,
       reload,
       onShutdown: () => void stop('shutdown command'),
     });
   } catch (err) {
+    if (err instanceof LogDamageError) {
+      log.fatal({ file: err.file, offset: err.offset, reason: err.reason }, 'write-ahead log damaged');
+      fail(`cannot start: ${err.message}. Nothing was changed. Copy the data directory aside, then run \`siberite repair -data ${dataDir}\` to keep every valid record (it reports what it skips); see docs/durability.md`);
+    }
     const e = err as Error & { code?: string; cause?: Error };
     const reason = e.code === 'LEVEL_DATABASE_NOT_OPEN' && e.cause ? e.cause.message : e.message;
     if (/\block\b/.test(reason)) fail(`cannot start: data directory ${dataDir} is in use by another process (${reason})`);
@@ -144,11 +164,15 @@ async function main(): Promise<void> {
   }
   if (argv.pid) writeFileSync(argv.pid, `${process.pid}\n`);
   const addr = server.address();
-  log.info({ listen: `${addr.address}:${addr.port}`, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, version: VERSION }, 'siberite listening');
+  log.info({ listen: `${addr.address}:${addr.port}`, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, maxConnections: maxConnections ?? defaultMaxConnections(fileLimit), fileLimit: fileLimit?.soft, version: VERSION }, 'siberite listening');
 
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => void reload());
 }
 
-void main();
+/** Bytes of values arriving at once, over all connections (at least two of the largest item). */
+const MAX_INPUT_BYTES = 128 * 1024 * 1024;
+
+if (process.argv[2] === 'repair') void repairCommand(process.argv.slice(3)).then((code) => process.exit(code));
+else void main();

@@ -132,8 +132,10 @@ export class Cursor implements BatchParticipant, ReadSource {
       .read(this.position, to, READ_AHEAD)
       .then((items) => {
         if (generation !== this.generation) return;
-        if (items.length === 0) this.moveTo(Math.max(this.position, to));
-        else this.ahead = items;
+        // A damaged record is never served (the queue reports it when its head reaches it).
+        const good = items.filter((item) => !item.damaged);
+        if (good.length > 0) this.ahead = good;
+        else this.moveTo(items.length > 0 ? items[items.length - 1]!.id + 1 : Math.max(this.position, to));
       })
       .finally(() => {
         this.loading = null;

@@ -10,6 +10,7 @@ import {
   RECORD_HEADER,
   RETRY_PREFIX,
   type Item,
+  type QueueMeta,
   STATUS_KEY,
   decodeRecord,
   namesFromCursorKey,
@@ -19,6 +20,7 @@ import {
   writeRecordHeader,
 } from './store/layout.js';
 import { type Store } from './store/store.js';
+import { type Logger } from 'pino';
 import { VERSION } from './version.js';
 
 export type ServerStatus = 'UP' | 'READONLY' | 'QUIESCENT';
@@ -53,6 +55,7 @@ const STORED: Reply = { kind: 'stored' };
 const NOT_STORED: Reply = { kind: 'not_stored' };
 
 export interface ManagerOptions {
+  log?: Logger;
   fsync: FsyncMode;
   queueConfig: ServerQueueConfig;
   /** Bytes all head windows together may hold. */
@@ -74,6 +77,8 @@ export class QueueManager {
     queueExpires: 0,
   };
   readonly startTime = Date.now();
+  /** Counts of deleted queues, so the totals in stats never go down (they are counters). */
+  private readonly retired = { totalItems: 0, getHits: 0, getMisses: 0, damaged: 0 };
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
   /** Where the next sweep resumes refreshing size estimates. */
@@ -138,7 +143,7 @@ export class QueueManager {
       const queues = [...this.queues.values()];
       for (const queue of queues) {
         if (queue.deleted) continue;
-        if (queue.hasExpiringHead()) await queue.removeExpired(false);
+        if (this.store.writable && queue.hasExpiringHead()) await queue.removeExpired(false);
         // An idle iterator pins a LevelDB snapshot (old files, memory): let it go.
         queue.housekeep(IDLE_READER_MS, DRAINED_READER_MS);
         for (const cursor of queue.cursors.values()) cursor.closeIdleReader(IDLE_READER_MS);
@@ -188,7 +193,8 @@ export class QueueManager {
     }
     for (const [key, value] of await this.store.readRange(prefixRange(RETRY_PREFIX))) {
       const [queue, cursor, id] = namesFromRetryKey(key);
-      stateOf(queue, cursor).retries.push(decodeRecord(id, value));
+      const item = decodeRecord(id, value);
+      if (!item.damaged) stateOf(queue, cursor).retries.push(item);
     }
     for (const [queueName, byCursor] of states) {
       const queue = this.queue(queueName);
@@ -196,9 +202,15 @@ export class QueueManager {
     }
   }
 
-  private makeQueue(name: string, meta?: ConstructorParameters<typeof Queue>[5]): Queue {
-    return new Queue(name, queueConfigFor(this.options.queueConfig, name), this.store, this.budget, this.expireSink, meta);
+  private makeQueue(name: string, meta?: QueueMeta): Queue {
+    const config = queueConfigFor(this.options.queueConfig, name);
+    return new Queue(name, config, this.store, this.budget, this.expireSink, this.onDamaged, meta);
   }
+
+  /** A stored item failed its checksum: it is dropped (never served) and reported. */
+  private readonly onDamaged = (queue: Queue, id: number): void => {
+    this.options.log?.error({ queue: queue.name, id }, 'damaged item record dropped (checksum mismatch)');
+  };
 
   /** expire_to_queue: an expired item moves to the configured queue with no expiry of its own. */
   private readonly expireSink = (from: Queue, item: Item): void => {
@@ -289,7 +301,7 @@ export class QueueManager {
       this.lastWritten = written;
       this.lastStoredReply = written.then(
         () => STORED,
-        (err: Error) => serverError(err.message),
+        () => serverError('store failed before the item was kept'),
       );
     }
     return this.lastStoredReply!;
@@ -300,6 +312,11 @@ export class QueueManager {
     if (!queue) return false;
     this.queues.delete(name);
     this.counters.queueDeletes++;
+    const r = this.retired;
+    r.totalItems += queue.counters.totalItems;
+    r.getHits += queue.counters.getHits;
+    r.getMisses += queue.counters.getMisses;
+    r.damaged += queue.counters.damaged;
     const cursors = [...queue.cursors.values()];
     queue.cursors.clear();
     await Promise.all([queue.destroy(), ...cursors.map((c) => c.destroy())]);
@@ -342,16 +359,16 @@ export class QueueManager {
     const c = this.counters;
     let items = 0;
     let bytes = 0;
-    let totalItems = 0;
-    let hits = 0;
-    let misses = 0;
+    let { totalItems, getHits: hits, getMisses: misses, damaged } = this.retired;
     for (const q of this.queues.values()) {
       items += q.items;
       bytes += q.bytes;
       totalItems += q.counters.totalItems;
       hits += q.counters.getHits;
       misses += q.counters.getMisses;
+      damaged += q.counters.damaged;
     }
+    const health = this.store.health();
     const now = Date.now();
     const out: Array<[string, string]> = [
       ['uptime', String(Math.floor((now - this.startTime) / 1000))],
@@ -373,6 +390,11 @@ export class QueueManager {
       ['queue_creates', String(c.queueCreates)],
       ['queue_deletes', String(c.queueDeletes)],
       ['queue_expires', String(c.queueExpires)],
+      ['damaged_items', String(damaged)],
+      ['store_writable', health.writable ? '1' : '0'],
+      ['store_errors', String(health.errors.log + health.errors.leveldb)],
+      ['wal_bytes', String(health.walBytes)],
+      ...this.extraStats(),
     ];
     for (const q of this.sortedQueues()) {
       for (const [k, v] of queueStats(q)) out.push([`queue_${q.name}_${k}`, v]);
@@ -382,6 +404,9 @@ export class QueueManager {
     }
     return out;
   }
+
+  /** Server-level lines others add (connection limits): set by the server. */
+  extraStats: () => Array<[string, string]> = () => [];
 
   dumpStats(): string[] {
     const lines: string[] = [];

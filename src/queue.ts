@@ -36,6 +36,8 @@ export interface QueueCounters {
   age: number;
   getHits: number;
   getMisses: number;
+  /** Records found damaged (checksum) and dropped. */
+  damaged: number;
 }
 
 /** Where expired items go instead of being dropped (expire_to_queue). */
@@ -52,6 +54,7 @@ export class Queue implements BatchParticipant, ReadSource {
     age: 0,
     getHits: 0,
     getMisses: 0,
+    damaged: 0,
   };
   /** Set when the queue is deleted: it then writes nothing more. */
   deleted = false;
@@ -99,6 +102,7 @@ export class Queue implements BatchParticipant, ReadSource {
     private readonly store: Store,
     private readonly budget: MemoryBudget,
     private readonly expireSink: ExpireSink,
+    private readonly onDamaged: (queue: Queue, id: number) => void,
     meta?: QueueMeta,
   ) {
     this.key = metaKey(name);
@@ -345,7 +349,10 @@ export class Queue implements BatchParticipant, ReadSource {
       .read(from, to, count)
       .then((items) => {
         if (generation !== this.generation) return;
-        for (const item of items) this.addToWindow(item);
+        for (const item of items) {
+          if (item.damaged) this.dropDamaged(item);
+          else this.addToWindow(item);
+        }
         this.loadedUpTo = items.length === 0 ? to : items[items.length - 1]!.id + 1;
       })
       .finally(() => {
@@ -353,6 +360,13 @@ export class Queue implements BatchParticipant, ReadSource {
       });
     this.loading = loading;
     return loading;
+  }
+
+  /** A record whose checksum failed: reported, counted, deleted; the items after it are served. */
+  private dropDamaged(item: Item): void {
+    this.counters.damaged++;
+    this.onDamaged(this, item.id);
+    this.consume(item);
   }
 
   /**
@@ -397,8 +411,8 @@ export class Queue implements BatchParticipant, ReadSource {
     const from = this.reclaimedUpTo;
     const to = this.durableHead;
     // Not ordered with writes: no id below the durable head is ever written again.
-    this.reclaiming = this.store.db
-      .clear({ gte: itemKey(this.name, from), lt: itemKey(this.name, to) })
+    this.reclaiming = this.store
+      .clearNow({ gte: itemKey(this.name, from), lt: itemKey(this.name, to) })
       .then(() => {
         this.reclaimedUpTo = Math.max(this.reclaimedUpTo, to);
       })
@@ -551,7 +565,7 @@ export class Queue implements BatchParticipant, ReadSource {
     const done = this.store.clearRange(range);
     this.store.touch(this);
     // Then let LevelDB drop the cleared data and its files now rather than some day.
-    void done.then(() => this.store.db.compactRange(range.gte, range.lt)).catch(() => undefined);
+    void done.then(() => this.store.compactNow(range.gte, range.lt)).catch(() => undefined);
     return done;
   }
 
@@ -571,7 +585,7 @@ export class Queue implements BatchParticipant, ReadSource {
     this.compacting = true;
     const range = prefixRange(itemPrefix(this.name));
     reclaimed
-      .then(() => this.store.db.compactRange(range.gte, itemKey(this.name, this.reclaimedUpTo)))
+      .then(() => this.store.compactNow(range.gte, itemKey(this.name, this.reclaimedUpTo)))
       .catch(() => undefined)
       .finally(() => (this.compacting = false));
   }

@@ -9,6 +9,8 @@ import { TextFraming } from './protocol/text.js';
 import { BinaryFraming } from './protocol/binary.js';
 import { Session } from './session.js';
 import { Store } from './store/store.js';
+import { type TornTail } from './store/walRead.js';
+import { InputBudget } from './limits.js';
 
 export interface ServerOptions {
   host: string;
@@ -18,6 +20,12 @@ export interface ServerOptions {
   valueKey: 'queue' | 'full';
   allowShutdown: boolean;
   queueConfig: ServerQueueConfig;
+  /** Connections beyond this are answered with an error and closed. */
+  maxConnections: number;
+  /** Close a connection with nothing in flight after this long without input; 0: never. */
+  idleTimeoutMs: number;
+  /** Bytes of values still arriving, over all connections (see InputBudget). */
+  maxInputBytes: number;
   log: Logger;
   /** Re-reads the configuration; returns an error message or null. */
   reload(): Promise<string | null>;
@@ -41,6 +49,9 @@ export class SiberiteServer {
   /** Read by every framing at each value, so a reload can raise the limit for all connections. */
   private readonly limits: { maxItemSize: number };
   private readonly sockets = new Set<net.Socket>();
+  private readonly inputBudget: InputBudget;
+  private refusedConnections = 0;
+  private idleClosed = 0;
 
   private constructor(
     readonly manager: QueueManager,
@@ -48,11 +59,26 @@ export class SiberiteServer {
     private readonly options: ServerOptions,
   ) {
     this.limits = { maxItemSize: framingLimit(options.queueConfig) };
+    this.inputBudget = new InputBudget(options.maxInputBytes);
+    manager.extraStats = () => [
+      ['max_connections', String(options.maxConnections)],
+      ['rejected_connections', String(this.refusedConnections)],
+      ['idle_timeout', String(Math.round(options.idleTimeoutMs / 1000))],
+      ['idle_closed_connections', String(this.idleClosed)],
+      ['input_bytes', String(this.inputBudget.used)],
+      ['max_input_bytes', String(this.inputBudget.limit)],
+      ['input_refused_connections', String(this.inputBudget.refused)],
+    ];
   }
 
   static async start(options: ServerOptions): Promise<SiberiteServer> {
-    const store = await Store.open(options.dataDir, { syncAlways: options.fsync === 'always', readBytes: READ_BYTES });
+    const log = options.log;
+    const onTornTail = (tail: TornTail) =>
+      log.warn({ file: tail.file, offset: tail.offset, bytes: tail.bytes }, 'write-ahead log: cut off a torn tail (a write interrupted by a crash)');
+    const storeLog = log.child({ component: 'store' });
+    const store = await Store.open(options.dataDir, { syncAlways: options.fsync === 'always', readBytes: READ_BYTES, log: storeLog }, onTornTail);
     const manager = await QueueManager.open(store, {
+      log: log.child({ component: 'queues' }),
       fsync: options.fsync,
       queueConfig: options.queueConfig,
       windowMemory: WINDOW_MEMORY,
@@ -79,6 +105,16 @@ export class SiberiteServer {
 
   private accept(socket: net.Socket): void {
     const counters = this.manager.counters;
+    if (this.sockets.size >= this.options.maxConnections) {
+      // As memcached does: say why, then close, so the client does not wait on a dead socket.
+      this.refusedConnections++;
+      if (this.refusedConnections === 1 || this.refusedConnections % 1000 === 0) {
+        this.options.log.warn({ max: this.options.maxConnections, refused: this.refusedConnections }, 'connection refused: at -max-connections');
+      }
+      socket.on('error', () => socket.destroy());
+      socket.end('SERVER_ERROR too many open connections\r\n');
+      return;
+    }
     counters.currConnections++;
     counters.totalConnections++;
     this.sockets.add(socket);
@@ -90,6 +126,7 @@ export class SiberiteServer {
           valueKey: this.options.valueKey,
           allowShutdown: this.options.allowShutdown,
           log: this.options.log,
+          inputBudget: this.inputBudget,
           onShutdown: this.options.onShutdown,
           onReload: this.options.reload,
         });
@@ -97,6 +134,14 @@ export class SiberiteServer {
       }
       session.receive(chunk);
     });
+    if (this.options.idleTimeoutMs > 0) {
+      socket.setTimeout(this.options.idleTimeoutMs, () => {
+        // A blocked read or a command in flight is not idle: the timer simply starts again.
+        if (session && !session.idle) return;
+        this.idleClosed++;
+        socket.destroy();
+      });
+    }
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       counters.currConnections--;

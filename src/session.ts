@@ -18,12 +18,36 @@ import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 import { type Item } from './store/layout.js';
 import { VERSION } from './version.js';
 import { MAX_TIMER_MS } from './configFile.js';
+import { errorCode } from './store/store.js';
+import { type InputBudget } from './limits.js';
+
+/** True when `command` changes what is stored (a queue `/open`, `/abort` or peek does not). */
+function needsWrite(command: Command): boolean {
+  switch (command.kind) {
+    case 'get':
+      return command.keys.some((k) => k.close || (k.cursor !== undefined ? !k.peek : !k.open && !k.peek && !k.abort));
+    case 'set':
+    case 'delete':
+    case 'flush':
+    case 'flush_all':
+    case 'flush_expired':
+    case 'flush_all_expired':
+    case 'confirm':
+      return true;
+    case 'status':
+      return command.value !== undefined;
+    default:
+      return false;
+  }
+}
 
 export interface SessionOptions {
   /** `full`: VALUE lines echo the whole requested key instead of the queue name. */
   valueKey: 'queue' | 'full';
   allowShutdown: boolean;
   log: Logger;
+  /** Shared by every connection: bytes of values still arriving. */
+  inputBudget: InputBudget;
   /** Called for `shutdown` (only when allowed) and `reload`. */
   onShutdown(): void;
   onReload(): Promise<string | null>;
@@ -33,6 +57,11 @@ export interface SessionOptions {
 interface Slot {
   command: Command;
   reply: Reply | undefined;
+}
+
+/** A reply that is ready but waits for its command's changes to reach the log. */
+interface LoggedSlot extends Slot {
+  ready: Reply;
 }
 
 /** An item this connection holds open, with its open_transaction_timeout timer. */
@@ -51,6 +80,7 @@ interface Wait {
 }
 
 const END: Reply = { kind: 'end' };
+const STORE_FAILED = () => serverError('store failed before the change was kept');
 const EMPTY_VALUES: Reply = { kind: 'values', values: [] };
 const READ_ONLY = () => serverError('read only', 'not_stored');
 const CLOSE_FIRST = () => clientError('Close current item first', 'busy');
@@ -70,6 +100,11 @@ export class Session {
   /** The promise of the latest asynchronous command, and the slots waiting on it. */
   private lastPromise: Promise<Reply> | null = null;
   private lastGroup: Slot[] | null = null;
+  /** The store batch the latest ready replies wait for, and those replies. */
+  private lastGate: Promise<void> | null = null;
+  private lastGateGroup: LoggedSlot[] | null = null;
+  /** `quit` was read: nothing after it in the stream runs. */
+  private quitting = false;
   private readonly open = new Map<ReadSource, OpenItem[]>();
   private wait: Wait | null = null;
   private closed = false;
@@ -77,6 +112,8 @@ export class Session {
   private writeBlocked = false;
   /** Replies encoded and not yet written to the socket. */
   private readonly out = new ReplyWriter();
+  /** Input bytes this connection holds, as counted in the shared input budget. */
+  private heldInput = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -92,16 +129,39 @@ export class Session {
 
   /** Bytes from the socket. */
   receive(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.quitting) return;
     this.manager.counters.bytesRead += chunk.length;
     this.framing.push(chunk);
     this.pump();
+    this.accountInput();
+  }
+
+  /** Counts what this connection holds in the shared budget; refuses it past the budget. */
+  private accountInput(): void {
+    const budget = this.options.inputBudget;
+    const held = this.closed ? 0 : this.framing.buffered;
+    budget.used += held - this.heldInput;
+    this.heldInput = held;
+    if (budget.used <= budget.limit || held === 0 || this.closed) return;
+    budget.refused++;
+    this.options.log.warn({ held, budget: budget.limit }, 'connection refused: values arriving exceed the input budget');
+    // Framing is lost mid-value: a plain line (as memcached does for text), then close.
+    this.flush();
+    this.socket.end('SERVER_ERROR out of memory: too many bytes of values arriving at once\r\n');
+    this.close();
+  }
+
+  /** Nothing in flight and no blocked read: the idle timeout may close it. */
+  get idle(): boolean {
+    return this.wait === null && this.outstanding === 0 && this.slots.length === 0;
   }
 
   /** The connection is gone: cancel the wait, return open items to their queues' heads. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.options.inputBudget.used -= this.heldInput;
+    this.heldInput = 0;
     if (this.wait) this.endWait(this.wait);
     for (const [queue, items] of this.open) {
       for (const open of items) {
@@ -119,7 +179,7 @@ export class Session {
     this.pumping = true;
     const highWater = this.socket.writableHighWaterMark;
     try {
-      while (!this.closed && !this.writeBlocked) {
+      while (!this.closed && !this.writeBlocked && !this.quitting) {
         const command = this.held ?? this.framing.next();
         if (!command) break;
         if (!this.mayStart()) {
@@ -127,6 +187,8 @@ export class Session {
           break;
         }
         this.held = null;
+        // Whatever follows `quit` in the same read was sent to a connection that is closing.
+        if (command.kind === 'quit') this.quitting = true;
         this.start(command);
         // A socket would refuse more past this: find out now, as writing each reply would.
         if (this.out.length >= highWater) this.flush();
@@ -153,12 +215,14 @@ export class Session {
   private start(command: Command): void {
     let result: Reply | Promise<Reply>;
     try {
-      result = this.execute(command);
+      result = this.refusal(command) ?? this.execute(command);
     } catch (err) {
       result = this.failure(err);
     }
     if (!(result instanceof Promise)) {
-      if (this.slots.length === 0) this.write(command, result);
+      const gate = this.manager.store.unacknowledged();
+      if (gate) this.afterLog(command, result, gate);
+      else if (this.slots.length === 0) this.write(command, result);
       else this.slots.push({ command, reply: result });
       return;
     }
@@ -180,8 +244,52 @@ export class Session {
     );
   }
 
+  /**
+   * A reply is sent only once every change made so far is in the write-ahead log (as Redis
+   * writes its append-only file before a turn's replies), so a consumed item never comes back
+   * after a crash. Its command took effect in memory, so later commands need not wait for it.
+   * All replies waiting for one batch share one handler.
+   */
+  private afterLog(command: Command, reply: Reply, gate: Promise<void>): void {
+    const slot: LoggedSlot = { command, reply: undefined, ready: reply };
+    this.slots.push(slot);
+    this.outstanding++;
+    if (gate === this.lastGate) {
+      this.lastGateGroup!.push(slot);
+      return;
+    }
+    const group = [slot];
+    this.lastGate = gate;
+    this.lastGateGroup = group;
+    const release = (failed: boolean) => {
+      if (this.lastGateGroup === group) {
+        this.lastGate = null;
+        this.lastGateGroup = null;
+      }
+      for (const s of group) {
+        s.reply = failed ? STORE_FAILED() : s.ready;
+        this.outstanding--;
+      }
+      this.flushSlots();
+      this.pump();
+    };
+    gate.then(
+      () => release(false),
+      () => release(true),
+    );
+  }
+
   /** The promise shared by `group` settled: their replies leave, and held commands may start. */
-  private settle(group: Slot[], reply: Reply): void {
+  private settle(group: Slot[], reply: Reply, logged = false): void {
+    // A set's promise is its batch's; any other reply waits for what its command changed.
+    const gate = logged || group[0]!.command.kind === 'set' ? null : this.manager.store.unacknowledged();
+    if (gate) {
+      gate.then(
+        () => this.settle(group, reply, true),
+        () => this.settle(group, STORE_FAILED(), true),
+      );
+      return;
+    }
     if (this.lastGroup === group) {
       this.lastPromise = null;
       this.lastGroup = null;
@@ -195,9 +303,17 @@ export class Session {
     this.pump();
   }
 
+  /** An unexpected error: logged in full, answered with its code only (never a path). */
   private failure(err: unknown): Reply {
     this.options.log.error({ err }, 'command failed');
-    return serverError(err instanceof Error ? err.message : String(err));
+    return serverError(`storage error (${errorCode(err)})`);
+  }
+
+  /** A command that needs a write while the store is failing closed: refused, nothing changed. */
+  private refusal(command: Command): Reply | null {
+    const store = this.manager.store;
+    if (store.writable || !needsWrite(command)) return null;
+    return serverError(`store not writable (${store.health().fault?.code ?? 'closing'}); retrying`);
   }
 
   private flushSlots(): void {

@@ -8,7 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type BatchOp, WAL_SEQ_KEY, decodeSeq, encodeSeq, mergeBatchOps } from '../src/store/layout.js';
 import { Store } from '../src/store/store.js';
 import { walSegments } from './helpers/fixtures.js';
-import { SEGMENT_BYTES, WriteAheadLog, decodeRecords, encodeRecord, readLog } from '../src/store/wal.js';
+import { SEGMENT_BYTES, WriteAheadLog } from '../src/store/wal.js';
+import { decodeRecords, encodeRecord } from '../src/store/walRecord.js';
+import { readLog } from '../src/store/walRead.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const put = (k: string, v: string | Buffer): BatchOp => ({ type: 'put', key: b(k), value: typeof v === 'string' ? b(v) : v });

@@ -6,7 +6,7 @@ import { type ReplyWriter } from './output.js';
  * Bytes reserved in front of every value a framing reads, so the store can write the item
  * header in place and hand LevelDB one buffer without copying the payload again.
  */
-export const RECORD_HEADROOM = 21;
+export const RECORD_HEADROOM = 25;
 
 /** One key of a `get`, with its `/options` parsed. */
 export interface GetKey {

@@ -71,7 +71,10 @@ export class TextFraming implements Framing {
   constructor(private readonly options: TextFramingOptions) {}
 
   get buffered(): number {
-    return this.buf.length - this.pos;
+    const block = this.block;
+    // A value arriving in pieces is held in `parts`, outside the buffer.
+    const held = block && !block.error && block.parts ? block.total - block.remaining : 0;
+    return this.buf.length - this.pos + held;
   }
 
   push(chunk: Buffer): void {

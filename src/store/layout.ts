@@ -8,10 +8,20 @@
 //   s/walseq                       sequence number of the last write-ahead log record applied
 //
 // Queue and cursor names never contain '/', so every prefix below is unambiguous.
+import { crc32 } from 'node:zlib';
 import { RECORD_HEADROOM } from '../protocol/command.js';
 
+/**
+ * Item record: [u8 version 2][u32 flags][f64 add time][f64 expiry][u32 crc32][payload]. The
+ * checksum covers the header fields before it and the payload, so a damaged record is never
+ * served as data (LevelDB does not verify its own block checksums on reads). Version 1 records
+ * (no checksum, 21-byte header) from earlier releases are still read.
+ */
 export const RECORD_HEADER = RECORD_HEADROOM;
-const RECORD_VERSION = 1;
+const RECORD_VERSION = 2;
+const CRC_AT = 21;
+const LEGACY_VERSION = 1;
+const LEGACY_HEADER = 21;
 
 /** One queued message as the program holds it. `data` is a view into its stored record. */
 export interface Item {
@@ -22,6 +32,8 @@ export interface Item {
   /** ms since epoch when it expires; 0 = never. */
   expiry: number;
   data: Buffer;
+  /** Set on a record whose checksum failed: reported and skipped, never served. */
+  damaged?: true;
 }
 
 const enc = (s: string) => Buffer.from(s, 'latin1');
@@ -65,6 +77,11 @@ export function itemPrefix(queue: string): string {
 
 export function itemKey(queue: string, id: number): Buffer {
   return prefixed(itemPrefix(queue), id);
+}
+
+/** The queue an item key belongs to. */
+export function queueOfItemKey(key: Buffer): string {
+  return key.toString('latin1', 2, key.length - 9);
 }
 
 /** The id at the end of an item or retry key. */
@@ -137,10 +154,19 @@ export function writeRecordHeader(record: Buffer, flags: number, addTime: number
   record.writeUInt32BE(flags >>> 0, 1);
   record.writeDoubleBE(addTime, 5);
   record.writeDoubleBE(expiry, 13);
+  record.writeUInt32BE(recordChecksum(record), CRC_AT);
 }
 
+function recordChecksum(record: Buffer): number {
+  return crc32(record.subarray(RECORD_HEADER), crc32(record.subarray(0, CRC_AT)));
+}
+
+/** The item a record holds; `damaged` (and no data) when its checksum or format is wrong. */
 export function decodeRecord(id: number, record: Buffer): Item {
-  if (record.length < RECORD_HEADER || record[0] !== RECORD_VERSION) throw new Error(`corrupt item record ${id}`);
+  if (record.length >= LEGACY_HEADER && record[0] === LEGACY_VERSION) return fromLegacy(id, record);
+  if (record.length < RECORD_HEADER || record[0] !== RECORD_VERSION || record.readUInt32BE(CRC_AT) !== recordChecksum(record)) {
+    return { id, flags: 0, addTime: 0, expiry: 0, data: record.subarray(Math.min(RECORD_HEADER, record.length)), damaged: true };
+  }
   return {
     id,
     flags: record.readUInt32BE(1),
@@ -148,6 +174,17 @@ export function decodeRecord(id: number, record: Buffer): Item {
     expiry: record.readDoubleBE(13),
     data: record.subarray(RECORD_HEADER),
   };
+}
+
+/** A version 1 record, rewritten in today's format so that recordOf() finds its header. */
+function fromLegacy(id: number, old: Buffer): Item {
+  const record = Buffer.allocUnsafe(RECORD_HEADER + old.length - LEGACY_HEADER);
+  old.copy(record, RECORD_HEADER, LEGACY_HEADER);
+  const flags = old.readUInt32BE(1);
+  const addTime = old.readDoubleBE(5);
+  const expiry = old.readDoubleBE(13);
+  writeRecordHeader(record, flags, addTime, expiry);
+  return { id, flags, addTime, expiry, data: record.subarray(RECORD_HEADER) };
 }
 
 /** The whole record of an item whose data is a view into one (as every Item's is). */

@@ -1,5 +1,5 @@
 // The only module that touches LevelDB: group commit through the write-ahead log, range
-// clears, recovery at start-up, reads.
+// clears, failure handling, recovery at start-up, reads.
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import {
@@ -7,11 +7,8 @@ import {
   STATUS_KEY,
   WAL_SEQ_KEY,
   type BatchOp,
-  type Item,
   type QueueMeta,
   decodeMeta,
-  decodeRecord,
-  decodeSeq,
   encodeSeq,
   idFromKey,
   itemKey,
@@ -19,68 +16,22 @@ import {
   prefixRange,
   queueFromMetaKey,
 } from './layout.js';
-import { WriteAheadLog, readLog, removeLog } from './wal.js';
+import { Batch, type BatchParticipant } from './batch.js';
+import { ItemReader } from './itemReader.js';
+import { replayLog } from './replay.js';
+import { WriteAheadLog, removeLog } from './wal.js';
+import { type TornTail } from './walRead.js';
 
 export type { BatchOp };
+export type { BatchParticipant } from './batch.js';
+export type { ItemReader } from './itemReader.js';
 
-/** Something whose writes ride in a batch and that learns when the batch is in LevelDB. */
-export interface BatchParticipant {
-  /**
-   * The batch holding this participant's writes is sealed: add its last ops (meta). Later
-   * writes go to a later batch; batches are applied, and batchDone called, in seal order.
-   */
-  sealBatch(ops: BatchOp[]): void;
-  /** That batch is in LevelDB (`err` undefined), or failed and was never acknowledged. */
-  batchDone(err: Error | undefined): void;
+/** What the store reports to operators (pino's Logger fits). */
+export interface StoreLog {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
 }
-
-/** A promise made only when someone asks, settled once. */
-class Signal {
-  private promise: Promise<void> | undefined;
-  private settle: ((err?: Error) => void) | undefined;
-  private outcome: { err: Error | undefined } | undefined;
-
-  wait(): Promise<void> {
-    if (!this.promise) {
-      if (this.outcome) return this.outcome.err ? Promise.reject(this.outcome.err) : Promise.resolve();
-      this.promise = new Promise<void>((resolve, reject) => {
-        this.settle = (err) => (err ? reject(err) : resolve());
-      });
-    }
-    return this.promise;
-  }
-
-  get settled(): boolean {
-    return this.outcome !== undefined;
-  }
-
-  done(err?: Error): void {
-    if (this.outcome) return;
-    this.outcome = { err };
-    this.settle?.(err);
-  }
-}
-
-/** The writes of one turn of the event loop: one log record, applied to LevelDB as a whole. */
-class Batch {
-  ops: BatchOp[] = [];
-  participants = new Set<BatchParticipant>();
-  sync = false;
-  /** Its write-ahead log record; 0 when it has none. */
-  seq = 0;
-  /** Key and value bytes, for the cap on what may be acknowledged but not yet applied. */
-  bytes = 0;
-  /** Durable as promised (logged, or applied when it could not be acknowledged on logging). */
-  readonly acked = new Signal();
-  /** In LevelDB, so readers can load it. */
-  readonly applied = new Signal();
-
-  get empty(): boolean {
-    return this.ops.length === 0 && this.participants.size === 0;
-  }
-}
-
-type Task = () => Promise<void>;
 
 export interface StoreOptions {
   /** Write every batch with fsync (and keep no write-ahead log: nothing is acknowledged sooner). */
@@ -92,6 +43,27 @@ export interface StoreOptions {
    * applied: producers slow to LevelDB's pace instead of the backlog growing in memory.
    */
   maxUnappliedBytes?: number;
+  log?: StoreLog;
+  /** First delay before retrying after an I/O error; doubles up to RETRY_MAX_MS. */
+  retryMs?: number;
+}
+
+/** A write that failed and is being retried: the store refuses new writes meanwhile. */
+export interface StoreFault {
+  /** Where: the write-ahead log, or LevelDB. */
+  where: 'log' | 'leveldb';
+  /** The error's code (ENOSPC, EMFILE, EIO, …) — safe to show a client; never a path. */
+  code: string;
+  since: number;
+}
+
+export interface StoreHealth {
+  writable: boolean;
+  fault: StoreFault | undefined;
+  /** I/O errors seen since start, by where they happened. */
+  errors: { log: number; leveldb: number };
+  /** Bytes in the write-ahead log's segments. */
+  walBytes: number;
 }
 
 const MAX_UNAPPLIED_BYTES = 2 * 1024 * 1024;
@@ -104,16 +76,54 @@ const APPLY_DELAY_MS = 2;
 const APPLY_NOW_BYTES = 512 * 1024;
 /** Consecutive sealed batches are merged into one LevelDB write up to about this many bytes. */
 const MAX_APPLY_BYTES = 1024 * 1024;
-/** Start-up replays the log into LevelDB in writes of about this many bytes. */
-const REPLAY_BYTES = 4 * 1024 * 1024;
+const RETRY_MS = 100;
+const RETRY_MAX_MS = 2000;
+/** How long a stop waits for pending writes while LevelDB keeps failing them. */
+const CLOSE_WAIT_MS = 3000;
+
+type Task = () => Promise<void>;
+
+const LEVEL_OPTIONS = {
+  keyEncoding: 'buffer',
+  valueEncoding: 'buffer',
+  createIfMissing: true,
+  // Queues write once and read once, and tables are read through mmap, which bypasses the
+  // block cache: a small one is enough. A small write buffer keeps resident memory low.
+  cacheSize: 512 * 1024,
+  writeBufferSize: 2 * 1024 * 1024,
+  // LevelDB reads table files through mmap, and mapped pages count as resident memory:
+  // few open tables of modest size bound that (an evicted table is unmapped). Most tables
+  // are memtables written out and moved down whole, so they are writeBufferSize large.
+  // (256 KiB tables mapped 20 MB less while draining 1 M × 1 KiB, but cost a third of the
+  // throughput with a 1 M backlog: see docs/benchmarks.md.)
+  maxOpenFiles: 74, // LevelDB's minimum: 64 tables + 10 other files
+  maxFileSize: 512 * 1024,
+} as const;
+
+/** Descriptors LevelDB (maxOpenFiles + its log, manifest, lock) and the log may hold at once. */
+export const STORE_DESCRIPTORS = LEVEL_OPTIONS.maxOpenFiles + 16;
+
+/** The code of an I/O error, for replies and logs: never its message, which may hold a path. */
+export function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z_0-9]+$/.test(code) ? code : 'EIO';
+}
 
 /**
  * Writes from one turn of the event loop form one batch: appended to the write-ahead log and
  * acknowledged at once, then applied to LevelDB in order with the range clears and compactions
  * queued between them (one LevelDB write at a time; batches waiting meanwhile are merged).
+ *
+ * Failing closed: when the log or LevelDB refuses a write (disk full, descriptors exhausted,
+ * EIO), the batch is kept, in order, and retried with backoff — it is never dropped and never
+ * acknowledged before it is kept — while `writable` is false so the domain refuses new writes.
+ * A LevelDB that failed is closed and opened again before the retry: its background errors
+ * otherwise stay for the life of the process.
  */
 export class Store {
   private pending = new Batch();
+  /** Sealed batches not yet in the log (it failed): appended in order before any later one. */
+  private unlogged: Batch[] = [];
   /** Sealed batches and tasks (range clears, compactions, syncs), in the order they run. */
   private queue: Array<Batch | Task> = [];
   private lastSealed: Batch | undefined;
@@ -122,24 +132,27 @@ export class Store {
   /** Apply what is queued without waiting for more batches to join it. */
   private urgent = false;
   private applyTimer: NodeJS.Timeout | undefined;
-  private closed = false;
+  private closing = false;
   private unappliedBytes = 0;
   /** Last log record in LevelDB, and the last known fsynced there. */
   private appliedSeq: number;
   private syncedSeq: number;
   /** A periodic fsync runs: log segments go once what they hold is fsynced in LevelDB. */
   private periodicSync = false;
-  /**
-   * A LevelDB write of acknowledged batches failed: the applied sequence number stops
-   * advancing and no segment is deleted, so a restart replays everything from there.
-   */
-  private applyFailed = false;
   private readonly maxUnappliedBytes: number;
+  private fault: StoreFault | undefined;
+  /** LevelDB failed a write: reopen it before the next one. */
+  private levelBroken = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay: number;
+  private readonly errors = { log: 0, leveldb: 0 };
+  /** Counts opens of the database: an iterator from an earlier open is dead. */
+  private epoch = 1;
 
   private constructor(
-    readonly db: ClassicLevel<Buffer, Buffer>,
+    private readonly db: ClassicLevel<Buffer, Buffer>,
     private readonly options: StoreOptions,
-    private wal: WriteAheadLog | undefined,
+    private readonly wal: WriteAheadLog | undefined,
     appliedSeq: number,
     /** Log records replayed into LevelDB at start-up. */
     readonly recovered: number,
@@ -147,33 +160,40 @@ export class Store {
     this.appliedSeq = appliedSeq;
     this.syncedSeq = appliedSeq;
     this.maxUnappliedBytes = options.maxUnappliedBytes ?? MAX_UNAPPLIED_BYTES;
+    this.retryDelay = options.retryMs ?? RETRY_MS;
   }
 
-  static async open(location: string, options: StoreOptions): Promise<Store> {
-    const db = new ClassicLevel<Buffer, Buffer>(location, {
-      keyEncoding: 'buffer',
-      valueEncoding: 'buffer',
-      createIfMissing: true,
-      // Queues write once and read once, and tables are read through mmap, which bypasses the
-      // block cache: a small one is enough. A small write buffer keeps resident memory low.
-      cacheSize: 512 * 1024,
-      writeBufferSize: 2 * 1024 * 1024,
-      // LevelDB reads table files through mmap, and mapped pages count as resident memory:
-      // few open tables of modest size bound that (an evicted table is unmapped). Most tables
-      // are memtables written out and moved down whole, so they are writeBufferSize large.
-      // (256 KiB tables mapped 20 MB less while draining 1 M × 1 KiB, but cost a third of the
-      // throughput with a 1 M backlog: see docs/benchmarks.md.)
-      maxOpenFiles: 74, // LevelDB's minimum: 64 tables + 10 other files
-      maxFileSize: 512 * 1024,
-    });
+  /**
+   * Opens the database and replays the log records it lacks. A torn tail of the log is cut off
+   * (`onTornTail`); other damage throws LogDamageError (walRead.ts) and nothing is changed.
+   */
+  static async open(location: string, options: StoreOptions, onTornTail?: (tail: TornTail) => void): Promise<Store> {
+    const db = new ClassicLevel<Buffer, Buffer>(location, LEVEL_OPTIONS);
     await db.open();
     // LevelDB ignores entries of its directory that are not its own files, such as this one.
     const walDir = path.join(location, 'wal');
-    const { appliedSeq, lastSeq, recovered } = await replayLog(db, walDir);
+    let replayed;
+    try {
+      replayed = await replayLog(db, walDir, onTornTail);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
     let wal: WriteAheadLog | undefined;
     if (options.syncAlways) removeLog(walDir);
-    else wal = WriteAheadLog.create(walDir, lastSeq + 1);
-    return new Store(db, options, wal, appliedSeq, recovered);
+    else wal = WriteAheadLog.create(walDir, replayed.lastSeq + 1);
+    return new Store(db, options, wal, replayed.appliedSeq, replayed.recovered);
+  }
+
+  // ---- writing ------------------------------------------------------------------------------
+
+  /** False while a write is failing: the domain refuses new writes until it is kept. */
+  get writable(): boolean {
+    return this.fault === undefined && !this.closing;
+  }
+
+  health(): StoreHealth {
+    return { writable: this.writable, fault: this.fault, errors: { ...this.errors }, walBytes: this.wal?.bytes ?? 0 };
   }
 
   put(key: Buffer, value: Buffer, participant?: BatchParticipant): void {
@@ -203,8 +223,20 @@ export class Store {
 
   /** Resolves when every write made so far is as durable as promised (`STORED` may go out). */
   written(): Promise<void> {
-    const batch = this.pending.empty ? this.lastSealed : this.pending;
-    return batch ? batch.acked.wait() : Promise.resolve();
+    return this.unacknowledged() ?? Promise.resolve();
+  }
+
+  /**
+   * The promise of the newest batch not yet acknowledged (one object per batch, so callers can
+   * group on it), or null when every write so far is kept: a reply may go out at once.
+   */
+  unacknowledged(): Promise<void> | null {
+    if (!this.pending.empty) {
+      this.pending.wanted = true;
+      return this.pending.acked.wait();
+    }
+    const last = this.lastSealed;
+    return last && !last.acked.settled ? last.acked.wait() : null;
   }
 
   /** Resolves when every write made so far is in LevelDB, where readers can load it. */
@@ -221,9 +253,17 @@ export class Store {
     return this.runInOrder(() => this.db.clear(range));
   }
 
-  /** Compacts [gte, lt) in order with writes: reclaims the tombstones a drained head leaves. */
-  compactRange(gte: Buffer, lt: Buffer): Promise<void> {
-    return this.runInOrder(() => this.db.compactRange(gte, lt));
+  /**
+   * Deletes [gte, lt) now, not ordered with writes: only for ranges no write touches again
+   * (a queue's consumed ids). Failures are the caller's to ignore: a later call covers the range.
+   */
+  clearNow(range: { gte: Buffer; lt: Buffer }): Promise<void> {
+    return this.db.clear(range);
+  }
+
+  /** Compacts [gte, lt) now: lets LevelDB drop a consumed range's tombstones and files. */
+  compactNow(gte: Buffer, lt: Buffer): Promise<void> {
+    return this.db.compactRange(gte, lt);
   }
 
   /**
@@ -250,22 +290,13 @@ export class Store {
 
   private markSynced(seq: number): void {
     if (seq > this.syncedSeq) this.syncedSeq = seq;
-    if (this.periodicSync && !this.applyFailed) this.wal?.release(this.syncedSeq);
+    if (this.periodicSync) this.wal?.release(this.syncedSeq);
   }
 
   private runInOrder(fn: () => Promise<void>): Promise<void> {
     this.seal();
     return new Promise<void>((resolve, reject) => {
       this.queue.push(() => fn().then(resolve, (err) => (reject(err), undefined)));
-      this.urgent = true;
-      this.kick();
-    });
-  }
-
-  private idle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.queue.push(async () => resolve());
       this.urgent = true;
       this.kick();
     });
@@ -278,26 +309,39 @@ export class Store {
     this.pending = new Batch();
     // Participants snapshot their state now, so it matches exactly the ops of this batch.
     for (const p of batch.participants) p.sealBatch(batch.ops);
-    if (this.wal) {
-      try {
-        batch.seq = this.wal.append(batch.ops);
-      } catch {
-        // Disk full or failing: go on without the log, acknowledging batches once applied.
-        // LevelDB already holds, or will next, everything logged before this.
-        this.wal = undefined;
-      }
-    }
-    if (batch.seq > 0 && !batch.sync && this.unappliedBytes < this.maxUnappliedBytes) {
-      batch.acked.done();
-    }
+    this.lastSealed = batch;
     this.unappliedBytes += batch.bytes;
+    if (this.wal) {
+      this.unlogged.push(batch);
+      this.logUnlogged();
+    } else {
+      this.enqueue(batch);
+    }
+  }
+
+  /** Appends the batches not yet logged, in order; stops (and fails closed) at an I/O error. */
+  private logUnlogged(): void {
+    while (this.unlogged.length > 0) {
+      const batch = this.unlogged[0]!;
+      try {
+        batch.seq = this.wal!.append(batch.ops);
+      } catch (err) {
+        this.failed('log', err);
+        return;
+      }
+      this.unlogged.shift();
+      this.enqueue(batch);
+    }
+  }
+
+  private enqueue(batch: Batch): void {
+    if (batch.seq > 0 && !batch.sync && this.unappliedBytes < this.maxUnappliedBytes) batch.acked.done();
     if (!batch.acked.settled || this.unappliedBytes >= APPLY_NOW_BYTES) this.urgent = true;
     this.queue.push(batch);
-    this.lastSealed = batch;
   }
 
   private kick(): void {
-    if (this.scheduled || this.closed) return;
+    if (this.scheduled || this.closing) return;
     this.scheduled = true;
     // One turn of the event loop gathers the writes of every connection into one batch.
     setImmediate(this.tick);
@@ -305,15 +349,15 @@ export class Store {
 
   private readonly tick = (): void => {
     this.scheduled = false;
-    // A batch of metas alone (reads moving a head or a cursor) may wait for the next write or
-    // the apply timer: a plain read is at-least-once across a crash anyway.
-    if (this.pending.ops.length > 0 || this.pending.sync || this.urgent) this.seal();
+    // A batch of metas alone (cursor moves, reads below an open item) may wait for the next
+    // write or the apply timer, unless a reply waits for it.
+    if (this.pending.ops.length > 0 || this.pending.sync || this.pending.wanted || this.urgent) this.seal();
     else if (!this.pending.empty) this.applySoon();
     this.runNext();
   };
 
   private runNext(): void {
-    if (this.running) return;
+    if (this.running || this.levelBroken) return;
     const head = this.queue[0];
     if (!head) {
       this.urgent = false;
@@ -354,28 +398,28 @@ export class Store {
   }
 
   private async apply(batches: Batch[]): Promise<void> {
-    const ops = batches.length === 1 ? batches[0]!.ops : mergeBatchOps(batches.map((b) => b.ops));
+    const ops = batches.length === 1 ? batches[0]!.ops.slice() : mergeBatchOps(batches.map((b) => b.ops));
     const seq = Math.max(...batches.map((b) => b.seq));
     // Tells start-up which log records LevelDB already holds.
-    if (seq > 0 && !this.applyFailed) ops.push({ type: 'put', key: WAL_SEQ_KEY, value: encodeSeq(seq) });
+    if (seq > 0) ops.push({ type: 'put', key: WAL_SEQ_KEY, value: encodeSeq(seq) });
     const sync = this.options.syncAlways || batches.some((b) => b.sync);
-    let error: Error | undefined;
     try {
       await this.writeOps(ops, { sync });
-      if (seq > this.appliedSeq && !this.applyFailed) this.appliedSeq = seq;
-      if (sync) this.markSynced(this.appliedSeq);
-      else if (!this.periodicSync && !this.applyFailed) this.wal?.release(this.appliedSeq);
     } catch (err) {
-      error = err instanceof Error ? err : new Error(String(err));
-      if (seq > 0) this.applyFailed = true;
+      // Kept, in order, for the retry (after a reopen): nothing after them runs before.
+      this.queue.unshift(...batches);
+      this.levelBroken = true;
+      this.failed('leveldb', err);
+      return;
     }
+    if (seq > this.appliedSeq) this.appliedSeq = seq;
+    if (sync) this.markSynced(this.appliedSeq);
+    else if (!this.periodicSync) this.wal?.release(this.appliedSeq);
     for (const batch of batches) {
       this.unappliedBytes -= batch.bytes;
-      // An acknowledged batch stays acknowledged: its log record is replayed at the next start.
-      const failed = batch.acked.settled ? undefined : error;
-      for (const p of batch.participants) p.batchDone(failed);
-      batch.applied.done(failed);
-      batch.acked.done(failed);
+      for (const p of batch.participants) p.batchDone(undefined);
+      batch.applied.done();
+      batch.acked.done();
     }
   }
 
@@ -391,6 +435,62 @@ export class Store {
       else batch.del(op.key);
     }
     return batch.write(options);
+  }
+
+  // ---- failing closed -----------------------------------------------------------------------
+
+  /** A write failed: refuse new writes, say so once, and retry with backoff. */
+  private failed(where: StoreFault['where'], err: unknown): void {
+    this.errors[where]++;
+    if (!this.fault) {
+      this.fault = { where, code: errorCode(err), since: Date.now() };
+      this.options.log?.error({ err, where, code: this.fault.code }, 'store write failed: refusing writes, retrying until it works');
+    }
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closing) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.retry();
+    }, this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+  }
+
+  private async retry(): Promise<void> {
+    if (this.closing) return;
+    if (this.levelBroken) {
+      if (this.running) return this.scheduleRetry(); // an ordered task is still out
+      try {
+        await this.reopen();
+      } catch (err) {
+        this.errors.leveldb++;
+        return this.scheduleRetry();
+      }
+      this.levelBroken = false;
+    }
+    this.logUnlogged();
+    if (this.unlogged.length > 0) return; // failed again, retry scheduled
+    this.urgent = true;
+    this.runNext();
+    // The failed LevelDB write goes first; the fault clears once it has gone through.
+    void this.applied().then(() => this.clearFault(), () => undefined);
+  }
+
+  private clearFault(): void {
+    if (!this.fault || this.levelBroken || this.unlogged.length > 0) return;
+    const { where, code, since } = this.fault;
+    this.fault = undefined;
+    this.retryDelay = this.options.retryMs ?? RETRY_MS;
+    this.options.log?.warn({ where, code, downMs: Date.now() - since }, 'store writable again');
+  }
+
+  /** Closes and opens LevelDB: clears a background error it would otherwise keep. */
+  private async reopen(): Promise<void> {
+    if (this.db.status === 'open') await this.db.close();
+    this.epoch++;
+    await this.db.open();
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -412,7 +512,7 @@ export class Store {
 
   /** A sequential reader of one queue's items (see ItemReader). */
   itemReader(queue: string): ItemReader {
-    return new ItemReader(this.db, queue, this.options.readBytes);
+    return new ItemReader(this.db, queue, this.options.readBytes, () => this.epoch);
   }
 
   async readRange(range: { gte: Buffer; lt: Buffer }): Promise<Array<[Buffer, Buffer]>> {
@@ -423,143 +523,47 @@ export class Store {
     return this.db.get(key);
   }
 
-  static readonly statusKey = STATUS_KEY;
-
-  /** Applies what is pending, waits for in-order tasks, and closes the log and the database. */
-  async close(): Promise<void> {
-    this.seal();
-    await this.idle();
-    this.closed = true;
-    clearTimeout(this.applyTimer);
-    this.wal?.close(!this.applyFailed);
-    await this.db.close();
-  }
-
   approximateSize(range: { gte: Buffer; lt: Buffer }): Promise<number> {
     return this.db.approximateSize(range.gte, range.lt);
   }
-}
-
-/**
- * Applies the log records LevelDB lacks (those after the sequence number it records), fsynced
- * before the log files may go. Returns where LevelDB now stands and the last record seen.
- */
-async function replayLog(
-  db: ClassicLevel<Buffer, Buffer>,
-  dir: string,
-): Promise<{ appliedSeq: number; lastSeq: number; recovered: number }> {
-  let appliedSeq = decodeSeq(await db.get(WAL_SEQ_KEY));
-  let lastSeq = appliedSeq;
-  let recovered = 0;
-  let ops: BatchOp[] = [];
-  let bytes = 0;
-  const write = async (sync: boolean) => {
-    ops.push({ type: 'put', key: WAL_SEQ_KEY, value: encodeSeq(appliedSeq) });
-    await db.batch(ops, { sync });
-    ops = [];
-    bytes = 0;
-  };
-  for (const record of readLog(dir)) {
-    lastSeq = Math.max(lastSeq, record.seq);
-    if (record.seq <= appliedSeq) continue;
-    for (const op of record.ops) {
-      ops.push(op);
-      bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
-    }
-    appliedSeq = record.seq;
-    recovered++;
-    if (bytes >= REPLAY_BYTES) await write(false);
-  }
-  if (recovered > 0) await write(true);
-  return { appliedSeq, lastSeq, recovered };
-}
-
-interface RawIterator {
-  seek(target: Buffer): void;
-  nextv(size: number): Promise<Array<[Buffer, Buffer]>>;
-  close(): Promise<void>;
-}
-
-/**
- * Reads one queue's items in id order through one long-lived LevelDB iterator, re-positioned
- * with seek() and replaced only when its snapshot holds nothing more. (An iterator opened per
- * read makes classic-level's resident memory grow with every item read: measured ~1.4 KiB per
- * 1 KiB item, never returned; one iterator reading on stays flat.)
- */
-export class ItemReader {
-  private it: RawIterator | null = null;
-  /** The id after the last item the iterator returned: where it stands without a seek. */
-  private position = -1;
-  /** Ids below this were committed when the iterator's snapshot was taken. */
-  private snapshotEnd = 0;
-  private busy = false;
-  lastUsed = 0;
-
-  constructor(
-    private readonly db: ClassicLevel<Buffer, Buffer>,
-    private readonly queue: string,
-    private readonly readBytes: number,
-  ) {}
 
   /**
-   * Up to `maxItems` items with fromId ≤ id < toId, in id order, stopping at about the store's
-   * read cap in bytes; at least one when any exists. `toId` must be a committed bound.
+   * Applies what is pending, waits for in-order tasks, and closes the log and the database.
+   * While failing, it tries once more; batches that still cannot be kept were never
+   * acknowledged and fail, and the log keeps what LevelDB lacks for the next start.
    */
-  async read(fromId: number, toId: number, maxItems: number): Promise<Item[]> {
-    if (this.busy) throw new Error('ItemReader: one read at a time');
-    this.busy = true;
-    this.lastUsed = Date.now();
-    try {
-      let items = await this.next(fromId, toId, maxItems);
-      if (items.length === 0 && this.snapshotEnd < toId) {
-        // The snapshot is used up but newer items were written since: take a new snapshot.
-        await this.close();
-        items = await this.next(fromId, toId, maxItems);
-      }
-      // Caught up: let the snapshot go, so compaction can drop what was read and consumed.
-      if (items.length === 0) await this.close();
-      return items;
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private async next(fromId: number, toId: number, maxItems: number): Promise<Item[]> {
-    if (!this.it) {
-      this.it = this.db.iterator({
-        gte: itemKey(this.queue, fromId),
-        lt: itemKey(this.queue, Number.MAX_SAFE_INTEGER),
-        highWaterMarkBytes: this.readBytes,
-      }) as unknown as RawIterator;
-      this.position = fromId;
-      this.snapshotEnd = toId;
-    } else if (fromId !== this.position) {
-      this.it.seek(itemKey(this.queue, fromId));
-    }
-    const entries = await this.it.nextv(maxItems);
-    const items: Item[] = [];
-    for (const [k, v] of entries) {
-      const id = idFromKey(k);
-      if (id >= toId) break;
-      items.push(decodeRecord(id, v));
-    }
-    // After a break the iterator stands past what we return: a seek puts it back next time.
-    this.position = items.length === entries.length && items.length > 0 ? items[items.length - 1]!.id + 1 : -1;
-    return items;
-  }
-
-  /** Releases the iterator (and its snapshot); the next read opens a new one. */
   async close(): Promise<void> {
-    const it = this.it;
-    this.it = null;
-    this.position = -1;
-    if (it) await it.close().catch(() => undefined);
+    this.seal();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.fault) await this.retry().catch(() => undefined);
+    if (!this.levelBroken && this.unlogged.length === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+      await Promise.race([this.idle(), gaveUp]);
+      clearTimeout(timer);
+    }
+    this.closing = true;
+    clearTimeout(this.applyTimer);
+    clearTimeout(this.retryTimer);
+    const applied = !this.levelBroken && this.unlogged.length === 0 && this.queue.length === 0 && !this.running;
+    const gaveUp = new Error('store closed before the write could be kept');
+    for (const batch of [...this.unlogged, ...this.queue]) {
+      if (!(batch instanceof Batch)) continue;
+      for (const p of batch.participants) p.batchDone(batch.acked.settled ? undefined : gaveUp);
+      batch.applied.done(gaveUp);
+      batch.acked.done(gaveUp);
+    }
+    this.wal?.close(applied);
+    if (this.db.status === 'open') await this.db.close();
   }
 
-  /** Closes the iterator once unused for `ms`; true when it holds no snapshot (any more). */
-  closeIfIdle(ms: number): boolean {
-    if (this.busy || Date.now() - this.lastUsed <= ms) return false;
-    if (this.it) void this.close();
-    return true;
+  private idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.queue.push(async () => resolve());
+      this.urgent = true;
+      this.kick();
+    });
   }
 }

@@ -220,7 +220,10 @@ export class Session {
       result = this.failure(err);
     }
     if (!(result instanceof Promise)) {
-      const gate = this.manager.store.unacknowledged();
+      // While the store fails closed every command that would write is refused: what is left
+      // changed nothing, so it need not wait for the failed write to be kept.
+      const store = this.manager.store;
+      const gate = store.writable ? store.unacknowledged() : null;
       if (gate) this.afterLog(command, result, gate);
       else if (this.slots.length === 0) this.write(command, result);
       else this.slots.push({ command, reply: result });
@@ -281,8 +284,12 @@ export class Session {
 
   /** The promise shared by `group` settled: their replies leave, and held commands may start. */
   private settle(group: Slot[], reply: Reply, logged = false): void {
-    // A set's promise is its batch's; any other reply waits for what its command changed.
-    const gate = logged || group[0]!.command.kind === 'set' ? null : this.manager.store.unacknowledged();
+    // A set's promise is its batch's; any other reply waits for what its command changed (a
+    // blocked read served while the store fails waits only if it consumed).
+    const store = this.manager.store;
+    const command = group[0]!.command;
+    const mayWait = !logged && command.kind !== 'set' && (store.writable || needsWrite(command));
+    const gate = mayWait ? store.unacknowledged() : null;
     if (gate) {
       gate.then(
         () => this.settle(group, reply, true),

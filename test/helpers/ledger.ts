@@ -88,6 +88,10 @@ export function runLoad(o: LoadOptions, ledger: Ledger): { done: Promise<void>; 
             if (reply === 'END\r\n') {
               ledger.closing.delete(value);
               ledger.consumed.add(value);
+            } else {
+              noteError(ledger, reply);
+              // Not closed (refused): hand it back, so this connection can read the queue again.
+              reply = await client.call(`get ${queue}/abort\r\n`);
             }
           }
         }

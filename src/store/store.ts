@@ -103,9 +103,22 @@ const LEVEL_OPTIONS = {
 /** Descriptors LevelDB (maxOpenFiles + its log, manifest, lock) and the log may hold at once. */
 export const STORE_DESCRIPTORS = LEVEL_OPTIONS.maxOpenFiles + 16;
 
+/** LevelDB reports an errno only as its text, inside a message that also holds a path. */
+const ERRNO_TEXTS: Array<[RegExp, string]> = [
+  [/No space left on device/i, 'ENOSPC'],
+  [/Too many open files/i, 'EMFILE'],
+  [/Disk quota exceeded/i, 'EDQUOT'],
+  [/Read-only file system/i, 'EROFS'],
+  [/Permission denied/i, 'EACCES'],
+  [/Input\/output error/i, 'EIO'],
+];
+
 /** The code of an I/O error, for replies and logs: never its message, which may hold a path. */
 export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
+  const e = err as { code?: unknown; message?: unknown; cause?: { message?: unknown } } | null;
+  const text = `${String(e?.message ?? '')} ${String(e?.cause?.message ?? '')}`;
+  for (const [pattern, code] of ERRNO_TEXTS) if (pattern.test(text)) return code;
+  const code = e?.code;
   return typeof code === 'string' && /^[A-Z_0-9]+$/.test(code) ? code : 'EIO';
 }
 

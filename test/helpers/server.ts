@@ -11,6 +11,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Extra flags, e.g. ['-fsync', 'always']. */
   args?: string[];
+  /** A command the server runs under, e.g. ['prlimit', '--nofile=200:200']. */
+  wrap?: string[];
 }
 
 export interface ServerHandle {
@@ -31,7 +33,8 @@ export interface ServerHandle {
 export async function startServer(options: StartOptions = {}): Promise<ServerHandle> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'siberite-test-'));
   const args = [CLI, '-listen', '127.0.0.1:0', '-data', dataDir, ...(options.args ?? [])];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
+  const proc = spawn(command!, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
   const port = await new Promise<number>((res, rej) => {

@@ -147,7 +147,9 @@ export class Session {
     this.options.log.warn({ held, budget: budget.limit }, 'connection refused: values arriving exceed the input budget');
     // Framing is lost mid-value: a plain line (as memcached does for text), then close.
     this.flush();
-    this.socket.end('SERVER_ERROR out of memory: too many bytes of values arriving at once\r\n');
+    // Read nothing more: the rest of the value would only be thrown away.
+    this.socket.pause();
+    this.socket.end('SERVER_ERROR out of memory: too many bytes of values arriving at once\r\n', () => this.socket.destroy());
     this.close();
   }
 

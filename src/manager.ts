@@ -103,9 +103,10 @@ export class QueueManager {
     const manager = new QueueManager(store, options);
     const metas = await store.loadQueueMetas();
     for (const [name, meta] of metas) {
-      // The recorded head is a lower bound; seek to the real first item from there.
-      const first = meta.items > 0 ? await store.firstId(name, meta.headId) : undefined;
-      meta.headId = first ?? meta.nextId;
+      // The recorded head is a lower bound of the first item: the first read seeks from it.
+      // (Seeking each queue's first item here cost one LevelDB read per queue: 12 s and more
+      // with 100,000 queues.)
+      if (meta.items === 0) meta.headId = meta.nextId;
       manager.queues.set(name, manager.makeQueue(name, meta));
     }
     await manager.loadCursors();
@@ -355,77 +356,24 @@ export class QueueManager {
 
   // ---- stats --------------------------------------------------------------------------------
 
-  stats(): Array<[string, string]> {
-    const c = this.counters;
+  /** Totals over the live queues and those deleted (so they never go down), and store health. */
+  totals(): { items: number; bytes: number; totalItems: number; getHits: number; getMisses: number; damaged: number } {
     let items = 0;
     let bytes = 0;
-    let { totalItems, getHits: hits, getMisses: misses, damaged } = this.retired;
+    let { totalItems, getHits, getMisses, damaged } = this.retired;
     for (const q of this.queues.values()) {
       items += q.items;
       bytes += q.bytes;
       totalItems += q.counters.totalItems;
-      hits += q.counters.getHits;
-      misses += q.counters.getMisses;
+      getHits += q.counters.getHits;
+      getMisses += q.counters.getMisses;
       damaged += q.counters.damaged;
     }
-    const health = this.store.health();
-    const now = Date.now();
-    const out: Array<[string, string]> = [
-      ['uptime', String(Math.floor((now - this.startTime) / 1000))],
-      ['time', String(Math.floor(now / 1000))],
-      ['version', `siberite-${VERSION}`],
-      ['pid', String(process.pid)],
-      ['curr_items', String(items)],
-      ['total_items', String(totalItems)],
-      ['bytes', String(bytes)],
-      ['curr_connections', String(c.currConnections)],
-      ['total_connections', String(c.totalConnections)],
-      ['cmd_get', String(c.cmdGet)],
-      ['cmd_set', String(c.cmdSet)],
-      ['cmd_peek', String(c.cmdPeek)],
-      ['get_hits', String(hits)],
-      ['get_misses', String(misses)],
-      ['bytes_read', String(c.bytesRead)],
-      ['bytes_written', String(c.bytesWritten)],
-      ['queue_creates', String(c.queueCreates)],
-      ['queue_deletes', String(c.queueDeletes)],
-      ['queue_expires', String(c.queueExpires)],
-      ['damaged_items', String(damaged)],
-      ['store_writable', health.writable ? '1' : '0'],
-      ['store_errors', String(health.errors.log + health.errors.leveldb)],
-      ['wal_bytes', String(health.walBytes)],
-      ...this.extraStats(),
-    ];
-    for (const q of this.sortedQueues()) {
-      for (const [k, v] of queueStats(q)) out.push([`queue_${q.name}_${k}`, v]);
-      for (const c of sortedCursors(q)) {
-        for (const [k, v] of cursorStats(c)) out.push([`queue_${q.name}.${c.name}_${k}`, v]);
-      }
-    }
-    return out;
+    return { items, bytes, totalItems, getHits, getMisses, damaged };
   }
 
   /** Server-level lines others add (connection limits): set by the server. */
   extraStats: () => Array<[string, string]> = () => [];
-
-  dumpStats(): string[] {
-    const lines: string[] = [];
-    for (const q of this.sortedQueues()) {
-      lines.push(`queue '${q.name}' {`);
-      for (const [k, v] of queueStats(q)) lines.push(`  ${k}=${v}`);
-      for (const c of sortedCursors(q)) {
-        lines.push(`  cursor '${c.name}' {`);
-        for (const [k, v] of cursorStats(c)) lines.push(`    ${k}=${v}`);
-        lines.push('  }');
-      }
-      lines.push('}');
-    }
-    return lines;
-  }
-
-  private sortedQueues(): Queue[] {
-    return [...this.queues.values()].sort(byName);
-  }
 
   /** Writes what is pending and closes the store. */
   async close(): Promise<void> {
@@ -437,40 +385,6 @@ export class QueueManager {
     }
     await this.store.close();
   }
-}
-
-export function queueStats(q: Queue): Array<[string, string]> {
-  const c = q.counters;
-  return [
-    ['items', String(q.items)],
-    ['bytes', String(q.bytes)],
-    ['total_items', String(c.totalItems)],
-    ['logsize', String(q.logSize)],
-    ['expired_items', String(c.expiredItems)],
-    ['mem_items', String(q.memItems)],
-    ['mem_bytes', String(q.memBytes)],
-    ['age', String(c.age)],
-    ['discarded', String(c.discarded)],
-    ['waiters', String(q.waiterCount)],
-    ['open_transactions', String(q.openCount)],
-    ['transactions', String(c.transactions)],
-    ['canceled_transactions', String(c.canceledTransactions)],
-    ['total_flushes', String(c.totalFlushes)],
-  ];
-}
-
-const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
-function sortedCursors(q: Queue): Cursor[] {
-  return [...q.cursors.values()].sort(byName);
-}
-
-export function cursorStats(c: Cursor): Array<[string, string]> {
-  return [
-    ['items', String(c.items)],
-    ['open_transactions', String(c.openCount)],
-    ['waiters', String(c.waiterCount)],
-  ];
 }
 
 /** ms since epoch when an item set now with `exptime` expires (0 = never), capped by maxAge. */

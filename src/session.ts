@@ -19,6 +19,7 @@ import { type Item } from './store/layout.js';
 import { VERSION } from './version.js';
 import { MAX_TIMER_MS } from './configFile.js';
 import { errorCode } from './store/store.js';
+import { dumpStatsSlices, statsSlices } from './stats.js';
 import { type InputBudget } from './limits.js';
 
 /** True when `command` changes what is stored (a queue `/open`, `/abort` or peek does not). */
@@ -394,9 +395,9 @@ export class Session {
         return END;
       }
       case 'stats':
-        return { kind: 'stats', stats: m.stats() };
+        return this.encodeSlices(command, statsSlices(m), (stats, more) => ({ kind: 'stats', stats, more }));
       case 'dump_stats':
-        return { kind: 'lines', lines: m.dumpStats() };
+        return this.encodeSlices(command, dumpStatsSlices(m), (lines, more) => ({ kind: 'lines', lines, more }));
       case 'version':
         return { kind: 'version', version: VERSION };
       case 'verbosity':
@@ -417,6 +418,17 @@ export class Session {
       case 'invalid':
         return command.reply;
     }
+  }
+
+  /**
+   * A long reply built slice by slice across turns of the event loop, encoded as it goes, so
+   * other clients are served in between; it leaves as one reply, in order with the others.
+   */
+  private async encodeSlices<T>(command: Command, slices: AsyncIterable<T[]>, reply: (part: T[], more: boolean) => Reply): Promise<Reply> {
+    const encoded = new ReplyWriter();
+    for await (const part of slices) this.framing.encode(reply(part, true), command, encoded);
+    this.framing.encode(reply([], false), command, encoded);
+    return { kind: 'encoded', parts: encoded.take() };
   }
 
   /**

@@ -212,8 +212,8 @@ function hit(out: ReplyWriter, t: BinaryTag, v: ValueOut): void {
 }
 
 /** One packet per stat (key = name, value = value), then an empty one. */
-function stats(out: ReplyWriter, t: BinaryTag, stats: Array<[string, string]>): void {
-  let size = HEADER_BYTES;
+function stats(out: ReplyWriter, t: BinaryTag, stats: Array<[string, string]>, more: boolean): void {
+  let size = more ? 0 : HEADER_BYTES;
   for (const [name, value] of stats) size += HEADER_BYTES + name.length + Buffer.byteLength(value, 'utf8');
   let at = out.claim(size);
   const buf = out.buffer;
@@ -225,7 +225,7 @@ function stats(out: ReplyWriter, t: BinaryTag, stats: Array<[string, string]>): 
     at += buf.write(name, at, keyLength, 'latin1');
     at += buf.write(value, at, valueLength, 'utf8');
   }
-  writeHeader(buf, at, t.opcode, Status.NO_ERROR, 0, 0, 0, t.opaque, 0);
+  if (!more) writeHeader(buf, at, t.opcode, Status.NO_ERROR, 0, 0, 0, t.opaque, 0);
 }
 
 interface Options {
@@ -327,7 +327,10 @@ export class BinaryFraming implements Framing {
       case 'version':
         return packet(out, t, Status.NO_ERROR, reply.version);
       case 'stats':
-        return stats(out, t, reply.stats);
+        return stats(out, t, reply.stats, reply.more === true);
+      case 'encoded':
+        for (const part of reply.parts) out.bytes(part);
+        return;
       case 'error':
         return packet(out, t, errorStatus(reply.code), reply.message ?? DEFAULT_ERROR_TEXT[reply.code]);
       case 'none':

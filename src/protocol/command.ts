@@ -109,9 +109,12 @@ export type Reply =
   /** A one-line reply with no protocol meaning of its own: `VERSION x`, `UP`, a count … */
   | { kind: 'line'; text: string }
   | { kind: 'version'; version: string }
-  | { kind: 'stats'; stats: Array<[string, string]> }
+  /** `more`: a slice of a longer reply, without its terminator (END, or binary's empty STAT). */
+  | { kind: 'stats'; stats: Array<[string, string]>; more?: boolean }
   /** Raw text lines (dump_stats), followed by END. */
-  | { kind: 'lines'; lines: string[] }
+  | { kind: 'lines'; lines: string[]; more?: boolean }
+  /** Bytes a framing encoded earlier, slice by slice (a long stats reply). */
+  | { kind: 'encoded'; parts: readonly Buffer[] }
   | ErrorReply
   /** noreply: write nothing. */
   | { kind: 'none' }

@@ -283,10 +283,13 @@ export class TextFraming implements Framing {
       case 'stats': {
         let s = '';
         for (const [k, v] of reply.stats) s += `STAT ${k} ${v}\r\n`;
-        return out.latin1(`${s}END\r\n`);
+        return out.latin1(reply.more ? s : `${s}END\r\n`);
       }
       case 'lines':
-        return out.latin1(reply.lines.map((l) => `${l}\r\n`).join('') + 'END\r\n');
+        return out.latin1(reply.lines.map((l) => `${l}\r\n`).join('') + (reply.more ? '' : 'END\r\n'));
+      case 'encoded':
+        for (const part of reply.parts) out.bytes(part);
+        return;
       case 'error':
         return out.latin1(reply.message ? `${reply.type} ${reply.message}\r\n` : `${reply.type}\r\n`);
       default:

@@ -10,8 +10,6 @@ import {
   type QueueMeta,
   decodeMeta,
   encodeSeq,
-  idFromKey,
-  itemKey,
   mergeBatchOps,
   prefixRange,
   queueFromMetaKey,
@@ -514,13 +512,6 @@ export class Store {
       out.set(queueFromMetaKey(key), decodeMeta(value));
     }
     return out;
-  }
-
-  /** The first item id ≥ fromId of `queue`, or undefined when there is none. */
-  async firstId(queue: string, fromId: number): Promise<number | undefined> {
-    const range = { gte: itemKey(queue, fromId), lt: itemKey(queue, Number.MAX_SAFE_INTEGER) };
-    const keys = await this.db.keys({ ...range, limit: 1 }).all();
-    return keys.length ? idFromKey(keys[0]!) : undefined;
   }
 
   /** A sequential reader of one queue's items (see ItemReader). */

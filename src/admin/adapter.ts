@@ -1,0 +1,145 @@
+// The one place the admin surface meets the server: builds an AdminSource from the live
+// SiberiteServer, read-only. Values the server does not expose yet (store health, refused
+// connections, per-command counts, the oldest item's age) are read through optional members
+// with a safe default, so the storage rework can add them without touching the admin code.
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { cursorStats, queueStats } from '../manager.js';
+import { type Queue } from '../queue.js';
+import { type SiberiteServer } from '../server.js';
+import { VERSION } from '../version.js';
+import { type AdminSource, type GlobalSnapshot, type QueueSnapshot, type StoreHealth } from './source.js';
+
+/** What the store may expose about its health (optional until the storage rework adds it). */
+interface OptionalStoreHealth {
+  /** False while failing closed. */
+  readonly writable?: boolean;
+  /** False while start-up recovery runs. */
+  readonly ready?: boolean;
+  /** I/O errors by kind since start. */
+  readonly errorCounts?: Readonly<Record<string, number>>;
+  /** Bytes in the write-ahead log. */
+  readonly walBytes?: number;
+}
+
+/** What the server may expose about its connections. */
+interface OptionalServerCounts {
+  readonly connectionsRefused?: number;
+  connectionStates?(): Record<string, number>;
+}
+
+/** What the manager may count beyond today's counters. */
+interface OptionalCommandCounts {
+  /** Every command by name (today only get/set/peek are counted). */
+  readonly commandCounts?: Readonly<Record<string, number>>;
+}
+
+/** What a queue may expose beyond today's getters. */
+interface OptionalQueueValues {
+  /** ms since epoch when the oldest ready item was added; undefined when empty. */
+  oldestAddTime?(): number | undefined;
+  /** Items consumed for good by readers. */
+  readonly removedItems?: number;
+}
+
+/** Builds the admin view of `server`; `dataDir` locates the write-ahead log (`wal/`). */
+export function adminSourceFrom(server: SiberiteServer, dataDir: string): AdminSource {
+  const manager = server.manager;
+  const store = manager.store as typeof manager.store & OptionalStoreHealth;
+  const counts = server as SiberiteServer & OptionalServerCounts;
+  const walDir = path.join(dataDir, 'wal');
+
+  async function storeHealth(): Promise<StoreHealth> {
+    return {
+      writable: store.writable ?? true,
+      ready: store.ready ?? true,
+      errors: { ...(store.errorCounts ?? {}) },
+      walBytes: store.walBytes ?? (await directoryBytes(walDir)),
+    };
+  }
+
+  return {
+    async global(): Promise<GlobalSnapshot> {
+      const c = manager.counters;
+      const commands = (manager as typeof manager & OptionalCommandCounts).commandCounts ?? {
+        get: c.cmdGet,
+        set: c.cmdSet,
+        peek: c.cmdPeek,
+      };
+      return {
+        version: VERSION,
+        pid: process.pid,
+        uptimeSeconds: Math.floor((Date.now() - manager.startTime) / 1000),
+        status: manager.status,
+        connections: c.currConnections,
+        connectionStates: counts.connectionStates?.(),
+        totalConnections: c.totalConnections,
+        connectionsRefused: counts.connectionsRefused ?? 0,
+        commands: { ...commands },
+        bytesRead: c.bytesRead,
+        bytesWritten: c.bytesWritten,
+        queueCreates: c.queueCreates,
+        queueDeletes: c.queueDeletes,
+        queueExpires: c.queueExpires,
+        queueCount: manager.queues.size,
+        store: await storeHealth(),
+      };
+    },
+    *queues(): Iterable<QueueSnapshot> {
+      // A live Map iterator: entries deleted meanwhile are skipped, so slicing is safe.
+      for (const queue of manager.queues.values()) {
+        if (!queue.deleted) yield snapshotOf(queue, Date.now());
+      }
+    },
+  };
+}
+
+function snapshotOf(queue: Queue & OptionalQueueValues, now: number): QueueSnapshot {
+  const c = queue.counters;
+  const items = queue.items;
+  const open = queue.openCount;
+  // Until the queue counts removals itself: what was added and is neither here nor expired nor
+  // discarded was read (or flushed). Each term moves with the others, so the sum stays monotonic.
+  const removed = queue.removedItems ?? Math.max(0, c.totalItems - items - open - c.expiredItems - c.discarded);
+  const oldest = items > 0 ? queue.oldestAddTime?.() : undefined;
+  let waiters = queue.waiterCount;
+  const cursors = [...queue.cursors.values()].map((cursor) => {
+    waiters += cursor.waiterCount;
+    return { name: cursor.name, lag: cursor.items, openTransactions: cursor.openCount, stats: () => cursorStats(cursor) };
+  });
+  return {
+    name: queue.name,
+    items,
+    bytes: queue.bytes,
+    oldestItemAgeSeconds: oldest === undefined ? null : Math.max(0, now - oldest) / 1000,
+    openTransactions: open,
+    waiters,
+    added: c.totalItems,
+    removed,
+    expired: c.expiredItems,
+    discarded: c.discarded,
+    getHits: c.getHits,
+    getMisses: c.getMisses,
+    cursors,
+    stats: () => queueStats(queue),
+  };
+}
+
+/** Total size of the files in `dir` (0 when it does not exist: `-fsync always` keeps no log). */
+async function directoryBytes(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let total = 0;
+  for (const name of names) {
+    try {
+      total += (await stat(path.join(dir, name))).size;
+    } catch {
+      // a segment deleted meanwhile
+    }
+  }
+  return total;
+}

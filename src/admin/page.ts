@@ -99,12 +99,15 @@ figcaption { font-weight: 600; margin-bottom: 4px; }
 .toolbar button { border: 1px solid var(--line); background: #fff; border-radius: 6px; width: 30px; height: 30px; font-size: 16px; cursor: pointer; }
 .toolbar button:disabled { opacity: .4; cursor: default; }
 .muted { color: var(--muted); }
-table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: 7px 14px; border-top: 1px solid var(--line); text-align: left; white-space: nowrap; }
-th { color: var(--muted); font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: .3px; user-select: none; }
-th[data-sort] { cursor: pointer; } th[data-sort]:hover { color: var(--ink); }
-th.sorted::after { content: " ▾"; } th.sorted.asc::after { content: " ▴"; }
-.num { text-align: right; }
+#queues { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+#queues th, #queues td { padding: 7px 14px; border-top: 1px solid var(--line); text-align: left; white-space: nowrap; }
+#queues th { color: var(--muted); font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: .3px; user-select: none; }
+#queues th[data-sort] { cursor: pointer; } #queues th[data-sort]:hover { color: var(--ink); }
+#queues th.sorted::after { content: " ▾"; } #queues th.sorted.asc::after { content: " ▴"; }
+#queues tbody tr:hover { background: #f8faff; }
+.u-legend { font-size: 12px; color: var(--muted); }
+.u-legend .u-marker { border-radius: 2px; }
+#queues .num { text-align: right; }
 td.name { font-family: ui-monospace, "DejaVu Sans Mono", monospace; max-width: 380px; overflow: hidden; text-overflow: ellipsis; }
 td.cursors { font-size: 12px; color: var(--muted); }
 .pill { display: inline-block; background: #eef2fb; color: #33456e; border-radius: 4px; padding: 1px 6px; margin-right: 4px; }

@@ -89,6 +89,9 @@ interface Chart {
 const charts: Record<string, Chart> = {};
 for (const id of ['rates', 'depth', 'conns', 'process']) charts[id] = { el: $(`chart-${id}`), plot: null, key: '' };
 
+/** Clock time on the x axis, one line (uPlot's default adds a date line under it). */
+const TIME_AXIS: UPlot.Axis = { values: (_u, vals) => vals.map((v) => new Date(v * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })) };
+
 function series(label: string, i: number, extra: Partial<UPlot.Series> = {}): UPlot.Series {
   return { label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: false }, ...extra };
 }
@@ -109,7 +112,7 @@ function draw(id: string, labels: string[], data: UPlot.AlignedData, options: Pa
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
         series: [{}, ...labels.map((label, i) => series(label, i, options.series?.[i + 1]))],
-        axes: options.axes ?? [{}, { size: 60, values: (_u, vals) => vals.map((v) => count(v)) }],
+        axes: options.axes ?? [TIME_AXIS, { size: 60, values: (_u, vals) => vals.map((v) => count(v)) }],
         scales: options.scales ?? { x: { time: true } },
       },
       data,
@@ -124,7 +127,8 @@ function draw(id: string, labels: string[], data: UPlot.AlignedData, options: Pa
 
 function drawCharts(): void {
   const xs = samples.map((s) => s.t / 1000);
-  draw('rates', ['sets', 'gets', 'items in', 'items out'], [xs, samples.map((s) => s.setRate), samples.map((s) => s.getRate), samples.map((s) => s.addedRate), samples.map((s) => s.removedRate)]);
+  // Sets are items in (but for fanout); the gets line shows reads that found nothing, too.
+  draw('rates', ['items in', 'items out', 'gets'], [xs, samples.map((s) => s.addedRate), samples.map((s) => s.removedRate), samples.map((s) => s.getRate)]);
   const latest = samples[samples.length - 1];
   const names = latest ? Object.keys(latest.top).filter((n) => latest.top[n]! > 0) : [];
   const depth: UPlot.AlignedData = [xs, ...names.map((n) => samples.map((s) => s.top[n] ?? null))];
@@ -134,7 +138,7 @@ function drawCharts(): void {
     series: [{}, { scale: 'bytes' }, { scale: 'ms' }],
     scales: { x: { time: true }, bytes: {}, ms: {} },
     axes: [
-      {},
+      TIME_AXIS,
       { scale: 'bytes', size: 70, values: (_u, vals) => vals.map((v) => bytes(v)) },
       { scale: 'ms', side: 1, size: 60, grid: { show: false }, values: (_u, vals) => vals.map((v) => `${v} ms`) },
     ],

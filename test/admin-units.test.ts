@@ -37,6 +37,7 @@ function source(store: Partial<StoreHealth> = {}, queues: QueueSnapshot[] = []):
     connections: 3,
     totalConnections: 7,
     connectionsRefused: 2,
+    connectionsMax: 1000,
     commands: { get: 5, set: 6 },
     bytesRead: 1,
     bytesWritten: 2,
@@ -68,6 +69,7 @@ describe('metrics from an AdminSource', () => {
     expect(sampleValue(m, 'siberite_ready')).toBe(0);
     expect(sampleValue(m, 'siberite_store_errors_total', { kind: 'fsync' })).toBe(2);
     expect(sampleValue(m, 'siberite_connections_refused_total')).toBe(2);
+    expect(sampleValue(m, 'siberite_connections_max')).toBe(1000);
     expect(sampleValue(m, 'siberite_wal_bytes')).toBe(4096);
     expect(sampleValue(m, 'siberite_queue_oldest_item_age_seconds', { queue: 'a' })).toBe(12.5);
     expect(sampleValue(m, 'siberite_queue_oldest_item_age_seconds', { queue: 'b' })).toBe(0); // empty

@@ -25,6 +25,8 @@ interface OptionalStoreHealth {
 /** What the server may expose about its connections. */
 interface OptionalServerCounts {
   readonly connectionsRefused?: number;
+  /** The connection limit, when one is set. */
+  readonly maxConnections?: number;
   connectionStates?(): Record<string, number>;
 }
 
@@ -75,6 +77,7 @@ export function adminSourceFrom(server: SiberiteServer, dataDir: string): AdminS
         connectionStates: counts.connectionStates?.(),
         totalConnections: c.totalConnections,
         connectionsRefused: counts.connectionsRefused ?? 0,
+        connectionsMax: counts.maxConnections ?? null,
         commands: { ...commands },
         bytesRead: c.bytesRead,
         bytesWritten: c.bytesWritten,

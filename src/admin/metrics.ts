@@ -50,6 +50,7 @@ export class Metrics {
   private readonly commands = this.c('siberite_commands_total', 'Commands by name.', ['command']);
   private readonly connections = this.g('siberite_connections', 'Open client connections by state.', ['state']);
   private readonly accepted = this.c('siberite_connections_accepted_total', 'Client connections accepted.');
+  private readonly maxConnections = this.g('siberite_connections_max', 'The cap on open client connections; 0 when there is none.');
   private readonly refused = this.c('siberite_connections_refused_total', 'Client connections refused (connection limit).');
   private readonly received = this.c('siberite_network_received_bytes_total', 'Bytes read from clients.');
   private readonly sent = this.c('siberite_network_sent_bytes_total', 'Bytes written to clients.');
@@ -99,6 +100,7 @@ export class Metrics {
     for (const [state, n] of Object.entries(states)) this.connections.set({ state }, n);
     setCounter(this.accepted, g.totalConnections);
     setCounter(this.refused, g.connectionsRefused);
+    this.maxConnections.set(g.connectionsMax ?? 0);
     setCounter(this.received, g.bytesRead);
     setCounter(this.sent, g.bytesWritten);
     this.wal.set(g.store.walBytes);

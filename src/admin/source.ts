@@ -63,6 +63,8 @@ export interface GlobalSnapshot {
   connectionStates?: Record<string, number>;
   totalConnections: number;
   connectionsRefused: number;
+  /** The cap on open connections; null when there is none. */
+  connectionsMax: number | null;
   /** Command counts by command name (`get`, `set`, `peek`, …), monotonic. */
   commands: Record<string, number>;
   bytesRead: number;

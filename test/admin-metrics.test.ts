@@ -1,9 +1,13 @@
 // GET /metrics, /stats.json, /healthz and /readyz of a real server over real HTTP: the
 // exposition parses strictly, and its values follow what clients do over the memcache port.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdminHandle, httpGet, httpRequest, scrape, startAdminServer } from './helpers/admin.js';
 import { Clients, queueNamer } from './helpers/fixtures.js';
 import { parsePrometheusText, sampleValue } from './helpers/promParser.js';
+import { startServer } from './helpers/server.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
 
 let server: AdminHandle;
@@ -207,5 +211,16 @@ describe('probes and errors', () => {
     const badLimit = await httpRequest(server.adminPort, '/api/queues?limit=99999');
     expect(badLimit.status).toBe(400);
     for (const reply of [missing, bad, badLimit]) expect(reply.body).not.toContain(server.dataDir);
+  });
+
+  it('refuses a bad -admin flag or a busy admin port at start, with status 2 and a reason', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'siberite-admin-flags-'));
+    try {
+      await expect(startServer({ dataDir, args: ['-admin', '127.0.0.1:99999'] })).rejects.toThrow(/exited \(2\)[\s\S]*bad -admin address/);
+      await expect(startServer({ dataDir, args: ['-admin', '127.0.0.1:0', '-metrics-max-queues', '-1'] })).rejects.toThrow(/exited \(2\)[\s\S]*bad -metrics-max-queues/);
+      await expect(startServer({ dataDir, args: ['-admin', `127.0.0.1:${server.adminPort}`] })).rejects.toThrow(/exited \(2\)[\s\S]*EADDRINUSE/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

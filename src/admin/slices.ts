@@ -2,8 +2,8 @@
 // slices so a scrape or a dashboard poll never stalls the queue port for long.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
-/** Queues handled per turn of the event loop: about a millisecond of work. */
-export const SLICE = 2000;
+/** Queues handled per turn of the event loop: a millisecond or two of work. */
+export const SLICE = 1000;
 
 /** Calls `each` for every item of `items`, yielding to the event loop every `slice` items. */
 export async function forEachSliced<T>(items: Iterable<T>, each: (item: T) => void, slice = SLICE): Promise<void> {

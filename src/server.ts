@@ -85,7 +85,7 @@ export class SiberiteServer {
       throw err;
     });
     server.admin = admin;
-    admin?.attach(adminSourceFrom(server, options.dataDir));
+    admin?.attach(adminSourceFrom(server));
     return server;
   }
 

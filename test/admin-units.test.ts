@@ -20,6 +20,7 @@ function queue(name: string, items: number, extra: Partial<QueueSnapshot> = {}):
     removed: 0,
     expired: 0,
     discarded: 0,
+    damaged: 0,
     getHits: 0,
     getMisses: 0,
     cursors: [],
@@ -45,7 +46,8 @@ function source(store: Partial<StoreHealth> = {}, queues: QueueSnapshot[] = []):
     queueDeletes: 0,
     queueExpires: 0,
     queueCount: queues.length,
-    store: { writable: true, ready: true, errors: {}, walBytes: 4096, ...store },
+    store: { writable: true, ready: true, fault: null, errors: {}, walBytes: 4096, ...store },
+    extraStats: [],
   };
   return { global: () => g, queues: () => queues };
 }
@@ -55,19 +57,19 @@ describe('/readyz', () => {
     expect(await readyz(source())).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(await readyz(null)).toMatchObject({ status: 503, body: { checks: { store_open: false } } });
     expect(await readyz(source({ ready: false }))).toMatchObject({ status: 503, body: { reason: 'recovering' } });
-    const failing = await readyz(source({ writable: false, errors: { wal_write: 1 } }));
+    const failing = await readyz(source({ writable: false, fault: 'ENOSPC', errors: { log: 1 } }));
     expect(failing).toMatchObject({ status: 503, body: { checks: { writable: false } } });
-    expect(failing.body.reason).toMatch(/failing closed/);
+    expect(failing.body.reason).toBe('the store is failing closed (ENOSPC): writes are refused');
   });
 });
 
 describe('metrics from an AdminSource', () => {
   it('renders store health, refused connections, errors by kind and oldest ages', async () => {
     const queues = [queue('a', 3, { oldestItemAgeSeconds: 12.5 }), queue('b', 0), queue('c', 1)];
-    const m = parsePrometheusText(await new Metrics(10).render(source({ writable: false, errors: { fsync: 2 } }, queues)), { ownPrefix: 'siberite_' });
+    const m = parsePrometheusText(await new Metrics(10).render(source({ writable: false, errors: { leveldb: 2 } }, queues)), { ownPrefix: 'siberite_' });
     expect(sampleValue(m, 'siberite_store_writable')).toBe(0);
     expect(sampleValue(m, 'siberite_ready')).toBe(0);
-    expect(sampleValue(m, 'siberite_store_errors_total', { kind: 'fsync' })).toBe(2);
+    expect(sampleValue(m, 'siberite_store_errors_total', { kind: 'leveldb' })).toBe(2);
     expect(sampleValue(m, 'siberite_connections_refused_total')).toBe(2);
     expect(sampleValue(m, 'siberite_connections_max')).toBe(1000);
     expect(sampleValue(m, 'siberite_wal_bytes')).toBe(4096);

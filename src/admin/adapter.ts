@@ -1,32 +1,15 @@
 // The one place the admin surface meets the server: builds an AdminSource from the live
-// SiberiteServer, read-only. Values the server does not expose yet (store health, refused
-// connections, per-command counts, the oldest item's age) are read through optional members
-// with a safe default, so the storage rework can add them without touching the admin code.
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
+// SiberiteServer, read-only. Values the server does not expose yet (connections by state,
+// per-command counts, a queue's oldest item and removal count) are read through optional
+// members with a safe default, so the core can add them without touching the admin code.
 import { cursorStats, queueStats } from '../manager.js';
 import { type Queue } from '../queue.js';
 import { type SiberiteServer } from '../server.js';
 import { VERSION } from '../version.js';
 import { type AdminSource, type CursorSnapshot, type GlobalSnapshot, type QueueSnapshot, type StoreHealth } from './source.js';
 
-/** What the store may expose about its health (optional until the storage rework adds it). */
-interface OptionalStoreHealth {
-  /** False while failing closed. */
-  readonly writable?: boolean;
-  /** False while start-up recovery runs. */
-  readonly ready?: boolean;
-  /** I/O errors by kind since start. */
-  readonly errorCounts?: Readonly<Record<string, number>>;
-  /** Bytes in the write-ahead log. */
-  readonly walBytes?: number;
-}
-
 /** What the server may expose about its connections. */
 interface OptionalServerCounts {
-  readonly connectionsRefused?: number;
-  /** The connection limit, when one is set. */
-  readonly maxConnections?: number;
   connectionStates?(): Record<string, number>;
 }
 
@@ -44,25 +27,24 @@ interface OptionalQueueValues {
   readonly removedItems?: number;
 }
 
-/** Builds the admin view of `server`; `dataDir` locates the write-ahead log (`wal/`). */
-export function adminSourceFrom(server: SiberiteServer, dataDir: string): AdminSource {
+/** Builds the admin view of `server`, once its store is open and recovered. */
+export function adminSourceFrom(server: SiberiteServer): AdminSource {
   const manager = server.manager;
-  const store = manager.store as typeof manager.store & OptionalStoreHealth;
   const counts = server as SiberiteServer & OptionalServerCounts;
-  const walDir = path.join(dataDir, 'wal');
 
-  async function storeHealth(): Promise<StoreHealth> {
-    return {
-      writable: store.writable ?? true,
-      ready: store.ready ?? true,
-      errors: { ...(store.errorCounts ?? {}) },
-      walBytes: store.walBytes ?? (await directoryBytes(walDir)),
-    };
+  function storeHealth(): StoreHealth {
+    const health = manager.store.health();
+    // Recovery runs before the server exists: an attached source is always past it.
+    return { writable: health.writable, ready: true, fault: health.fault?.code ?? null, errors: { ...health.errors }, walBytes: health.walBytes };
   }
 
   return {
-    async global(): Promise<GlobalSnapshot> {
+    global(): GlobalSnapshot {
       const c = manager.counters;
+      // The server's limits and refusals, as its `stats` lines say them.
+      const extraStats = manager.extraStats();
+      const extra = new Map(extraStats);
+      const maxConnections = Number(extra.get('max_connections') ?? 0);
       const commands = (manager as typeof manager & OptionalCommandCounts).commandCounts ?? {
         get: c.cmdGet,
         set: c.cmdSet,
@@ -76,8 +58,8 @@ export function adminSourceFrom(server: SiberiteServer, dataDir: string): AdminS
         connections: c.currConnections,
         connectionStates: counts.connectionStates?.(),
         totalConnections: c.totalConnections,
-        connectionsRefused: counts.connectionsRefused ?? 0,
-        connectionsMax: counts.maxConnections ?? null,
+        connectionsRefused: Number(extra.get('rejected_connections') ?? 0),
+        connectionsMax: Number.isFinite(maxConnections) && maxConnections > 0 ? maxConnections : null,
         commands: { ...commands },
         bytesRead: c.bytesRead,
         bytesWritten: c.bytesWritten,
@@ -85,7 +67,8 @@ export function adminSourceFrom(server: SiberiteServer, dataDir: string): AdminS
         queueDeletes: c.queueDeletes,
         queueExpires: c.queueExpires,
         queueCount: manager.queues.size,
-        store: await storeHealth(),
+        store: storeHealth(),
+        extraStats,
       };
     },
     *queues(): Iterable<QueueSnapshot> {
@@ -110,6 +93,7 @@ class QueueView implements QueueSnapshot {
   readonly removed: number;
   readonly expired: number;
   readonly discarded: number;
+  readonly damaged: number;
   readonly getHits: number;
   readonly getMisses: number;
   readonly cursors: CursorSnapshot[];
@@ -131,6 +115,7 @@ class QueueView implements QueueSnapshot {
     this.added = c.totalItems;
     this.expired = c.expiredItems;
     this.discarded = c.discarded;
+    this.damaged = c.damaged;
     this.getHits = c.getHits;
     this.getMisses = c.getMisses;
     let waiters = queue.waiterCount;
@@ -145,23 +130,4 @@ class QueueView implements QueueSnapshot {
   stats(): Array<[string, string]> {
     return queueStats(this.queue);
   }
-}
-
-/** Total size of the files in `dir` (0 when it does not exist: `-fsync always` keeps no log). */
-async function directoryBytes(dir: string): Promise<number> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return 0;
-  }
-  let total = 0;
-  for (const name of names) {
-    try {
-      total += (await stat(path.join(dir, name))).size;
-    } catch {
-      // a segment deleted meanwhile
-    }
-  }
-  return total;
 }

@@ -22,6 +22,9 @@ export async function readyz(source: AdminSource | null): Promise<ProbeReply> {
   const { store } = await source.global();
   const checks = { store_open: true, recovered: store.ready, writable: store.writable };
   if (!store.ready) return { status: 503, body: { status: 'unavailable', checks, reason: 'recovering' } };
-  if (!store.writable) return { status: 503, body: { status: 'unavailable', checks, reason: 'the store is failing closed: writes are refused' } };
+  if (!store.writable) {
+    const cause = store.fault ? ` (${store.fault})` : '';
+    return { status: 503, body: { status: 'unavailable', checks, reason: `the store is failing closed${cause}: writes are refused` } };
+  }
   return { status: 200, body: { status: 'ok', checks } };
 }

@@ -14,6 +14,7 @@ export interface QueueTotals {
   removed: number;
   expired: number;
   discarded: number;
+  damaged: number;
   getHits: number;
   getMisses: number;
   /** The oldest of the queues' oldest items; null when none is known. */
@@ -42,6 +43,7 @@ export function emptyTotals(): QueueTotals {
     removed: 0,
     expired: 0,
     discarded: 0,
+    damaged: 0,
     getHits: 0,
     getMisses: 0,
     oldestItemAgeSeconds: null,
@@ -59,6 +61,7 @@ export function addTo(t: QueueTotals, q: QueueSnapshot): void {
   t.removed += q.removed;
   t.expired += q.expired;
   t.discarded += q.discarded;
+  t.damaged += q.damaged;
   t.getHits += q.getHits;
   t.getMisses += q.getMisses;
   if (q.oldestItemAgeSeconds !== null) t.oldestItemAgeSeconds = Math.max(t.oldestItemAgeSeconds ?? 0, q.oldestItemAgeSeconds);

@@ -28,6 +28,8 @@ export interface QueueSnapshot {
   removed: number;
   expired: number;
   discarded: number;
+  /** Damaged records found (checksum) and dropped. */
+  damaged: number;
   getHits: number;
   getMisses: number;
   cursors: CursorSnapshot[];
@@ -41,7 +43,9 @@ export interface StoreHealth {
   writable: boolean;
   /** True once the store is open and start-up recovery has finished. */
   ready: boolean;
-  /** I/O errors seen since start, by kind (e.g. `wal_write`, `leveldb_write`, `fsync`). */
+  /** The error code of the fault while failing closed (ENOSPC, EIO, …; never a path), else null. */
+  fault: string | null;
+  /** I/O errors seen since start, by kind (where they happened: `log`, `leveldb`). */
   errors: Record<string, number>;
   /** Bytes in the write-ahead log (written, not yet applied to LevelDB and deleted). */
   walBytes: number;
@@ -74,6 +78,8 @@ export interface GlobalSnapshot {
   queueExpires: number;
   queueCount: number;
   store: StoreHealth;
+  /** Further `stats` lines of the server (limits, damage, …), as the protocol prints them. */
+  extraStats: Array<[string, string]>;
 }
 
 export interface AdminSource {

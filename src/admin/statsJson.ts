@@ -15,7 +15,10 @@ function typed(pairs: Array<[string, string]>): Record<string, string | number> 
   return out;
 }
 
-/** The global `stats` lines (protocol: Statistics), in their order. */
+/**
+ * The global `stats` lines (protocol: Statistics), in their order. Totals are summed over the
+ * queues that exist: unlike `stats`, they leave out the counts of deleted queues.
+ */
 export function serverStats(g: GlobalSnapshot, t: QueueTotals): Record<string, string | number> {
   return {
     uptime: g.uptimeSeconds,
@@ -37,6 +40,11 @@ export function serverStats(g: GlobalSnapshot, t: QueueTotals): Record<string, s
     queue_creates: g.queueCreates,
     queue_deletes: g.queueDeletes,
     queue_expires: g.queueExpires,
+    damaged_items: t.damaged,
+    store_writable: g.store.writable ? 1 : 0,
+    store_errors: Object.values(g.store.errors).reduce((a, b) => a + b, 0),
+    wal_bytes: g.store.walBytes,
+    ...typed(g.extraStats),
   };
 }
 

@@ -25,7 +25,7 @@ interface Global {
   status: string;
   connections: number;
   queueCount: number;
-  store: { writable: boolean; ready: boolean; errors: Record<string, number>; walBytes: number };
+  store: { writable: boolean; ready: boolean; fault: string | null; errors: Record<string, number>; walBytes: number };
 }
 
 interface Row {
@@ -160,7 +160,7 @@ async function pollOverview(): Promise<void> {
   while (samples.length && samples[0]!.t < Date.now() - KEEP_MS) samples.shift();
   $('version').textContent = `v${g.version} · up ${age(g.uptimeSeconds)}`;
   badge('status', g.status, g.status === 'UP' ? 'ok' : 'warn');
-  badge('store', g.store.writable ? 'store writable' : 'store FAILING CLOSED', g.store.writable ? 'ok' : 'bad');
+  badge('store', g.store.writable ? 'store writable' : `store FAILING CLOSED${g.store.fault ? ` (${g.store.fault})` : ''}`, g.store.writable ? 'ok' : 'bad');
   const ready = g.store.ready && g.store.writable;
   badge('ready', ready ? 'ready' : g.store.ready ? 'not ready' : 'recovering', ready ? 'ok' : 'bad');
   const last = samples[samples.length - 1];

@@ -55,6 +55,7 @@ describe('/metrics', () => {
     }
     expect(sampleValue(m, 'siberite_store_writable')).toBe(1);
     expect(sampleValue(m, 'siberite_ready')).toBe(1);
+    expect(sampleValue(m, 'siberite_connections_max')).toBeGreaterThan(0); // the default cap
     expect(m.get('siberite_queue_items_added_total')?.type).toBe('counter');
     expect(m.get('siberite_queue_items')?.type).toBe('gauge');
   });

@@ -1,14 +1,14 @@
 // /readyz and siberite_store_writable while the store fails closed on a real full disk (the
 // data directory on a small tmpfs that a filler file fills, as in disk-full.test.ts), and back
 // once space is freed. Mounting needs root (CI runs as root); elsewhere the test says why it skips.
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, rmdirSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type AdminHandle, httpRequest, scrape, startAdminServer } from './helpers/admin.js';
 import { sampleValue } from './helpers/promParser.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
+import { fillDisk, mountTmpfs, unmount } from './helpers/tmpfs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'siberite-admin-full-'));
 let mounted = false;
@@ -16,36 +16,15 @@ let skipReason = '';
 let server: AdminHandle | undefined;
 
 beforeAll(() => {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', root], { stdio: 'pipe' });
-    mounted = true;
-  } catch (err) {
-    skipReason = `cannot mount a tmpfs here (${String((err as Error).message).split('\n')[0]}): needs root`;
-  }
+  skipReason = mountTmpfs(root, '16m') ?? '';
+  mounted = skipReason === '';
 });
 
 afterAll(async () => {
   await server?.kill9();
-  if (mounted) execFileSync('umount', ['-l', root]);
+  if (mounted) unmount(root);
   rmdirSync(root);
 });
-
-/** Writes a file until the filesystem refuses another byte. */
-function fillDisk(path: string): void {
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(256 * 1024, 1);
-  try {
-    for (let i = 0; i < 1000; i++) writeSync(fd, chunk);
-  } catch {
-    // ENOSPC: full
-  }
-  try {
-    for (let i = 0; i < 10_000; i++) writeSync(fd, chunk, 0, 512);
-  } catch {
-    // the last pages too
-  }
-  closeSync(fd);
-}
 
 /** Polls /readyz until it answers `status` (bounded: 20 s, 50 ms apart); the last reply. */
 async function readyzUntil(port: number, status: number) {

@@ -3,7 +3,7 @@
 // same with ten queues or 100,000.
 import { type Sample, type Sampler } from './sampler.js';
 import { TopK, forEachSliced } from './slices.js';
-import { type AdminSource, type GlobalSnapshot, type QueueSnapshot } from './source.js';
+import { type AdminSource, type CursorSnapshot, type GlobalSnapshot, type QueueSnapshot } from './source.js';
 
 export interface Overview {
   global: GlobalSnapshot;
@@ -14,18 +14,10 @@ export async function overview(source: AdminSource, sampler: Sampler, since: num
   return { global: await source.global(), samples: sampler.since(since) };
 }
 
-/** One row of the queue table. */
-export interface QueueRow {
-  name: string;
-  items: number;
-  bytes: number;
-  oldestItemAgeSeconds: number | null;
-  openTransactions: number;
-  waiters: number;
-  added: number;
-  removed: number;
-  cursors: Array<{ name: string; lag: number; openTransactions: number }>;
-}
+/** One row of the queue table: a queue's values as JSON (no stats lines). */
+export type QueueRow = Pick<QueueSnapshot, 'name' | 'items' | 'bytes' | 'oldestItemAgeSeconds' | 'openTransactions' | 'waiters' | 'added' | 'removed'> & {
+  cursors: Array<Omit<CursorSnapshot, 'stats'>>;
+};
 
 export interface QueuePage {
   /** Queues matching the filter. */

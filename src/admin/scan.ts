@@ -3,25 +3,14 @@
 import { type AdminSource, type QueueSnapshot } from './source.js';
 import { TopK, forEachSliced } from './slices.js';
 
-/** Sums over a set of queues. */
-export interface QueueTotals {
+/**
+ * Sums over a set of queues: each of a queue's numbers summed (the oldest age: the oldest of
+ * theirs, null when none is known), how many queues, and their cursors' lag.
+ */
+export type QueueTotals = Omit<QueueSnapshot, 'name' | 'cursors' | 'stats'> & {
   queues: number;
-  items: number;
-  bytes: number;
-  openTransactions: number;
-  waiters: number;
-  added: number;
-  removed: number;
-  expired: number;
-  discarded: number;
-  damaged: number;
-  getHits: number;
-  getMisses: number;
-  /** The oldest of the queues' oldest items; null when none is known. */
-  oldestItemAgeSeconds: number | null;
-  /** Items the cursors of these queues have still to read, summed. */
   cursorLag: number;
-}
+};
 
 export interface QueueScan {
   /** Every queue. */

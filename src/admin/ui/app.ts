@@ -1,44 +1,16 @@
 // The dashboard in the browser: polls /api/overview (server values, store health, samples for the
 // charts) and /api/queues (one filtered, sorted page of the queue table) every two seconds.
 // Compiled by tsc with the server and served from dist/; uPlot is loaded before it as a global.
+// Type-only imports of the server's JSON shapes: erased from the compiled script.
 import type UPlot from 'uplot';
+import type { QueueRow } from '../api.js';
+import type { Sample } from '../sampler.js';
+import type { GlobalSnapshot } from '../source.js';
 
 declare const uPlot: typeof UPlot;
 
-interface Sample {
-  t: number;
-  setRate: number;
-  getRate: number;
-  addedRate: number;
-  removedRate: number;
-  items: number;
-  bytes: number;
-  connections: number;
-  rssBytes: number;
-  loopLagMs: number;
-  top: Record<string, number>;
-}
-
-interface Global {
-  version: string;
-  uptimeSeconds: number;
-  status: string;
-  connections: number;
-  queueCount: number;
-  store: { writable: boolean; ready: boolean; fault: string | null; errors: Record<string, number>; walBytes: number };
-}
-
-interface Row {
-  name: string;
-  items: number;
-  bytes: number;
-  oldestItemAgeSeconds: number | null;
-  openTransactions: number;
-  waiters: number;
-  added: number;
-  removed: number;
-  cursors: Array<{ name: string; lag: number; openTransactions: number }>;
-}
+type Global = GlobalSnapshot;
+type Row = QueueRow;
 
 const POLL_MS = 2000;
 const KEEP_MS = 10 * 60 * 1000;

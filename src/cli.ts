@@ -6,7 +6,8 @@
 import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { pino } from 'pino';
 import yargs from 'yargs';
-import { DEFAULT_MAX_ITEM_SIZE, type FsyncMode, defaultServerQueueConfig, type ServerQueueConfig } from './config.js';
+import { DEFAULT_METRICS_MAX_QUEUES } from './admin/server.js';
+import { type AdminConfig, DEFAULT_MAX_ITEM_SIZE, type FsyncMode, defaultServerQueueConfig, type ServerQueueConfig } from './config.js';
 import { MAX_TIMER_MS, loadConfigFile, parseDuration } from './configFile.js';
 import { canTrimHeap, limitHeapGrowth } from './memory.js';
 import { SiberiteServer } from './server.js';
@@ -38,6 +39,16 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** `-admin host:port` (same forms as -listen) and `-metrics-max-queues N`. */
+export function parseAdmin(value: string, maxQueues: number): AdminConfig {
+  if (!Number.isInteger(maxQueues) || maxQueues < 0 || maxQueues > 100_000) throw new Error(`bad -metrics-max-queues "${maxQueues}" (want an integer from 0 to 100000)`);
+  try {
+    return { ...parseListen(value), metricsMaxQueues: maxQueues };
+  } catch {
+    throw new Error(`bad -admin address "${value}" (want host:port)`);
+  }
+}
+
 export function parseFsync(value: string): FsyncMode {
   if (value === 'never' || value === 'always') return value;
   return parseDuration(value, '-fsync', { max: MAX_TIMER_MS });
@@ -62,6 +73,8 @@ async function main(): Promise<void> {
     .option('max-connections', { type: 'number', describe: 'refuse connections beyond this (default: the descriptor limit less the store\'s share)' })
     .option('idle-timeout', { type: 'string', default: '0', describe: 'close connections idle this long (e.g. 300s); 0 = never' })
     .option('max-input-bytes', { type: 'number', default: MAX_INPUT_BYTES, describe: 'bytes of values still arriving over all connections; a connection past it is refused' })
+    .option('admin', { type: 'string', describe: 'admin HTTP server (metrics, probes, dashboard) on host:port; off unless given' })
+    .option('metrics-max-queues', { type: 'number', default: DEFAULT_METRICS_MAX_QUEUES, describe: 'per-queue metric series: the deepest N, the rest as queue="_other"' })
     .option('version', { type: 'boolean', describe: 'print the version and exit' })
     .strict()
     .help('help')
@@ -75,9 +88,11 @@ async function main(): Promise<void> {
   let listen: { host: string; port: number };
   let fsync: FsyncMode;
   let idleTimeoutMs: number;
+  let admin: AdminConfig | undefined;
   try {
     listen = parseListen(argv.listen);
     fsync = parseFsync(argv.fsync);
+    admin = argv.admin === undefined ? undefined : parseAdmin(argv.admin, argv['metrics-max-queues']);
     idleTimeoutMs = parseDuration(argv['idle-timeout'], '-idle-timeout', { min: 0, max: MAX_TIMER_MS });
   } catch (err) {
     fail((err as Error).message);
@@ -148,6 +163,7 @@ async function main(): Promise<void> {
       maxConnections: maxConnections ?? defaultMaxConnections(fileLimit),
       idleTimeoutMs,
       maxInputBytes: Math.max(maxInputBytes, 2 * DEFAULT_MAX_ITEM_SIZE),
+      admin,
       log,
       reload,
       onShutdown: () => void stop('shutdown command'),
@@ -164,7 +180,8 @@ async function main(): Promise<void> {
   }
   if (argv.pid) writeFileSync(argv.pid, `${process.pid}\n`);
   const addr = server.address();
-  log.info({ listen: `${addr.address}:${addr.port}`, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, maxConnections: maxConnections ?? defaultMaxConnections(fileLimit), fileLimit: fileLimit?.soft, version: VERSION }, 'siberite listening');
+  const adminAddr = server.admin?.address();
+  log.info({ listen: `${addr.address}:${addr.port}`, admin: adminAddr && `${adminAddr.address}:${adminAddr.port}`, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, maxConnections: maxConnections ?? defaultMaxConnections(fileLimit), fileLimit: fileLimit?.soft, version: VERSION }, 'siberite listening');
 
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

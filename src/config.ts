@@ -47,3 +47,11 @@ export function queueConfigFor(config: ServerQueueConfig, name: string): QueueCo
 export function defaultServerQueueConfig(): ServerQueueConfig {
   return { defaults: { ...DEFAULT_QUEUE_CONFIG }, queues: new Map() };
 }
+
+/** The admin HTTP server (`-admin host:port`; off unless given): metrics, probes, dashboard. */
+export interface AdminConfig {
+  host: string;
+  port: number;
+  /** Per-queue metric series: the deepest N queues, the rest summed as queue="_other". */
+  metricsMaxQueues: number;
+}

@@ -1,7 +1,9 @@
 // Wires sockets to sessions: picks the framing from a connection's first byte.
 import net from 'node:net';
 import { type Logger } from 'pino';
-import { DEFAULT_MAX_ITEM_SIZE, type FsyncMode, type ServerQueueConfig } from './config.js';
+import { adminSourceFrom } from './admin/adapter.js';
+import { AdminServer } from './admin/server.js';
+import { type AdminConfig, DEFAULT_MAX_ITEM_SIZE, type FsyncMode, type ServerQueueConfig } from './config.js';
 import { maxItemSizeOf } from './configFile.js';
 import { QueueManager } from './manager.js';
 import { type Framing } from './protocol/command.js';
@@ -20,6 +22,8 @@ export interface ServerOptions {
   valueKey: 'queue' | 'full';
   allowShutdown: boolean;
   queueConfig: ServerQueueConfig;
+  /** The admin HTTP server, if wanted. */
+  admin?: AdminConfig;
   /** Connections beyond this are answered with an error and closed. */
   maxConnections: number;
   /** Close a connection with nothing in flight after this long without input; 0: never. */
@@ -52,6 +56,8 @@ export class SiberiteServer {
   private readonly inputBudget: InputBudget;
   private refusedConnections = 0;
   private idleClosed = 0;
+  /** Started before the store opens, so probes answer (not ready) during recovery. */
+  admin: AdminServer | undefined;
 
   private constructor(
     readonly manager: QueueManager,
@@ -71,7 +77,19 @@ export class SiberiteServer {
     ];
   }
 
+  /** Starts the admin server (if asked for) first, so probes answer during recovery. */
   static async start(options: ServerOptions): Promise<SiberiteServer> {
+    const admin = options.admin && (await AdminServer.start({ ...options.admin, log: options.log }));
+    const server = await SiberiteServer.open(options).catch(async (err: unknown) => {
+      await admin?.stop();
+      throw err;
+    });
+    server.admin = admin;
+    admin?.attach(adminSourceFrom(server));
+    return server;
+  }
+
+  private static async open(options: ServerOptions): Promise<SiberiteServer> {
     const log = options.log;
     const onTornTail = (tail: TornTail) =>
       log.warn({ file: tail.file, offset: tail.offset, bytes: tail.bytes }, 'write-ahead log: cut off a torn tail (a write interrupted by a crash)');
@@ -165,6 +183,7 @@ export class SiberiteServer {
 
   /** Stops accepting, returns every open item, writes what is pending, closes the store. */
   async stop(): Promise<void> {
+    await this.admin?.stop();
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     for (const session of this.sessions) session.close();
     this.sessions.clear();

@@ -1,0 +1,179 @@
+// The admin HTTP server (-admin host:port): read-only, in the queue server's process. It serves
+// /metrics, /healthz, /readyz, /stats.json, the dashboard (/) and its JSON (/api/…). It starts
+// before the store opens, so probes get answers during a long recovery; attach() hands it the
+// live server once it is up.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { type Logger } from 'pino';
+import { overview, parsePageQuery, queuePage } from './api.js';
+import { healthz, readyz } from './health.js';
+import { Metrics } from './metrics.js';
+import { DASHBOARD_CSS, DASHBOARD_HTML } from './page.js';
+import { Sampler } from './sampler.js';
+import { type AdminSource } from './source.js';
+import { streamStatsJson } from './statsJson.js';
+
+export interface AdminOptions {
+  host: string;
+  port: number;
+  /** Per-queue metric series: the deepest N queues, the rest summed as queue="_other". */
+  metricsMaxQueues: number;
+  log: Logger;
+}
+
+export const DEFAULT_METRICS_MAX_QUEUES = 100;
+
+interface Asset {
+  type: string;
+  body: Buffer;
+}
+
+const require = createRequire(import.meta.url);
+const HEADERS = {
+  'x-content-type-options': 'nosniff',
+  // Everything the page loads comes from this server (no CDN); uPlot sizes elements inline.
+  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+};
+
+/** The page, its script (compiled next to this file) and uPlot from node_modules, read once. */
+function loadAssets(): Map<string, Asset> {
+  const js = 'text/javascript; charset=utf-8';
+  const css = 'text/css; charset=utf-8';
+  const uplot = path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+  return new Map<string, Asset>([
+    ['/', { type: 'text/html; charset=utf-8', body: Buffer.from(DASHBOARD_HTML) }],
+    ['/ui/style.css', { type: css, body: Buffer.from(DASHBOARD_CSS) }],
+    ['/ui/app.js', { type: js, body: readFileSync(path.join(import.meta.dirname, 'ui', 'app.js')) }],
+    ['/vendor/uPlot.iife.min.js', { type: js, body: readFileSync(path.join(uplot, 'uPlot.iife.min.js')) }],
+    ['/vendor/uPlot.min.css', { type: css, body: readFileSync(path.join(uplot, 'uPlot.min.css')) }],
+  ]);
+}
+
+/** A client error whose message is safe to show (it names no file or internal detail). */
+class BadRequest extends Error {}
+
+export class AdminServer {
+  private source: AdminSource | null = null;
+  private sampler: Sampler | null = null;
+  private readonly metrics: Metrics;
+  private readonly assets = loadAssets();
+
+  private constructor(
+    private readonly http: http.Server,
+    private readonly options: AdminOptions,
+  ) {
+    this.metrics = new Metrics(options.metricsMaxQueues);
+  }
+
+  static async start(options: AdminOptions): Promise<AdminServer> {
+    const server = http.createServer();
+    const admin = new AdminServer(server, options);
+    server.on('request', (req, res) => admin.handle(req, res));
+    // Slow or idle scrapers cannot pile up connections for long.
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => options.log.error({ err }, 'admin server error'));
+        resolve();
+      });
+    });
+    return admin;
+  }
+
+  address(): { address: string; port: number } {
+    return this.http.address() as { address: string; port: number };
+  }
+
+  /** The queue server is up (store open, recovery done): serve its values from now on. */
+  attach(source: AdminSource): void {
+    this.source = source;
+    this.sampler = new Sampler(source);
+  }
+
+  async stop(): Promise<void> {
+    this.sampler?.stop();
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeAllConnections();
+    await closed;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.route(req, res).catch((err: unknown) => {
+      const bad = err instanceof BadRequest;
+      if (!bad) this.options.log.error({ err, url: req.url }, 'admin request failed');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, bad ? 400 : 500, { error: bad ? (err as Error).message : 'internal error (see the server log)' });
+    });
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', ...HEADERS }).end();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const asset = this.assets.get(url.pathname);
+    if (asset) {
+      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache', ...HEADERS });
+      res.end(req.method === 'HEAD' ? undefined : asset.body);
+      return;
+    }
+    const source = this.source;
+    switch (url.pathname) {
+      case '/healthz':
+        return sendProbe(res, healthz());
+      case '/readyz':
+        return sendProbe(res, await readyz(source));
+      case '/metrics': {
+        const text = await this.metrics.render(source);
+        res.writeHead(200, { 'content-type': this.metrics.contentType, ...HEADERS });
+        res.end(req.method === 'HEAD' ? undefined : text);
+        return;
+      }
+    }
+    if (!source || !this.sampler) {
+      sendJson(res, 503, { error: 'starting: the store is being opened and recovered' });
+      return;
+    }
+    switch (url.pathname) {
+      case '/stats.json':
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', ...HEADERS });
+        if (req.method === 'HEAD') res.end();
+        else await streamStatsJson(source, res);
+        return;
+      case '/api/overview': {
+        const since = Number(url.searchParams.get('since') ?? 0);
+        if (!Number.isFinite(since)) throw new BadRequest('since must be a number (Unix ms)');
+        return sendJson(res, 200, await overview(source, this.sampler, since));
+      }
+      case '/api/queues': {
+        let query;
+        try {
+          query = parsePageQuery(url.searchParams);
+        } catch (err) {
+          throw new BadRequest((err as Error).message);
+        }
+        return sendJson(res, 200, await queuePage(source, query));
+      }
+      default:
+        sendJson(res, 404, { error: 'not found', endpoints: ['/', '/metrics', '/healthz', '/readyz', '/stats.json', '/api/overview', '/api/queues'] });
+    }
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...HEADERS });
+  res.end(JSON.stringify(body));
+}
+
+function sendProbe(res: http.ServerResponse, reply: { status: number; body: unknown }): void {
+  sendJson(res, reply.status, reply.body);
+}

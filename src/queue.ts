@@ -149,6 +149,11 @@ export class Queue implements BatchParticipant, ReadSource {
     return headId;
   }
 
+  /** ms since epoch when the oldest ready item in memory was added; undefined when none is. */
+  oldestAddTime(): number | undefined {
+    return this.window.peek()?.addTime;
+  }
+
   get memItems(): number {
     return this.window.length;
   }

@@ -154,9 +154,9 @@ export class Session {
     this.close();
   }
 
-  /** Nothing in flight and no blocked read: the idle timeout may close it. */
+  /** Nothing in flight, no blocked read, no item held open: the idle timeout may close it. */
   get idle(): boolean {
-    return this.wait === null && this.outstanding === 0 && this.slots.length === 0;
+    return this.wait === null && this.outstanding === 0 && this.slots.length === 0 && this.open.size === 0;
   }
 
   /** The connection is gone: cancel the wait, return open items to their queues' heads. */

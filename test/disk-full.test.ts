@@ -3,48 +3,25 @@
 // (no path), stay up and keep serving reads, log the fault once, recover by itself once space
 // is freed, and — restarted after kill -9 — neither lose an acknowledged item nor bring back a
 // consumed one. Mounting needs root (CI runs as root); elsewhere the test says why it skips.
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, rmdirSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerHandle, startServer } from './helpers/server.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
 import { account, drain, holdOpen, newLedger, runLoad } from './helpers/ledger.js';
+import { fillDisk, mountTmpfs, unmount } from './helpers/tmpfs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'siberite-diskfull-'));
-let mounted = false;
-let skipReason = '';
+let skipReason: string | null = null;
 beforeAll(() => {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', root], { stdio: 'pipe' });
-    mounted = true;
-  } catch (err) {
-    skipReason = `cannot mount a tmpfs here (${String((err as Error).message).split('\n')[0]}): needs root`;
-    process.stdout.write(`disk-full.test.ts skipped: ${skipReason}\n`);
-  }
+  skipReason = mountTmpfs(root, '24m');
+  if (skipReason) process.stdout.write(`disk-full.test.ts skipped: ${skipReason}\n`);
 });
 afterAll(() => {
-  if (mounted) execFileSync('umount', ['-l', root]);
+  if (!skipReason) unmount(root);
   rmdirSync(root);
 });
-
-/** Writes a file until the filesystem refuses another byte. */
-function fillDisk(path: string): void {
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(256 * 1024, 1);
-  try {
-    for (let i = 0; i < 1000; i++) writeSync(fd, chunk);
-  } catch {
-    // ENOSPC: full
-  }
-  try {
-    for (let i = 0; i < 10_000; i++) writeSync(fd, chunk, 0, 512);
-  } catch {
-    // the last pages too
-  }
-  closeSync(fd);
-}
 
 const QUEUES = ['jobs', 'mail'];
 
@@ -55,7 +32,7 @@ describe('disk full', () => {
   });
 
   it('refuses writes while full, recovers by itself, and a restart keeps exactly what was acknowledged', async (ctx) => {
-    if (!mounted) return ctx.skip(skipReason);
+    if (skipReason) return ctx.skip(skipReason);
     const dataDir = join(root, 'data');
     mkdirSync(dataDir);
     server = await startServer({ dataDir });

@@ -2,7 +2,7 @@
 // SiberiteServer, read-only. Values the server does not expose yet (connections by state,
 // per-command counts, a queue's oldest item and removal count) are read through optional
 // members with a safe default, so the core can add them without touching the admin code.
-import { cursorStats, queueStats } from '../manager.js';
+import { cursorStats, queueStats } from '../stats.js';
 import { type Queue } from '../queue.js';
 import { type SiberiteServer } from '../server.js';
 import { VERSION } from '../version.js';

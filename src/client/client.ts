@@ -94,7 +94,8 @@ export class Client {
   private ended = false;
   private readonly openMessages = new Set<Message>();
   private readonly consumers = new Set<Consumer>();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Puts in progress: end() lets them finish. */
+  private readonly writes = new Set<Promise<unknown>>();
 
   constructor(options: ClientOptions) {
     const num = (v: unknown, what: string, dflt: number, min: number) => {
@@ -122,7 +123,7 @@ export class Client {
    * server stored it is stored twice: puts are at-least-once.
    */
   put(queue: string | readonly string[], value: Buffer | Uint8Array | string, options: PutOptions = {}): Promise<void> {
-    return this.track(async () => {
+    return this.track(true, async () => {
       const key = setKey(queue);
       const data = payloadBytes(value);
       const header = Buffer.from(`set ${key} ${checkFlags(options.flags)} ${exptime(options.expiresInMs, Date.now())} ${data.length}\r\n`, 'latin1');
@@ -147,7 +148,7 @@ export class Client {
 
   /** Removes and returns the next item (a plain get: an item whose reply is lost with its connection is gone). */
   get(queue: string, options: ReadOptions = {}): Promise<Buffer | undefined> {
-    return this.track(async () => {
+    return this.track(false, async () => {
       const hit = await this.read(readKey(queue, options.cursor), '', options);
       if (!hit) return undefined;
       hit.node.release(hit.conn);
@@ -161,7 +162,7 @@ export class Client {
    * hands it back by itself (and it will be delivered again).
    */
   open(queue: string, options: ReadOptions = {}): Promise<Message | undefined> {
-    return this.track(async () => {
+    return this.track(false, async () => {
       const hit = await this.read(readKey(queue, options.cursor), '/open', options);
       return hit ? this.message(queue, options.cursor, hit) : undefined;
     });
@@ -169,7 +170,7 @@ export class Client {
 
   /** The next item of some server's queue, without removing it (servers tried in rotation). */
   peek(queue: string, options: Omit<ReadOptions, 'waitMs'> = {}): Promise<Buffer | undefined> {
-    return this.track(async () => {
+    return this.track(false, async () => {
       const hit = await this.read(readKey(queue, options.cursor), '/peek', { ...options, waitMs: 0 });
       if (!hit) return undefined;
       hit.node.release(hit.conn);
@@ -208,7 +209,7 @@ export class Client {
 
   /** `stats` of every server, asked in parallel. */
   stats(options: { timeoutMs?: number } = {}): Promise<ServerStats[]> {
-    return this.track(async () => {
+    return this.track(false, async () => {
       await this.cluster.ready;
       const deadline = this.deadline(options.timeoutMs);
       return Promise.all(
@@ -238,9 +239,9 @@ export class Client {
   }
 
   /**
-   * Ends the client: consumers stop, every open message is aborted, calls in progress are given
-   * until their own deadline (at most timeoutMs) to finish, then every connection is closed
-   * (a blocking read still waiting is cancelled; the server hands back anything it had handed out).
+   * Ends the client: consumers stop, every open message is aborted, puts in progress are given
+   * up to requestTimeoutMs to finish, then every connection is closed: reads in progress reject
+   * with ECLOSED (a blocking read is cancelled; the server hands back anything it had handed out).
    */
   async end(): Promise<void> {
     if (this.ended) return;
@@ -248,8 +249,8 @@ export class Client {
     for (const c of [...this.consumers]) c.stop();
     await Promise.allSettled([...this.openMessages].map((m) => m.abort()));
     const grace = new Promise<void>((resolve) => setTimeout(resolve, this.requestTimeoutMs).unref());
-    // Reads in progress may be blocking for their whole wait: only writes and settles are waited for.
-    await Promise.race([Promise.allSettled([...this.inFlight]), grace]);
+    // Reads in progress may be blocking for their whole wait: only writes are waited for.
+    await Promise.race([Promise.allSettled([...this.writes]), grace]);
     this.cluster.end();
   }
 
@@ -260,14 +261,14 @@ export class Client {
   }
 
   /** Runs a public call, refusing it after end(); puts are remembered so end() can let them finish. */
-  private track<T>(fn: () => Promise<T>): Promise<T> {
+  private track<T>(write: boolean, fn: () => Promise<T>): Promise<T> {
     if (this.ended) return Promise.reject(new SiberiteError('ECLOSED', 'the client was ended'));
     const p = fn();
-    this.inFlight.add(p);
-    void p.then(
-      () => this.inFlight.delete(p),
-      () => this.inFlight.delete(p),
-    );
+    if (write) {
+      this.writes.add(p);
+      const forget = () => this.writes.delete(p);
+      void p.then(forget, forget);
+    }
     return p;
   }
 

@@ -75,10 +75,17 @@ export class Connection {
     return this.pending.length;
   }
 
-  /** Called once, when the connection fails or is destroyed. */
-  onClose(listener: (err: SiberiteError) => void): void {
-    if (this.failure) listener(this.failure);
-    else this.closeListeners.push(listener);
+  /** Calls `listener` once, when the connection fails or is destroyed; returns a function that cancels it. */
+  onClose(listener: (err: SiberiteError) => void): () => void {
+    if (this.failure) {
+      listener(this.failure);
+      return () => undefined;
+    }
+    this.closeListeners.push(listener);
+    return () => {
+      const at = this.closeListeners.indexOf(listener);
+      if (at >= 0) this.closeListeners.splice(at, 1);
+    };
   }
 
   /**

@@ -12,6 +12,8 @@ export class Message {
   private settling: Promise<void> | null = null;
   private _state: MessageState = 'open';
   private readonly settledListeners: Array<(m: Message) => void> = [];
+  /** Stops watching the connection once settled (a pooled connection outlives many messages). */
+  private readonly unwatch: () => void;
 
   /** @internal — messages are made by Client.open() and Client.consume(). */
   constructor(
@@ -29,7 +31,7 @@ export class Message {
   ) {
     // If the connection drops while the item is open, the server hands the item back; the
     // message can then neither be closed nor aborted.
-    conn.onClose(() => {
+    this.unwatch = conn.onClose(() => {
       if (this._state === 'open' && this.settling === null) this.settle('lost');
     });
   }
@@ -114,6 +116,7 @@ export class Message {
   private settle(state: MessageState): void {
     if (this._state !== 'open') return;
     this._state = state;
+    this.unwatch();
     for (const l of this.settledListeners.splice(0)) l(this);
   }
 }

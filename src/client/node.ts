@@ -70,12 +70,17 @@ export class ServerNode {
     this.retryAt = 0;
   }
 
-  /** Records a failure: backs off min·2^(n-1), capped, ±25 % jitter; drops idle connections. */
+  /**
+   * Records a failure: backs off min·2^(n-1), capped, ±25 % jitter; drops idle connections.
+   * The many requests that fail together when a server dies count as one failure: the backoff
+   * grows only with failed retries.
+   */
   markDown(): void {
+    for (const c of this.idle.splice(0)) c.destroy();
+    if (this.failures > 0 && Date.now() < this.retryAt) return;
     this.failures++;
     const base = Math.min(this.opts.backoffMaxMs, this.opts.backoffMinMs * 2 ** Math.min(20, this.failures - 1));
     this.retryAt = Date.now() + Math.round(base * (0.75 + Math.random() * 0.5));
-    for (const c of this.idle.splice(0)) c.destroy();
   }
 
   /**

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { resolve as resolvePath } from 'node:path';
 
 import { Client } from '../src/client/index.js';
-import { Args, runWithOptions, sleep } from './lib/cli.js';
+import { Args, UsageError, runWithOptions, sleep } from './lib/cli.js';
 import { defaultResultsPath, writeResults } from './lib/results.js';
 import { ServerProcess, freePort, makeScratchDir } from './lib/server.js';
 import { LatencyRecorder, type LatencySummary, TablePrinter, formatInt, formatMicros, roundSummary } from './lib/stats.js';
@@ -32,12 +32,14 @@ const USAGE = `usage: node dist/bench/client.js [options]
   --value-size <bytes>   payload size (at least 24: it carries the time) [64]
   --seconds <s>          measured seconds per cluster size               [5]
   --warmup <s>           warm-up seconds (not counted)                   [1]
+  --phases <list>        phases to run: put,consume,mixed                [put,consume,mixed]
   --label <name>         name of the run, for the results file           [siberite]
   --json <file>          results file            [bench/results/client-<label>.json]
   --help                 this text`;
 
 interface Options {
   sizes: number[];
+  phases: Phase[];
   producers: number;
   consumers: number;
   concurrency: number;
@@ -49,16 +51,19 @@ interface Options {
 }
 
 function parse(argv: string[]): Options | null {
-  const a = new Args(argv, ['servers', 'producers', 'consumers', 'concurrency', 'value-size', 'seconds', 'warmup', 'label', 'json']);
+  const a = new Args(argv, ['servers', 'phases', 'producers', 'consumers', 'concurrency', 'value-size', 'seconds', 'warmup', 'label', 'json']);
   if (a.help) return null;
   const sizes = a
     .str('servers', '1,3')
     .split(',')
     .map((s) => Number(s));
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) throw new Error('--servers: cluster sizes from 1 to 8');
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) throw new UsageError('--servers: cluster sizes from 1 to 8');
+  const phases = a.str('phases', PHASES.join(',')).split(',') as Phase[];
+  if (phases.some((p) => !PHASES.includes(p))) throw new UsageError(`--phases: a list of ${PHASES.join(', ')}`);
   const label = a.label('siberite');
   return {
     sizes,
+    phases,
     producers: a.int('producers', 16, 1, 1000),
     consumers: a.int('consumers', 2, 1, 100),
     concurrency: a.int('concurrency', 32, 1, 1000),
@@ -176,7 +181,7 @@ async function main(o: Options): Promise<number> {
   ]);
   process.stdout.write(
     `client: ${o.producers} producers, ${o.consumers} consumers × concurrency ${o.concurrency}, ${o.valueSize} B, ${o.seconds} s (+${o.warmup} s warm-up) per phase\n` +
-      PHASES.map((p) => `  ${p}: latency = ${LATENCY[p]}\n`).join(''),
+      o.phases.map((p) => `  ${p}: latency = ${LATENCY[p]}\n`).join(''),
   );
   table.header();
   const rows: Row[] = [];
@@ -186,7 +191,7 @@ async function main(o: Options): Promise<number> {
       const cluster = await startCluster(n);
       try {
         const addresses = cluster.servers.map((s) => `127.0.0.1:${s.port}`);
-        for (const phase of PHASES) {
+        for (const phase of o.phases) {
           const r = { servers: n, ...(await runPhase(addresses, phase, o)) };
           rows.push(r);
           const l = r.latency;

@@ -120,7 +120,8 @@ export class Client {
    * Adds an item to `queue` (or one copy to each of several queues, atomically on one server).
    * Resolves once a server replied STORED. On a connection error, a timeout, NOT_STORED or
    * SERVER_ERROR it tries the next server, so an item whose first attempt timed out after the
-   * server stored it is stored twice: puts are at-least-once.
+   * server stored it is stored twice: puts are at-least-once. When no server stored it, rejects
+   * with the last refusal (EREPLY) if the last server tried answered, else with ENOSERVER.
    */
   put(queue: string | readonly string[], value: Buffer | Uint8Array | string, options: PutOptions = {}): Promise<void> {
     return this.track(true, async () => {
@@ -142,7 +143,7 @@ export class Client {
           lastError = err;
         }
       }
-      throw noServer('put', lastError);
+      throw lastError instanceof ReplyError ? lastError : noServer('put', lastError);
     });
   }
 
@@ -306,7 +307,7 @@ export class Client {
         lastError = err;
       }
     }
-    if (!answered) throw noServer('read', lastError);
+    if (!answered) throw lastError instanceof ReplyError ? lastError : noServer('read', lastError);
     return undefined;
   }
 

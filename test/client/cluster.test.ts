@@ -40,6 +40,22 @@ describe('three servers', () => {
     expect(await c.get('spread')).toBeUndefined();
   });
 
+  it('fails a put over to the next server when one refuses it (read-only)', async () => {
+    const c = newClient();
+    const raw = await TextClient.connect(nodes[0]!.port);
+    expect(await raw.call('status READONLY\r\n')).toBe('END\r\n');
+    try {
+      for (let i = 0; i < 12; i++) await c.put('refused', `r${i}`);
+      const [ro, a, b] = await perServer(c, 'refused', 'items');
+      expect([ro, a! + b!]).toEqual([0, 12]);
+      // The refused server's turns go to the next one: 8 and 4, in some order.
+      expect(Math.min(a!, b!)).toBeGreaterThanOrEqual(4);
+    } finally {
+      expect(await raw.call('status UP\r\n')).toBe('END\r\n');
+      raw.close();
+    }
+  });
+
   it('finds an item on any server at once, and blocks on one server per call', async () => {
     const c = newClient();
     const raw = await TextClient.connect(nodes[2]!.port);

@@ -225,6 +225,35 @@ describe('failures and the end', () => {
     expect((await client.get(jobs))!.toString()).toBe('held');
   });
 
+  it('rejects a put every server refused with the refusal (EREPLY NOT_STORED)', async () => {
+    expect(await raw.call('status READONLY\r\n')).toBe('END\r\n');
+    try {
+      await expect(client.put(q('ro'), 'x')).rejects.toMatchObject({ code: 'EREPLY', reply: 'NOT_STORED' });
+    } finally {
+      expect(await raw.call('status UP\r\n')).toBe('END\r\n');
+    }
+  });
+
+  it('does not spin on a QUIESCENT server that answers every read at once', async () => {
+    const jobs = q('quiet');
+    const c = new Client({ servers: [server.address] });
+    const cmdGet = async () => Number((await client.stats())[0]!.stats!.cmd_get);
+    expect(await raw.call('status QUIESCENT\r\n')).toBe('END\r\n');
+    try {
+      const it_ = c.consume(jobs, { concurrency: 4, waitMs: 300 });
+      const pending = it_.next();
+      const before = await cmdGet();
+      await new Promise((r) => setTimeout(r, 1000));
+      const reads = (await cmdGet()) - before;
+      // One read per waitMs at most (about 4 in a second); a polling loop would make thousands.
+      expect(reads).toBeLessThanOrEqual(8);
+      await c.end();
+      expect(await pending).toEqual({ done: true, value: undefined });
+    } finally {
+      expect(await raw.call('status UP\r\n')).toBe('END\r\n');
+    }
+  });
+
   it('reports each server in stats()', async () => {
     const stats = await client.stats();
     expect(stats).toHaveLength(1);

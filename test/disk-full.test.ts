@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerHandle, startServer } from './helpers/server.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
-import { account, drain, holdOpen, newLedger, runLoad } from './helpers/ledger.js';
+import { account, drain, holdOpen, newLedger, runLoad } from '../bench/lib/ledger.js';
 import { fillDisk, mountTmpfs, unmount } from './helpers/tmpfs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'siberite-diskfull-'));

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ServerHandle, startServer } from './helpers/server.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
-import { account, drain, newLedger } from './helpers/ledger.js';
+import { account, drain, newLedger } from '../bench/lib/ledger.js';
 import net from 'node:net';
 
 const started: ServerHandle[] = [];

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ServerHandle, startServer } from './helpers/server.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
-import { account, drain, holdOpen, newLedger, runLoad } from './helpers/ledger.js';
+import { account, drain, holdOpen, newLedger, runLoad } from '../bench/lib/ledger.js';
 
 const started: ServerHandle[] = [];
 afterEach(async () => {

@@ -1,7 +1,71 @@
 // A mixed load whose every reply is written down, and the exact account it allows after a
 // restart: every STORED item is there or was consumed, no item whose consuming reply arrived
-// comes back, every item held open comes back. Shared by the fault tests and bench/torture.
-import { TextClient, setCmd } from './textClient.js';
+// comes back, every item held open comes back. Shared by the fault tests and bench/torture.ts.
+import net from 'node:net';
+
+/** One connection, one request at a time: sends a command, resolves with its whole reply. */
+export class TextClient {
+  private buf: Buffer = Buffer.alloc(0);
+  private wake: (() => void) | null = null;
+  private ended = false;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+      this.wake?.();
+    });
+    socket.on('close', () => {
+      this.ended = true;
+      this.wake?.();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static connect(port: number, host = '127.0.0.1'): Promise<TextClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, host, () => resolve(new TextClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Sends `text`; the reply: one line, or VALUE blocks through END. Throws if the server goes. */
+  async call(text: string | Buffer): Promise<string> {
+    this.socket.write(text);
+    for (;;) {
+      const end = replyEnd(this.buf);
+      if (end > 0) {
+        const reply = this.buf.toString('latin1', 0, end);
+        this.buf = this.buf.subarray(end);
+        return reply;
+      }
+      if (this.ended) throw new Error('connection closed');
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = null;
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Where the first whole reply in `buf` ends (0: not complete yet). */
+function replyEnd(buf: Buffer): number {
+  let at = 0;
+  for (;;) {
+    const nl = buf.indexOf('\r\n', at);
+    if (nl < 0) return 0;
+    const line = buf.toString('latin1', at, nl);
+    if (!line.startsWith('VALUE ')) return nl + 2;
+    at = nl + 2 + Number(line.split(' ')[3]) + 2;
+    if (at > buf.length) return 0;
+  }
+}
+
+export function setCmd(queue: string, value: string): Buffer {
+  const data = Buffer.from(value, 'latin1');
+  return Buffer.concat([Buffer.from(`set ${queue} 0 0 ${data.length}\r\n`, 'latin1'), data, Buffer.from('\r\n')]);
+}
 
 export interface Ledger {
   /** Values whose STORED arrived. */

@@ -203,12 +203,14 @@ export class Cursor implements BatchParticipant, ReadSource {
   // ---- flush and delete ---------------------------------------------------------------------
 
   /** Rewinds to the queue's head and empties the retry list (open reads included). */
-  flush(): Promise<void> {
+  /** Rewinds to the queue's head and drops the retry list (its range too, unless `clear` is false). */
+  flush(clear = true): Promise<void> {
     this.generation++;
     this.ahead = [];
     this.retries.clear();
     this.open.clear();
     this.moveTo(this.queue.headId());
+    if (!clear) return Promise.resolve();
     return this.store.clearRange(prefixRange(retryPrefix(this.queue.name, this.name)));
   }
 

@@ -7,6 +7,7 @@ import { MemoryBudget, Queue } from './queue.js';
 import { type ReadSource } from './source.js';
 import {
   CURSOR_PREFIX,
+  ITEM_PREFIX,
   RECORD_HEADER,
   RETRY_PREFIX,
   type Item,
@@ -21,6 +22,7 @@ import {
 } from './store/layout.js';
 import { type Store } from './store/store.js';
 import { type Logger } from 'pino';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { VERSION } from './version.js';
 
 export type ServerStatus = 'UP' | 'READONLY' | 'QUIESCENT';
@@ -44,6 +46,8 @@ export interface ServerCounters {
 const RELATIVE_EXPTIME_LIMIT = 1_000_000;
 
 const SWEEP_INTERVAL_MS = 1000;
+/** Queues flush_all empties in one turn of the event loop. */
+const FLUSH_SLICE = 500;
 /** A queue's or cursor's store iterator unused this long is closed. */
 const IDLE_READER_MS = 5000;
 /** The same, and its consumed range compacted, for a queue that has just drained a backlog. */
@@ -341,8 +345,24 @@ export class QueueManager {
     await Promise.all([queue.flush(), ...[...queue.cursors.values()].map((c) => c.flush())]);
   }
 
+  /**
+   * Empties every queue and rewinds every cursor, FLUSH_SLICE queues per turn of the event loop,
+   * then deletes all items and retry entries with two range deletes (not one per queue).
+   */
   async flushAll(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => this.flush({ queue: q.name })));
+    const queues = [...this.queues.values()];
+    for (let i = 0; i < queues.length; i += FLUSH_SLICE) {
+      if (i > 0) await nextTurn();
+      for (const q of queues.slice(i, i + FLUSH_SLICE)) {
+        if (q.deleted) continue;
+        void q.flush(false);
+        for (const c of q.cursors.values()) void c.flush(false);
+      }
+    }
+    const ranges = [prefixRange(ITEM_PREFIX), prefixRange(RETRY_PREFIX)];
+    await Promise.all(ranges.map((r) => this.store.clearRange(r)));
+    // Then let LevelDB drop the cleared data and its files now rather than some day.
+    for (const r of ranges) void this.store.compactNow(r.gte, r.lt).catch(() => undefined);
   }
 
   async setStatus(status: string): Promise<boolean> {

@@ -551,8 +551,11 @@ export class Queue implements BatchParticipant, ReadSource {
 
   // ---- flush and delete ---------------------------------------------------------------------
 
-  /** Removes every item, open ones included; resolves when the store has dropped them. */
-  flush(): Promise<void> {
+  /**
+   * Removes every item, open ones included; resolves when the store has dropped them. With
+   * `clear` false the caller deletes the items' range itself (flush_all clears all queues at once).
+   */
+  flush(clear = true): Promise<void> {
     this.generation++;
     this.counters.totalFlushes++;
     this.budget.used -= this.windowBytes;
@@ -566,6 +569,10 @@ export class Queue implements BatchParticipant, ReadSource {
     this.storedBytes = 0;
     this.loadedUpTo = this.nextId;
     this.reclaimedUpTo = this.nextId; // the clear below removes everything
+    if (!clear) {
+      this.store.touch(this);
+      return Promise.resolve();
+    }
     const range = prefixRange(itemPrefix(this.name));
     const done = this.store.clearRange(range);
     this.store.touch(this);

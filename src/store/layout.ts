@@ -71,8 +71,10 @@ function prefixed(prefix: string, id: number): Buffer {
   return b;
 }
 
+export const ITEM_PREFIX = 'i/';
+
 export function itemPrefix(queue: string): string {
-  return `i/${queue}/`;
+  return `${ITEM_PREFIX}${queue}/`;
 }
 
 export function itemKey(queue: string, id: number): Buffer {

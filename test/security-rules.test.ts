@@ -176,3 +176,29 @@ describe('admin token (for the admin HTTP port)', () => {
     expect(() => loadAdminToken(open)).toThrow('admin token file');
   });
 });
+
+describe('docs/security.md', () => {
+  it('its Kubernetes manifests are valid, mount the Secret 0400 without fsGroup, and expose only TLS', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parseAllDocuments } = await import('yaml');
+    const { Deployment } = await import('kubernetes-models/apps/v1/Deployment');
+    const { Secret } = await import('kubernetes-models/v1/Secret');
+    const { Service } = await import('kubernetes-models/v1/Service');
+    const text = readFileSync(new URL('../docs/security.md', import.meta.url), 'utf8');
+    const block = /```yaml\n([\s\S]*?)```/.exec(text)![1]!;
+    const docs = parseAllDocuments(block).map((d) => d.toJS() as { kind: string });
+    expect(docs.map((d) => d.kind)).toEqual(['Secret', 'Deployment', 'Service']);
+    new Secret(docs[0] as never).validate();
+    const deployment = new Deployment(docs[1] as never);
+    deployment.validate();
+    const pod = deployment.spec!.template.spec!;
+    expect(pod.securityContext?.fsGroup).toBeUndefined();
+    expect(pod.volumes!.find((v) => v.name === 'secrets')!.secret!.defaultMode).toBe(0o400);
+    const args = pod.containers[0]!.args!;
+    expect(args[args.indexOf('-listen') + 1]).toBe('127.0.0.1:22133');
+    expect(args).toContain('-auth-file');
+    const service = new Service(docs[2] as never);
+    service.validate();
+    expect(service.spec!.ports!.map((p) => p.targetPort)).toEqual([Number(args[args.indexOf('-tls-listen') + 1]!.split(':')[1])]);
+  });
+});

@@ -155,7 +155,7 @@ export class SiberiteServer {
     socket.on('data', (chunk: Buffer) => {
       if (!session) {
         if (guard && chunk[0] === BINARY_MAGIC) guard.framing = 'binary';
-        session = new Session(socket, this.framingFor(chunk[0]!), this.manager, {
+        session = new Session(socket, this.framingFor(chunk[0]!, guard ? guard.limits(this.limits) : this.limits), this.manager, {
           valueKey: this.options.valueKey,
           allowShutdown: this.options.allowShutdown,
           log: this.options.log,
@@ -188,8 +188,8 @@ export class SiberiteServer {
     });
   }
 
-  private framingFor(firstByte: number): Framing {
-    return firstByte === BINARY_MAGIC ? new BinaryFraming(this.limits) : new TextFraming(this.limits);
+  private framingFor(firstByte: number, limits: { readonly maxItemSize: number }): Framing {
+    return firstByte === BINARY_MAGIC ? new BinaryFraming(limits) : new TextFraming(limits);
   }
 
   /** Applies a new queue configuration to live queues and connections. */

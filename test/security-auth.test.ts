@@ -7,7 +7,7 @@ import { chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import memjs from 'memjs';
 import { describe, expect, it } from 'vitest';
-import { BinaryClient, Op } from './helpers/binaryClient.js';
+import { BinaryClient, Op, St as Status, packet, setExtras } from './helpers/binaryClient.js';
 import { CLI, startServer } from './helpers/server.js';
 import { stat } from './helpers/stats.js';
 import { TextClient, setCmd, value } from './helpers/textClient.js';
@@ -81,6 +81,17 @@ describe('text protocol authentication (memcached 1.6 convention)', () => {
     expect(line).toBeDefined();
     expect(line).toMatch(/"peer":"127\.0\.0\.1:\d+"/);
     expect(fx.server.output()).not.toContain('wrong"');
+  });
+
+  it('before authentication a value larger than credentials is refused unread (nothing is buffered for it)', async () => {
+    const c = await TextClient.connect(fx.server.port);
+    c.send(setCmd('ta_big', Buffer.alloc(200_000, 0x61)));
+    expect(await c.readToClose()).toBe('CLIENT_ERROR unauthenticated\r\n');
+    const b = await BinaryClient.connect(fx.server.port);
+    b.send(packet({ opcode: Op.SET, key: 'ta_big', extras: setExtras(), value: Buffer.alloc(200_000) }));
+    const { responses } = await b.readToClose();
+    expect(responses.map((r) => r.status)).toEqual([Status.VALUE_TOO_LARGE]);
+    expect(await peek('ta_big')).toBe('END\r\n');
   });
 
   it('an unknown user is refused the same way', async () => {

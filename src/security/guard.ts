@@ -30,6 +30,8 @@ const DENIED: ErrorReply = Object.freeze(clientError('access denied', 'denied'))
 const STORED: Reply = { kind: 'stored' };
 /** Longest user name echoed into a log line (it is whatever the client sent). */
 const LOGGED_NAME_CHARS = 64;
+/** Largest value read before authentication: credentials are small, so nobody buffers more. */
+const MAX_UNAUTHENTICATED_VALUE = 1024;
 
 export class ConnectionGuard {
   /** Set by the server from the connection's first byte. */
@@ -50,6 +52,19 @@ export class ConnectionGuard {
       onTimeout();
     }, context.authTimeoutMs);
     this.timer.unref();
+  }
+
+  /**
+   * The framing limits for this connection: the server's, once authenticated; until then a
+   * value larger than any credentials is refused without being buffered.
+   */
+  limits(shared: { readonly maxItemSize: number }): { readonly maxItemSize: number } {
+    const guard = this;
+    return {
+      get maxItemSize() {
+        return guard.state === 'authenticated' ? shared.maxItemSize : MAX_UNAUTHENTICATED_VALUE;
+      },
+    };
   }
 
   /** The connection is gone. */

@@ -7,36 +7,19 @@ import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs
 import { pino } from 'pino';
 import yargs from 'yargs';
 import { DEFAULT_METRICS_MAX_QUEUES } from './admin/server.js';
-import { type AdminConfig, DEFAULT_MAX_ITEM_SIZE, type FsyncMode, defaultServerQueueConfig, type ServerQueueConfig } from './config.js';
+import { type AdminConfig, DEFAULT_MAX_ITEM_SIZE, type FsyncMode, defaultServerQueueConfig, parseListen, type ServerQueueConfig } from './config.js';
 import { MAX_TIMER_MS, loadConfigFile, parseDuration } from './configFile.js';
 import { canTrimHeap, limitHeapGrowth } from './memory.js';
 import { SiberiteServer } from './server.js';
 import { defaultMaxConnections, raiseFileLimit } from './limits.js';
 import { repairCommand } from './repairCommand.js';
 import { LogDamageError } from './store/walRead.js';
+import { securityFlags, loadSecurityFromFlags, exposureWarnings } from './security/flags.js';
 import { VERSION } from './version.js';
 
 function fail(message: string): never {
   process.stderr.write(`siberite: ${message}\n`);
   process.exit(2);
-}
-
-/** `host:port`, `:port`, `port` or `[v6]:port`. */
-export function parseListen(value: string): { host: string; port: number } {
-  let host = '0.0.0.0';
-  let portText = value;
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(value);
-  if (v6) {
-    host = v6[1]!;
-    portText = v6[2]!;
-  } else if (value.includes(':')) {
-    const at = value.lastIndexOf(':');
-    host = value.slice(0, at) || host;
-    portText = value.slice(at + 1);
-  }
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) throw new Error(`bad -listen address "${value}" (want host:port)`);
-  return { host, port };
 }
 
 /** `-admin host:port` (same forms as -listen) and `-metrics-max-queues N`. */
@@ -62,7 +45,7 @@ async function main(): Promise<void> {
     // Single-dash long flags, as Siberite users type them: `-listen` is one flag.
     .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': false })
     .version(false)
-    .option('listen', { type: 'string', default: '0.0.0.0:22133', describe: 'address to listen on (host:port)' })
+    .option('listen', { type: 'string', default: '127.0.0.1:22133', describe: 'address to listen on (host:port)' })
     .option('data', { type: 'string', default: './data', describe: 'data directory (LevelDB)' })
     .option('pid', { type: 'string', describe: 'write the process id to this file' })
     .option('config', { type: 'string', describe: 'JSON configuration file (queue options)' })
@@ -76,6 +59,7 @@ async function main(): Promise<void> {
     .option('admin', { type: 'string', describe: 'admin HTTP server (metrics, probes, dashboard) on host:port; off unless given' })
     .option('metrics-max-queues', { type: 'number', default: DEFAULT_METRICS_MAX_QUEUES, describe: 'per-queue metric series: the deepest N, the rest as queue="_other"' })
     .option('version', { type: 'boolean', describe: 'print the version and exit' })
+    .options(securityFlags)
     .strict()
     .help('help')
     .fail((msg, err) => fail((msg || err?.message || 'bad arguments').replace(/\s*\n\s*/g, ' ')))
@@ -114,6 +98,14 @@ async function main(): Promise<void> {
     }
   }
 
+  // Security hook (src/security): -auth-file, -auth-timeout, -tls-listen/-cert/-key/-ca.
+  let securitySetup: ReturnType<typeof loadSecurityFromFlags>;
+  try {
+    securitySetup = loadSecurityFromFlags(argv, log);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+
   const dataDir = argv.data;
   try {
     mkdirSync(dataDir, { recursive: true });
@@ -140,11 +132,12 @@ async function main(): Promise<void> {
     }
   };
   const reload = async (): Promise<string | null> => {
-    if (!configPath) return null;
+    const securityError = securitySetup.security?.reload() ?? null; // auth file and certificates
+    if (!configPath) return securityError;
     try {
       server.reconfigure(loadConfigFile(configPath));
       log.info({ config: configPath }, 'configuration reloaded');
-      return null;
+      return securityError;
     } catch (err) {
       log.error({ err }, 'reload failed');
       return (err as Error).message;
@@ -167,6 +160,7 @@ async function main(): Promise<void> {
       log,
       reload,
       onShutdown: () => void stop('shutdown command'),
+      ...securitySetup,
     });
   } catch (err) {
     if (err instanceof LogDamageError) {
@@ -181,7 +175,9 @@ async function main(): Promise<void> {
   if (argv.pid) writeFileSync(argv.pid, `${process.pid}\n`);
   const addr = server.address();
   const adminAddr = server.admin?.address();
-  log.info({ listen: `${addr.address}:${addr.port}`, admin: adminAddr && `${adminAddr.address}:${adminAddr.port}`, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, maxConnections: maxConnections ?? defaultMaxConnections(fileLimit), fileLimit: fileLimit?.soft, version: VERSION }, 'siberite listening');
+  const tlsAddr = server.tlsAddress();
+  for (const warning of exposureWarnings(addr.address, tlsAddr?.address, securitySetup)) log.warn(warning);
+  log.info({ listen: `${addr.address}:${addr.port}`, admin: adminAddr && `${adminAddr.address}:${adminAddr.port}`, ...(tlsAddr && { tls: `${tlsAddr.address}:${tlsAddr.port}` }), auth: securitySetup.security?.authEnabled ?? false, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, maxConnections: maxConnections ?? defaultMaxConnections(fileLimit), fileLimit: fileLimit?.soft, version: VERSION }, 'siberite listening');
 
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

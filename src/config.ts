@@ -55,3 +55,21 @@ export interface AdminConfig {
   /** Per-queue metric series: the deepest N queues, the rest summed as queue="_other". */
   metricsMaxQueues: number;
 }
+
+/** `host:port`, `:port`, `port` or `[v6]:port`. */
+export function parseListen(value: string, flag = '-listen'): { host: string; port: number } {
+  let host = '0.0.0.0';
+  let portText = value;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(value);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (value.includes(':')) {
+    const at = value.lastIndexOf(':');
+    host = value.slice(0, at) || host;
+    portText = value.slice(at + 1);
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new Error(`bad ${flag} address "${value}" (want host:port)`);
+  return { host, port };
+}

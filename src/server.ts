@@ -1,5 +1,6 @@
 // Wires sockets to sessions: picks the framing from a connection's first byte.
 import net from 'node:net';
+import type tls from 'node:tls';
 import { type Logger } from 'pino';
 import { adminSourceFrom } from './admin/adapter.js';
 import { AdminServer } from './admin/server.js';
@@ -13,6 +14,8 @@ import { Session } from './session.js';
 import { Store } from './store/store.js';
 import { type TornTail } from './store/walRead.js';
 import { InputBudget } from './limits.js';
+import { type Security } from './security/security.js';
+import { securityStats } from './security/counters.js';
 
 export interface ServerOptions {
   host: string;
@@ -35,6 +38,9 @@ export interface ServerOptions {
   reload(): Promise<string | null>;
   /** Asked to stop (the `shutdown` command). */
   onShutdown(): void;
+  /** Authentication and TLS (src/security); with `tlsListen`, a TLS listener beside the plain one. */
+  security?: Security;
+  tlsListen?: { host: string; port: number };
 }
 
 /** Bytes of head windows across all queues. */
@@ -58,6 +64,7 @@ export class SiberiteServer {
   private idleClosed = 0;
   /** Started before the store opens, so probes answer (not ready) during recovery. */
   admin: AdminServer | undefined;
+  private tls: tls.Server | null = null;
 
   private constructor(
     readonly manager: QueueManager,
@@ -74,6 +81,7 @@ export class SiberiteServer {
       ['input_bytes', String(this.inputBudget.used)],
       ['max_input_bytes', String(this.inputBudget.limit)],
       ['input_refused_connections', String(this.inputBudget.refused)],
+      ...securityStats(), // security hook: auth_cmds, auth_errors, auth_timeouts, cmd_denied, tls_handshake_errors
     ];
   }
 
@@ -106,19 +114,24 @@ export class SiberiteServer {
     return server;
   }
 
-  private listen(): Promise<void> {
+  private async listen(): Promise<void> {
     this.net.on('connection', (socket) => this.accept(socket));
-    return new Promise((resolve, reject) => {
-      this.net.once('error', reject);
-      this.net.listen(this.options.port, this.options.host, () => {
-        this.net.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.net, this.options.port, this.options.host);
+    // Security hook: TLS connections are served exactly as plain ones once the handshake is done.
+    const { security, tlsListen } = this.options;
+    if (security && tlsListen) {
+      this.tls = security.createTlsServer((socket) => this.accept(socket));
+      if (this.tls) await listenOn(this.tls, tlsListen.port, tlsListen.host);
+    }
   }
 
   address(): net.AddressInfo {
     return this.net.address() as net.AddressInfo;
+  }
+
+  /** The TLS listener's address, when there is one. */
+  tlsAddress(): net.AddressInfo | null {
+    return this.tls ? (this.tls.address() as net.AddressInfo) : null;
   }
 
   private accept(socket: net.Socket): void {
@@ -138,15 +151,18 @@ export class SiberiteServer {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     let session: Session | undefined;
+    const guard = this.options.security?.guardFor(socket); // security hook: undefined when auth is off
     socket.on('data', (chunk: Buffer) => {
       if (!session) {
-        session = new Session(socket, this.framingFor(chunk[0]!), this.manager, {
+        if (guard && chunk[0] === BINARY_MAGIC) guard.framing = 'binary';
+        session = new Session(socket, this.framingFor(chunk[0]!, guard ? guard.limits(this.limits) : this.limits), this.manager, {
           valueKey: this.options.valueKey,
           allowShutdown: this.options.allowShutdown,
           log: this.options.log,
           inputBudget: this.inputBudget,
           onShutdown: this.options.onShutdown,
           onReload: this.options.reload,
+          guard,
         });
         this.sessions.add(session);
       }
@@ -164,6 +180,7 @@ export class SiberiteServer {
     socket.on('close', () => {
       counters.currConnections--;
       this.sockets.delete(socket);
+      guard?.dispose();
       if (session) {
         session.close();
         this.sessions.delete(session);
@@ -171,8 +188,8 @@ export class SiberiteServer {
     });
   }
 
-  private framingFor(firstByte: number): Framing {
-    return firstByte === BINARY_MAGIC ? new BinaryFraming(this.limits) : new TextFraming(this.limits);
+  private framingFor(firstByte: number, limits: { readonly maxItemSize: number }): Framing {
+    return firstByte === BINARY_MAGIC ? new BinaryFraming(limits) : new TextFraming(limits);
   }
 
   /** Applies a new queue configuration to live queues and connections. */
@@ -185,10 +202,22 @@ export class SiberiteServer {
   async stop(): Promise<void> {
     await this.admin?.stop();
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    const tlsClosed = new Promise<void>((resolve) => (this.tls ? this.tls.close(() => resolve()) : resolve()));
     for (const session of this.sessions) session.close();
     this.sessions.clear();
     for (const socket of this.sockets) socket.destroy();
     await closed;
+    await tlsClosed;
     await this.manager.close();
   }
+}
+
+function listenOn(server: net.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

@@ -21,6 +21,7 @@ import { MAX_TIMER_MS } from './configFile.js';
 import { errorCode } from './store/store.js';
 import { dumpStatsSlices, statsSlices } from './stats.js';
 import { type InputBudget } from './limits.js';
+import { type ConnectionGuard } from './security/guard.js';
 
 /** True when `command` changes what is stored (a queue `/open`, `/abort` or peek does not). */
 function needsWrite(command: Command): boolean {
@@ -52,6 +53,8 @@ export interface SessionOptions {
   /** Called for `shutdown` (only when allowed) and `reload`. */
   onShutdown(): void;
   onReload(): Promise<string | null>;
+  /** Security hook (src/security): authentication and per-user access; absent when auth is off. */
+  guard?: ConnectionGuard;
 }
 
 /** A reply whose command is still being served; replies leave in request order. */
@@ -218,7 +221,8 @@ export class Session {
   private start(command: Command): void {
     let result: Reply | Promise<Reply>;
     try {
-      result = this.refusal(command) ?? this.execute(command);
+      // Security hook (src/security) first: an unauthenticated or unauthorised command learns nothing else.
+      result = this.options.guard?.admit(command) ?? this.refusal(command) ?? this.execute(command);
     } catch (err) {
       result = this.failure(err);
     }
@@ -415,6 +419,8 @@ export class Session {
         return { kind: 'close' };
       case 'noop':
         return { kind: 'ok' };
+      case 'auth': // SASL without -auth-file (the guard answers it otherwise), as memcached
+        return unknownCommand();
       case 'invalid':
         return command.reply;
     }

@@ -154,18 +154,18 @@ describe('§11 command line', () => {
     }
   });
 
-  it('defaults the listen address to 0.0.0.0:22133', async (ctx) => {
+  it('defaults the listen address to 127.0.0.1:22133 (loopback only: docs/security.md)', async (ctx) => {
     // Only when that port is free on this machine.
     const free = await new Promise<boolean>((res) => {
       const probe = net.createServer();
       probe.once('error', () => res(false));
-      probe.listen(22133, '0.0.0.0', () => probe.close(() => res(true)));
+      probe.listen(22133, '127.0.0.1', () => probe.close(() => res(true)));
     });
     if (!free) ctx.skip();
     const cwd = tempDir();
     const s = await launch(['-data', join(cwd, 'd')], cwd);
     try {
-      expect(s.host).toBe('0.0.0.0');
+      expect(s.host).toBe('127.0.0.1');
       expect(s.port).toBe(22133);
       await roundTrip(22133);
     } finally {

@@ -44,6 +44,10 @@ export const Opcode = {
   DELETEQ: 0x14,
   QUITQ: 0x17,
   FLUSHQ: 0x18,
+  // SASL, as memcached (src/security answers them).
+  SASL_LIST_MECHS: 0x20,
+  SASL_AUTH: 0x21,
+  SASL_STEP: 0x22,
 } as const;
 
 export const Status = {
@@ -53,6 +57,8 @@ export const Status = {
   VALUE_TOO_LARGE: 0x0003,
   INVALID_ARGUMENTS: 0x0004,
   ITEM_NOT_STORED: 0x0005,
+  AUTH_ERROR: 0x0020,
+  ACCESS_DENIED: 0x0024, // memcached's EACCESS
   UNKNOWN_COMMAND: 0x0081,
   OUT_OF_MEMORY: 0x0082,
   NOT_SUPPORTED: 0x0083,
@@ -85,6 +91,10 @@ export function errorStatus(code: ErrorCode): number {
       return Status.BUSY;
     case 'server':
       return Status.INTERNAL_ERROR;
+    case 'auth':
+      return Status.AUTH_ERROR;
+    case 'denied':
+      return Status.ACCESS_DENIED;
     case 'bad_format':
     case 'bad_data':
     case 'line_too_long':
@@ -106,9 +116,13 @@ const DEFAULT_ERROR_TEXT: Record<ErrorCode, string> = {
   not_stored: NOT_STORED_TEXT,
   busy: 'Busy',
   server: 'Internal error',
+  auth: 'Auth failure.',
+  denied: 'Access denied',
 };
 
 const TOO_LARGE_MESSAGE = 'object too large for cache';
+/** SASL PLAIN carries a user name and a password: more than this is not a credential. */
+const MAX_SASL_BYTES = 1024;
 
 function isGetOpcode(op: number): boolean {
   return op === Opcode.GET || op === Opcode.GETQ || op === Opcode.GETK || op === Opcode.GETKQ;
@@ -408,6 +422,15 @@ export class BinaryFraming implements Framing {
       case Opcode.VERSION:
         if (bodyLength !== 0) problem = 'unexpected body';
         break;
+      case Opcode.SASL_LIST_MECHS:
+        if (bodyLength !== 0) problem = 'unexpected body';
+        break;
+      case Opcode.SASL_AUTH:
+      case Opcode.SASL_STEP:
+        if (extrasLength !== 0) problem = 'unexpected extras';
+        else if (keyLength === 0) problem = 'missing mechanism';
+        else if (valueLength > MAX_SASL_BYTES) problem = 'SASL data too long';
+        break;
       case Opcode.STAT:
         if (extrasLength !== 0) problem = 'unexpected extras';
         else if (valueLength !== 0) problem = 'unexpected value';
@@ -492,6 +515,15 @@ export class BinaryFraming implements Framing {
         return { kind: 'quit', tag };
       case Opcode.NOOP:
         return { kind: 'noop', tag };
+      case Opcode.SASL_LIST_MECHS:
+        return { kind: 'auth', step: 'mechanisms', mechanism: '', data: Buffer.alloc(0), tag };
+      case Opcode.SASL_AUTH:
+      case Opcode.SASL_STEP: {
+        const data = Buffer.alloc(valueLength);
+        this.copyOut(data, 0, valueLength);
+        this.consume(valueLength);
+        return { kind: 'auth', step: opcode === Opcode.SASL_AUTH ? 'start' : 'continue', mechanism: key, data, tag };
+      }
       default: // VERSION (readHeader lets no other opcode through)
         return { kind: 'version', tag };
     }

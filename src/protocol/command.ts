@@ -60,6 +60,8 @@ export type Command =
   | { kind: 'shutdown'; tag?: unknown }
   | { kind: 'quit'; tag?: unknown }
   | { kind: 'noop'; tag?: unknown }
+  /** Binary SASL (LIST_MECHS / AUTH / STEP), answered by src/security when -auth-file is set. */
+  | { kind: 'auth'; step: 'mechanisms' | 'start' | 'continue'; mechanism: string; data: Buffer; tag?: unknown }
   /** Input that could not be turned into a command: answer `reply` (and close if it says so). */
   | { kind: 'invalid'; reply: ErrorReply; tag?: unknown };
 
@@ -75,7 +77,9 @@ export type ErrorCode =
   | 'too_large' // SERVER_ERROR object too large for cache
   | 'not_stored' // SERVER_ERROR read only, full …
   | 'busy' // CLIENT_ERROR Close current item first
-  | 'server'; // SERVER_ERROR <reason>
+  | 'server' // SERVER_ERROR <reason>
+  | 'auth' // CLIENT_ERROR unauthenticated / authentication failure (src/security)
+  | 'denied'; // CLIENT_ERROR access denied (src/security)
 
 export interface ErrorReply {
   kind: 'error';

@@ -13,6 +13,7 @@ import { canTrimHeap, limitHeapGrowth } from './memory.js';
 import { SiberiteServer } from './server.js';
 import { defaultMaxConnections, raiseFileLimit } from './limits.js';
 import { repairCommand } from './repairCommand.js';
+import { loadAdminToken } from './security/adminToken.js';
 import { LogDamageError } from './store/walRead.js';
 import { securityFlags, loadSecurityFromFlags, exposureWarnings } from './security/flags.js';
 import { VERSION } from './version.js';
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
     .option('idle-timeout', { type: 'string', default: '0', describe: 'close connections idle this long (e.g. 300s); 0 = never' })
     .option('max-input-bytes', { type: 'number', default: MAX_INPUT_BYTES, describe: 'bytes of values still arriving over all connections; a connection past it is refused' })
     .option('admin', { type: 'string', describe: 'admin HTTP server (metrics, probes, dashboard) on host:port; off unless given' })
+    .option('admin-token-file', { type: 'string', describe: 'file holding the bearer token the admin port requires off loopback (mode 600)' })
     .option('metrics-max-queues', { type: 'number', default: DEFAULT_METRICS_MAX_QUEUES, describe: 'per-queue metric series: the deepest N, the rest as queue="_other"' })
     .option('version', { type: 'boolean', describe: 'print the version and exit' })
     .options(securityFlags)
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     listen = parseListen(argv.listen);
     fsync = parseFsync(argv.fsync);
     admin = argv.admin === undefined ? undefined : parseAdmin(argv.admin, argv['metrics-max-queues']);
+    if (admin && argv['admin-token-file'] !== undefined) admin.token = loadAdminToken(argv['admin-token-file']);
     idleTimeoutMs = parseDuration(argv['idle-timeout'], '-idle-timeout', { min: 0, max: MAX_TIMER_MS });
   } catch (err) {
     fail((err as Error).message);

@@ -54,6 +54,8 @@ export interface AdminConfig {
   port: number;
   /** Per-queue metric series: the deepest N queues, the rest summed as queue="_other". */
   metricsMaxQueues: number;
+  /** SHA-256 of the bearer token (-admin-token-file); null: none. */
+  token?: Buffer | null;
 }
 
 /** `host:port`, `:port`, `port` or `[v6]:port`. */

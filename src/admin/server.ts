@@ -2,6 +2,7 @@
 // /metrics, /healthz, /readyz, /stats.json, the dashboard (/) and its JSON (/api/…). It starts
 // before the store opens, so probes get answers during a long recovery; attach() hands it the
 // live server once it is up.
+import { adminRequestAllowed } from '../security/adminToken.js';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -20,6 +21,8 @@ export interface AdminOptions {
   port: number;
   /** Per-queue metric series: the deepest N queues, the rest summed as queue="_other". */
   metricsMaxQueues: number;
+  /** SHA-256 of the bearer token; off loopback, everything but the probes needs it. */
+  token?: Buffer | null;
   log: Logger;
 }
 
@@ -120,6 +123,11 @@ export class AdminServer {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (!adminRequestAllowed(url.pathname, req.headers.authorization, this.options.token ?? null, this.options.host)) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="siberite"', ...HEADERS });
+      res.end(req.method === 'HEAD' ? undefined : '{"error":"a bearer token is required (-admin-token-file) off loopback"}');
+      return;
+    }
     const asset = this.assets.get(url.pathname);
     if (asset) {
       res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache', ...HEADERS });

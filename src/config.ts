@@ -1,4 +1,4 @@
-// Per-queue options (protocol §8) and their defaults.
+// Per-queue options (docs/protocol.md#queue-limits-expiry-and-configuration) and their defaults.
 
 export type FsyncMode = 'never' | 'always' | number;
 

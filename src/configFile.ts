@@ -1,4 +1,4 @@
-// Reading the JSON configuration file (spec §8, §11):
+// Reading the JSON configuration file (docs/protocol.md#queue-limits-expiry-and-configuration, docs/protocol.md#command-line):
 //
 //   { "default": { <options> }, "queues": { "<name>": { <options> }, ... } }
 //
@@ -164,7 +164,7 @@ export function parseDuration(value: unknown, where: string, range: RangeOptions
   return ms;
 }
 
-/** Why `name` is not a queue name (spec §2), or null when it is one. */
+/** Why `name` is not a queue name (docs/protocol.md#names-and-keys), or null when it is one. */
 export function queueNameProblem(name: string): string | null {
   if (isValidName(name)) return null; // the rule itself lives in protocol/keys.ts; this explains it
   if (name.length === 0) return 'empty';

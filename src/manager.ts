@@ -28,7 +28,7 @@ import { VERSION } from './version.js';
 export type ServerStatus = 'UP' | 'READONLY' | 'QUIESCENT';
 const STATUSES: readonly ServerStatus[] = ['UP', 'READONLY', 'QUIESCENT'];
 
-/** Server-wide counters (protocol §10.1). */
+/** Server-wide counters (docs/protocol.md#statistics). */
 export interface ServerCounters {
   currConnections: number;
   totalConnections: number;

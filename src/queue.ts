@@ -170,7 +170,7 @@ export class Queue implements BatchParticipant, ReadSource {
     return this.open.size;
   }
 
-  /** Full: it already holds max_items items or max_size bytes (§8). */
+  /** Full: it already holds max_items items or max_size bytes (docs/protocol.md#queue-limits-expiry-and-configuration). */
   isFull(): boolean {
     return this.storedItems >= this.config.maxItems || this.storedBytes >= this.config.maxSize;
   }

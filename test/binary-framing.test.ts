@@ -1,4 +1,4 @@
-// Pure unit tests of the memcache binary framing (spec §9): bytes → Commands, Replies → packets.
+// Pure unit tests of the memcache binary framing (docs/protocol.md#binary-protocol): bytes → Commands, Replies → packets.
 import { describe, it, expect } from 'vitest';
 import memjs from 'memjs';
 import { BinaryFraming, Opcode, Status, type BinaryTag } from '../src/protocol/binary.js';

@@ -1,5 +1,5 @@
-// The memcache binary protocol (spec §9) end to end: raw packets over TCP to a real server
-// process, plus Debian's pylibmc in binary mode. Semantics are those of §3–§5 (keys use the text
+// The memcache binary protocol (docs/protocol.md#binary-protocol) end to end: raw packets over TCP to a real server
+// process, plus Debian's pylibmc in binary mode. Semantics are those of docs/protocol.md#adding-items-set–docs/protocol.md#reliable-reads (keys use the text
 // syntax); the text protocol is used to cross-check.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { setCmd } from './helpers/textClient.js';
 const SCRIPTS = resolve(import.meta.dirname, 'clients');
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const MiB = 1024 * 1024;
-/** The framing's default max_item_size (spec §8). */
+/** The framing's default max_item_size (docs/protocol.md#queue-limits-expiry-and-configuration). */
 const DEFAULT_MAX_ITEM = 16 * MiB;
 
 const fx = useServer({
@@ -656,7 +656,7 @@ describe('binary and text interoperate', () => {
     expect(await t.call('get inter2\r\n')).toBe('END\r\n');
     expectOk(await c.set('inter3', 'y'), Op.SET);
     expect(await t.call('delete inter3\r\n')).toBe('DELETED\r\n');
-    // The queue is gone (a get would create it again, spec §10).
+    // The queue is gone (a get would create it again, docs/protocol.md#server-commands).
     expect((await c.call({ opcode: Op.DELETE, key: 'inter3' })).status).toBe(St.KEY_NOT_FOUND);
     expectMiss(await c.get('inter3'));
   });

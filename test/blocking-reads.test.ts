@@ -1,4 +1,4 @@
-// Blocking reads `/t=<ms>` (spec §4.1), end to end over real TCP.
+// Blocking reads `/t=<ms>` (docs/protocol.md#blocking-reads), end to end over real TCP.
 import { describe, expect, it } from 'vitest';
 import { queueNamer, useServer } from './helpers/fixtures.js';
 import { stat, waitForStat } from './helpers/stats.js';
@@ -15,7 +15,7 @@ async function block(c: TextClient, observer: TextClient, q: string, key: string
   await waitForStat(observer, `queue_${q}_waiters`, String(n));
 }
 
-describe('§4.1 blocking reads', () => {
+describe('docs/protocol.md#blocking-reads blocking reads', () => {
   it('serves waiters in FIFO order, one item each', async () => {
     const p = await connect();
     const q = qname();

@@ -1,4 +1,4 @@
-// The `siberite` command line (spec §11): flags as Siberite users type them, exit codes,
+// The `siberite` command line (docs/protocol.md#command-line): flags as Siberite users type them, exit codes,
 // PID file, signals, and -value-key.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,7 +102,7 @@ async function roundTrip(port: number, q = 'cliq'): Promise<void> {
   c.close();
 }
 
-describe('§11 command line', () => {
+describe('docs/protocol.md#command-line command line', () => {
   it('accepts single-dash long flags: -listen host:port -data dir', async () => {
     const data = join(tempDir(), 'single');
     const s = await launch(['-listen', '127.0.0.1:0', '-data', data]);

@@ -178,7 +178,7 @@ describe('libmemcached tools', () => {
       payload[i] = x >>> 24;
     }
     payload.write('\r\nEND\r\n', 5000, 'latin1');
-    const file = join(dir, 'payload_bin'); // the queue name: no '.' (spec §2)
+    const file = join(dir, 'payload_bin'); // the queue name: no '.' (docs/protocol.md#names-and-keys)
     writeFileSync(file, payload);
 
     const cp = await run('memccp', [servers(), file]);

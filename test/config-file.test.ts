@@ -1,4 +1,4 @@
-// Unit tests of the JSON configuration file (spec §8, §11): mapping, inheritance and every kind
+// Unit tests of the JSON configuration file (docs/protocol.md#queue-limits-expiry-and-configuration, docs/protocol.md#command-line): mapping, inheritance and every kind
 // of mistake, asserted on the message text users will see.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

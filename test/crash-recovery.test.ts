@@ -1,4 +1,4 @@
-// Durability across `kill -9` and graceful stops (spec §3 "STORED is a promise", §5 crash
+// Durability across `kill -9` and graceful stops (docs/protocol.md#adding-items-set "STORED is a promise", docs/protocol.md#reliable-reads crash
 // safety of open items): the server is killed for real and restarted on the same LevelDB.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -234,7 +234,7 @@ async function killDuringFlood(opts: { args?: string[]; connections: number; tar
   for (const name of names) {
     const got = await drain(second.port, name);
     checkQueue(name, got, writers, queues);
-    // stats counted exactly what was there (spec §10.1 items) before anything was read.
+    // stats counted exactly what was there (docs/protocol.md#statistics items) before anything was read.
     expect(before.get(`queue_${name}_items`), `queue_${name}_items after restart`).toBe(String(got.length));
     total += got.length;
   }
@@ -282,7 +282,7 @@ describe('kill -9', () => {
       checkQueue(name, items, writers, () => name);
       got.push(items);
     }
-    // One atomic write per set: no queue has an item another lacks (spec §7).
+    // One atomic write per set: no queue has an item another lacks (docs/protocol.md#fanout).
     expect(got[1]).toEqual(got[0]);
     expect(got[2]).toEqual(got[0]);
     expect(await second.stop()).toBe(0);

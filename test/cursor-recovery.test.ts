@@ -1,4 +1,4 @@
-// Crash safety of cursors and fanout (protocol §3 "STORED is a promise", §6, §7): the server is
+// Crash safety of cursors and fanout (docs/protocol.md#adding-items-set "STORED is a promise", docs/protocol.md#durable-cursors, docs/protocol.md#fanout): the server is
 // killed with SIGKILL and restarted on the same data directory.
 //
 // A cursor read is answered before the cursor's new position is written (it rides in the next

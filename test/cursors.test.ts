@@ -1,4 +1,4 @@
-// Durable cursors `q.c` (protocol §6, §10, §10.1): reads that do not remove, independent
+// Durable cursors `q.c` (docs/protocol.md#durable-cursors, docs/protocol.md#server-commands, docs/protocol.md#statistics): reads that do not remove, independent
 // positions, reliable reads and blocking reads on a cursor, flush/delete, stats.
 import { describe, expect, it } from 'vitest';
 import { drain, fill, useAdmin, useServer } from './helpers/fixtures.js';

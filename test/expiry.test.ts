@@ -1,4 +1,4 @@
-// Expiry (spec §3 exptime, §8 max_age / expire_to_queue / sweep / flush_expired): time is the
+// Expiry (docs/protocol.md#adding-items-set exptime, docs/protocol.md#queue-limits-expiry-and-configuration max_age / expire_to_queue / sweep / flush_expired): time is the
 // event under test here, so a few bounded waits of about a second are unavoidable. Where the
 // effect has an observable end (the sweep removing items, a blocked read answering) the test
 // waits for that instead, polling `stats` with a bound.
@@ -35,7 +35,7 @@ async function afterSweep(c: TextClient): Promise<void> {
   expect(await c.call(`delete ${probe}\r\n`)).toBe('DELETED\r\n');
 }
 
-describe('§3 exptime', () => {
+describe('docs/protocol.md#adding-items-set exptime', () => {
   it('relative seconds, absolute Unix seconds and max_age: served until then, never after', async () => {
     const c = await connect();
     const rel = qname('rel');
@@ -100,7 +100,7 @@ describe('§3 exptime', () => {
   });
 });
 
-describe('§8 sweep, expired_items, flush_expired', () => {
+describe('docs/protocol.md#queue-limits-expiry-and-configuration sweep, expired_items, flush_expired', () => {
   it('the background sweep removes expired items with no get, counting expired_items', async () => {
     const c = await connect();
     for (const v of ['a', 'b', 'c']) expect(await c.call(setCmd('swept', v))).toBe('STORED\r\n');
@@ -132,7 +132,7 @@ describe('§8 sweep, expired_items, flush_expired', () => {
   });
 });
 
-describe('§8 flush_all_expired', () => {
+describe('docs/protocol.md#queue-limits-expiry-and-configuration flush_all_expired', () => {
   // A server of its own, so no other test's items add to the total.
   it('answers the total removed across queues', async () => {
     await withOwnServer(async (start) => {
@@ -186,7 +186,7 @@ describe('expiry across a restart', () => {
   });
 });
 
-describe('§8 expire_to_queue: the delayed-job pattern', () => {
+describe('docs/protocol.md#queue-limits-expiry-and-configuration expire_to_queue: the delayed-job pattern', () => {
   it('an item expiring from pending (max_age 1s) reaches a reader blocked on ready after about a second', async () => {
     const producer = await connect();
     const worker = await connect();

@@ -1,4 +1,4 @@
-// Fanout `set a+b+c` (protocol §7): one reply, one copy per distinct queue, all or nothing.
+// Fanout `set a+b+c` (docs/protocol.md#fanout): one reply, one copy per distinct queue, all or nothing.
 import { describe, expect, it } from 'vitest';
 import { useAdmin, useServer } from './helpers/fixtures.js';
 import { END, setCmd, value } from './helpers/textClient.js';

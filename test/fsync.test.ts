@@ -1,4 +1,4 @@
-// fsync modes (spec §8 `fsync`, §11 `-fsync never|always|<ms>`, §3 "STORED is a promise").
+// fsync modes (docs/protocol.md#queue-limits-expiry-and-configuration `fsync`, docs/protocol.md#command-line `-fsync never|always|<ms>`, docs/protocol.md#adding-items-set "STORED is a promise").
 //
 // What a test can and cannot show: whether bytes reached the platters (fsync) is only visible
 // after a power loss, which a test cannot cause. kill -9 of the server leaves the OS page cache

@@ -1,4 +1,4 @@
-// Queue limits (spec §8, §3, §7): max_items, max_size, discard_old_when_full, per-queue
+// Queue limits (docs/protocol.md#queue-limits-expiry-and-configuration, docs/protocol.md#adding-items-set, docs/protocol.md#fanout): max_items, max_size, discard_old_when_full, per-queue
 // max_item_size, fanout into a full queue, per-queue settings overriding `default` — observed on
 // the wire against a server started with a config file.
 import { describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ async function setEach(c: TextClient, q: string, values: string[]): Promise<stri
   return replies;
 }
 
-describe('§8 max_items', () => {
+describe('docs/protocol.md#queue-limits-expiry-and-configuration max_items', () => {
   it('a full queue answers NOT_STORED and keeps what it has', async () => {
     const c = await connect();
     expect(await setEach(c, 'items3', ['a', 'b', 'c'])).toEqual(['STORED\r\n', 'STORED\r\n', 'STORED\r\n']);
@@ -61,7 +61,7 @@ describe('§8 max_items', () => {
   });
 });
 
-describe('§8 max_size', () => {
+describe('docs/protocol.md#queue-limits-expiry-and-configuration max_size', () => {
   it('a queue holding max_size bytes answers NOT_STORED', async () => {
     const c = await connect();
     expect(await setEach(c, 'size10', ['12345', '67890'])).toEqual(['STORED\r\n', 'STORED\r\n']);
@@ -75,7 +75,7 @@ describe('§8 max_size', () => {
   });
 
   it('full means "already holds max_size bytes": a set into a queue below the limit is stored', async () => {
-    // Spec §8: "the queue is full when it already holds that many items/bytes" (Kestrel's rule),
+    // docs/protocol.md#queue-limits-expiry-and-configuration: "the queue is full when it already holds that many items/bytes" (Kestrel's rule),
     // so a queue holding 8 of 10 bytes is not full and takes a 4-byte item (then holds 12).
     const c = await connect();
     expect(await setEach(c, 'size10b', ['1234', '5678'])).toEqual(['STORED\r\n', 'STORED\r\n']);
@@ -86,7 +86,7 @@ describe('§8 max_size', () => {
   });
 });
 
-describe('§8 discard_old_when_full', () => {
+describe('docs/protocol.md#queue-limits-expiry-and-configuration discard_old_when_full', () => {
   it('drops the oldest items to make room and counts them in discarded', async () => {
     const c = await connect();
     const replies = await setEach(c, 'discard', ['a', 'b', 'c', 'd', 'e']);
@@ -152,7 +152,7 @@ describe('§8 discard_old_when_full', () => {
   });
 });
 
-describe('§8 max_item_size per queue', () => {
+describe('docs/protocol.md#queue-limits-expiry-and-configuration max_item_size per queue', () => {
   it('a larger value → SERVER_ERROR object too large for cache; the connection stays open', async () => {
     const c = await connect();
     expect(await c.call(setCmd('small', '0123456789'))).toBe('STORED\r\n');
@@ -171,7 +171,7 @@ describe('§8 max_item_size per queue', () => {
   });
 });
 
-describe('§7 fanout into a full queue', () => {
+describe('docs/protocol.md#fanout fanout into a full queue', () => {
   it('stores nowhere and answers NOT_STORED', async () => {
     const c = await connect();
     expect(await c.call(setCmd('fan_full', 'first'))).toBe('STORED\r\n');
@@ -197,7 +197,7 @@ describe('§7 fanout into a full queue', () => {
   });
 });
 
-describe('§8/§11 per-queue settings override default', () => {
+describe('docs/protocol.md#queue-limits-expiry-and-configuration/docs/protocol.md#command-line per-queue settings override default', () => {
   it('a queue not listed gets default max_items; listed ones their own', async () => {
     const c = await connect();
     // `plain` is not in the config: default max_items 2.

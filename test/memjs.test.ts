@@ -1,4 +1,4 @@
-// End to end with the real `memjs` client (memcache binary protocol, spec §9) against a real
+// End to end with the real `memjs` client (memcache binary protocol, docs/protocol.md#binary-protocol) against a real
 // server process. memjs matches replies by opaque only, pipelines every request on one
 // connection, and cannot set flags (flags are written with the text protocol here).
 import memjs from 'memjs';

@@ -1,5 +1,5 @@
-// monitor / confirm, status, shutdown, dump_stats (spec §10) and the server-wide and per-queue
-// stats they and ordinary traffic move (§10.1) — end to end over real TCP.
+// monitor / confirm, status, shutdown, dump_stats (docs/protocol.md#server-commands) and the server-wide and per-queue
+// stats they and ordinary traffic move (docs/protocol.md#statistics) — end to end over real TCP.
 import { describe, expect, it } from 'vitest';
 import { fill, queueNamer, useServer, withOwnServer } from './helpers/fixtures.js';
 import { type ServerHandle } from './helpers/server.js';
@@ -26,7 +26,7 @@ function exitOf(handle: ServerHandle, ms = 5000): Promise<number | null> {
   });
 }
 
-describe('§10 monitor and confirm', () => {
+describe('docs/protocol.md#server-commands monitor and confirm', () => {
   it('monitor q 1 streams existing and new items as VALUE…END blocks, then END after ~1 s', async () => {
     const c = await connect();
     const p = await connect();
@@ -97,7 +97,7 @@ describe('§10 monitor and confirm', () => {
   });
 });
 
-describe('§10 status', () => {
+describe('docs/protocol.md#server-commands status', () => {
   it('UP → readonly → quiescent → up, with the rules each state sets', async () => {
     const c = await connect();
     const other = await connect();
@@ -178,7 +178,7 @@ describe('§10 status', () => {
   });
 });
 
-describe('§10 shutdown', () => {
+describe('docs/protocol.md#server-commands shutdown', () => {
   it('without -allow-shutdown → ERROR unknown command, and the server keeps serving', async () => {
     const c = await connect();
     expect(await c.call('shutdown\r\n')).toBe('ERROR unknown command\r\n');
@@ -209,7 +209,7 @@ describe('§10 shutdown', () => {
   });
 });
 
-describe('§10 dump_stats', () => {
+describe('docs/protocol.md#server-commands dump_stats', () => {
   it('shows one block per queue, then END', async () => {
     const c = await connect();
     const q1 = qname('da');
@@ -239,7 +239,7 @@ describe('§10 dump_stats', () => {
   });
 });
 
-describe('§10.1 stats', () => {
+describe('docs/protocol.md#statistics stats', () => {
   it('total_flushes counts flushes; mem_items and mem_bytes follow the items held in memory', async () => {
     const c = await connect();
     const q = qname('fl');

@@ -1,4 +1,4 @@
-// Reliable reads (spec §5): /open, /close, /abort, disconnects, flush/delete of open items,
+// Reliable reads (docs/protocol.md#reliable-reads): /open, /close, /abort, disconnects, flush/delete of open items,
 // crash safety — end to end over real TCP.
 import { describe, expect, it } from 'vitest';
 import { fill, queueNamer, useServer, withOwnServer } from './helpers/fixtures.js';
@@ -8,7 +8,7 @@ import { CLOSE_FIRST, TextClient, value } from './helpers/textClient.js';
 const { connect } = useServer();
 const qname = queueNamer('r');
 
-describe('§5 reliable reads', () => {
+describe('docs/protocol.md#reliable-reads reliable reads', () => {
   it('allows one open item per connection and queue; one more → Close current item first', async () => {
     const c = await connect();
     const q = qname();

@@ -1,4 +1,4 @@
-// Reloading the configuration file (README "Configuration", spec §10 `reload`, §11): the
+// Reloading the configuration file (README "Configuration", docs/protocol.md#server-commands `reload`, docs/protocol.md#command-line): the
 // `reload` command and SIGHUP apply a rewritten file to live queues without dropping connections;
 // a broken file is refused and the old configuration stays in force; a bad file at start-up is
 // refused with a message naming the file and the key.

@@ -1,5 +1,5 @@
 // Throws >10,000 random and mutated command fragments at ONE server over many short connections,
-// then checks that it still answers correctly and never crashed (spec §1: "No input, however
+// then checks that it still answers correctly and never crashed (docs/protocol.md#framing: "No input, however
 // malformed, may crash or hang the server or affect other connections").
 //
 // Deterministic: connection i draws every byte it sends (and where its writes split) from a PRNG
@@ -177,7 +177,7 @@ function mutate(rng: Rng, b: Buffer): Buffer {
   return out;
 }
 
-/** A binary-protocol packet (spec §9), often lying about its lengths. */
+/** A binary-protocol packet (docs/protocol.md#binary-protocol), often lying about its lengths. */
 function binaryPacket(rng: Rng, safe = false): Buffer {
   const opcode = rng.bool(0.8) ? rng.pick([0x00, 0x01, 0x04, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x10, 0x11, 0x14, 0x18, 0x07]) : rng.int(256);
   const key = rng.bool(0.1) ? Buffer.alloc(0) : Buffer.concat([nameBytes(rng), latin1(rng.bool(0.7) ? '' : rng.pick(GET_OPTIONS))]);
@@ -464,7 +464,7 @@ it(
     const results: ConnResult[] = [];
 
     // A sentinel connection keeps asking `version` during the storm: other connections' input
-    // must never stall it (spec §1).
+    // must never stall it (docs/protocol.md#framing).
     const sentinel = await TextClient.connect(fx.server.port);
     let sentinelRunning = true;
     let worstLatency = 0;

@@ -1,4 +1,4 @@
-// Unit tests of the text framing (protocol §1–§4 parsing) and the shared key syntax (keys.ts).
+// Unit tests of the text framing (docs/protocol.md#framing–docs/protocol.md#reading-items-get-and-gets parsing) and the shared key syntax (keys.ts).
 import { describe, expect, it } from 'vitest';
 import { type Command, type GetKey, RECORD_HEADROOM } from '../src/protocol/command.js';
 import { MAX_KEY_BYTES, MAX_NAME_BYTES, getKeyList, isValidName, parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal, setKeyQueues } from '../src/protocol/keys.js';

@@ -1,5 +1,5 @@
-// End-to-end text protocol over real TCP (spec §1 framing, §2 names, §3 set, §4 get/gets,
-// §10 other commands): exact reply bytes, and whether the connection stays open or closes.
+// End-to-end text protocol over real TCP (docs/protocol.md#framing framing, docs/protocol.md#names-and-keys names, docs/protocol.md#adding-items-set set, docs/protocol.md#reading-items-get-and-gets get/gets,
+// docs/protocol.md#server-commands other commands): exact reply bytes, and whether the connection stays open or closes.
 import { describe, expect, it } from 'vitest';
 import { queueNamer, useServer, withOwnServer } from './helpers/fixtures.js';
 import { stat } from './helpers/stats.js';
@@ -24,7 +24,7 @@ async function expectReplyThenClose(c: TextClient, text: string | Buffer, reply:
   expect(c.closed).toBe(true);
 }
 
-describe('§1 framing', () => {
+describe('docs/protocol.md#framing framing', () => {
   it('accepts lines ended by \\n alone (\\r optional)', async () => {
     const c = await connect();
     const q = qname();
@@ -175,7 +175,7 @@ describe('§1 framing', () => {
   });
 });
 
-describe('§2 names', () => {
+describe('docs/protocol.md#names-and-keys names', () => {
   it('accepts a 200-byte name and refuses 201 bytes', async () => {
     const c = await connect();
     const ok = qname('n').padEnd(200, 'x');
@@ -239,7 +239,7 @@ describe('§2 names', () => {
   });
 });
 
-describe('§3 set', () => {
+describe('docs/protocol.md#adding-items-set set', () => {
   it('stores a zero-length item as a real item', async () => {
     const c = await connect();
     const q = qname();
@@ -412,7 +412,7 @@ describe('§3 set', () => {
   });
 });
 
-describe('§4 get and gets', () => {
+describe('docs/protocol.md#reading-items-get-and-gets get and gets', () => {
   it('answers END for an empty or unknown queue', async () => {
     const c = await connect();
     expect(await c.call(`get ${qname()}\r\n`)).toBe('END\r\n');
@@ -569,7 +569,7 @@ describe('§4 get and gets', () => {
   });
 });
 
-describe('§10 other commands', () => {
+describe('docs/protocol.md#server-commands other commands', () => {
   it('delete drops the queue and its items → DELETED, then NOT_FOUND', async () => {
     const c = await connect();
     const q = qname();

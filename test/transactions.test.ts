@@ -1,4 +1,4 @@
-// Open transactions (spec §5, §8): max_open_transactions, /close and /abort oldest first,
+// Open transactions (docs/protocol.md#reliable-reads, docs/protocol.md#queue-limits-expiry-and-configuration): max_open_transactions, /close and /abort oldest first,
 // open_transaction_timeout, and the stats that count them — end to end over real TCP.
 import { describe, expect, it } from 'vitest';
 import { fill, queueNamer, sleep, useServer } from './helpers/fixtures.js';
@@ -17,7 +17,7 @@ const CONFIG = {
 const { connect } = useServer({ config: CONFIG, tmpPrefix: 'siberite-tx-' });
 const qname = queueNamer('t');
 
-describe('§5 max_open_transactions', () => {
+describe('docs/protocol.md#reliable-reads max_open_transactions', () => {
   it('3 lets one connection hold 3 open items of a queue; the 4th → CLIENT_ERROR Close current item first', async () => {
     const c = await connect();
     const other = await connect();
@@ -95,7 +95,7 @@ describe('§5 max_open_transactions', () => {
   });
 });
 
-describe('§8 open_transaction_timeout', () => {
+describe('docs/protocol.md#queue-limits-expiry-and-configuration open_transaction_timeout', () => {
   it('returns an open item to the head by itself; another connection gets it; a later /close is a no-op', async () => {
     const owner = await connect();
     const other = await connect();
@@ -179,7 +179,7 @@ describe('§8 open_transaction_timeout', () => {
   });
 });
 
-describe('§10.1 stats for transactions', () => {
+describe('docs/protocol.md#statistics stats for transactions', () => {
   it('transactions, open_transactions, canceled_transactions, waiters and age move', async () => {
     const c = await connect();
     const w = await connect();

@@ -1,4 +1,4 @@
-// The memcache binary protocol (spec §9): 24-byte request headers in, Commands out; Replies in,
+// The memcache binary protocol (docs/protocol.md#binary-protocol): 24-byte request headers in, Commands out; Replies in,
 // response packets out. Keys use exactly the text key syntax (keys.ts). Pure: no sockets, no queues.
 //
 // Request header (all big-endian):

@@ -1,4 +1,4 @@
-// A raw-socket memcache binary protocol client (spec §9), for exact-packet assertions: builds
+// A raw-socket memcache binary protocol client (docs/protocol.md#binary-protocol), for exact-packet assertions: builds
 // request packets, splits the byte stream into response packets by their headers.
 import type net from 'node:net';
 import { openSocket, SocketReader } from './socketReader.js';

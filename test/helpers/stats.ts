@@ -1,4 +1,4 @@
-// Reading the text protocol's `stats` reply (spec §10.1), and polling it: a server-side effect
+// Reading the text protocol's `stats` reply (docs/protocol.md#statistics), and polling it: a server-side effect
 // without a client-visible event (a waiter parking, a disconnect handled, a sweep passing) can
 // only be waited for by asking `stats` again, always with a bound.
 import { TextClient } from './textClient.js';

@@ -85,5 +85,5 @@ export function value(queue: string, data: string | Buffer, flags = 0): string {
 /** The reply to a get of an empty queue. */
 export const END = 'END\r\n';
 
-/** The refusal of a read while the connection holds its limit of open items (spec §5). */
+/** The refusal of a read while the connection holds its limit of open items (docs/protocol.md#reliable-reads). */
 export const CLOSE_FIRST = 'CLIENT_ERROR Close current item first\r\n';

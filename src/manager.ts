@@ -54,6 +54,10 @@ const IDLE_READER_MS = 5000;
 const DRAINED_READER_MS = 900;
 /** Queues whose on-disk size estimate one sweep refreshes. */
 const SIZES_PER_SWEEP = 64;
+/** Queues whose head, only on disk, one sweep reads to find expired items. */
+const DISK_EXPIRY_CHECKS = 64;
+/** Queues one turn of the sweep looks at before letting other work in. */
+const SWEEP_SLICE = 1000;
 
 const STORED: Reply = { kind: 'stored' };
 const NOT_STORED: Reply = { kind: 'not_stored' };
@@ -85,8 +89,9 @@ export class QueueManager {
   private readonly retired = { totalItems: 0, getHits: 0, getMisses: 0, damaged: 0 };
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
-  /** Where the next sweep resumes refreshing size estimates. */
+  /** Where the next sweep resumes refreshing size estimates, and reading heads for expiry. */
   private sizeCursor = 0;
+  private expiryCursor = 0;
   private lastWritten: Promise<void> | undefined;
   private lastStoredReply: Promise<Reply> | undefined;
   private fsyncTimer: NodeJS.Timeout | undefined;
@@ -146,9 +151,15 @@ export class QueueManager {
     this.sweeping = true;
     try {
       const queues = [...this.queues.values()];
-      for (const queue of queues) {
+      const n = queues.length;
+      for (let i = 0; i < n; i++) {
+        if (i > 0 && i % SWEEP_SLICE === 0) await nextTurn();
+        const queue = queues[i]!;
         if (queue.deleted) continue;
-        if (this.store.writable && queue.hasExpiringHead()) await queue.removeExpired(false);
+        // Heads only on disk are read for expiry DISK_EXPIRY_CHECKS queues per sweep, in turn:
+        // reading every queue's head each second would load 100,000 heads into memory.
+        const diskTurn = (i - this.expiryCursor + n) % n < DISK_EXPIRY_CHECKS;
+        if (this.store.writable && queue.hasExpiringHead(diskTurn)) await queue.removeExpired(false);
         // An idle iterator pins a LevelDB snapshot (old files, memory): let it go.
         queue.housekeep(IDLE_READER_MS, DRAINED_READER_MS);
         for (const cursor of queue.cursors.values()) cursor.closeIdleReader(IDLE_READER_MS);
@@ -162,6 +173,7 @@ export class QueueManager {
         queue.logSize = Math.max(estimate, queue.storedSize());
       }
       this.sizeCursor = queues.length ? (this.sizeCursor + count) % queues.length : 0;
+      this.expiryCursor = n ? (this.expiryCursor + DISK_EXPIRY_CHECKS) % n : 0;
       const c = this.counters;
       this.heapTrimmer.onSweep(c.cmdGet + c.cmdSet + c.cmdPeek);
     } catch {

@@ -400,6 +400,12 @@ export class Queue implements BatchParticipant, ReadSource {
    * for small bursts: every manual compaction also writes out LevelDB's memtable.)
    */
   housekeep(idleMs: number, drainedMs: number): void {
+    // Nothing consumed since start: nothing to reclaim or compact (with 100,000 idle queues this
+    // must cost next to nothing: no LevelDB call, no promise).
+    if (this.lastConsumed === 0) {
+      this.reader.closeIfIdle(idleMs);
+      return;
+    }
     // A delete already in flight may stop short of the head: then one more covers the rest.
     const reclaimed = this.reclaim().then(() => this.reclaim());
     const drained =
@@ -427,9 +433,13 @@ export class Queue implements BatchParticipant, ReadSource {
   }
 
   /** True when the head item in memory has expired, or items wait on disk (which may have). */
-  hasExpiringHead(): boolean {
+  /**
+   * True when the head item in memory has expired, or (with `onDisk`) items wait on disk, which
+   * may have: the sweep reads those heads for only a few queues at a time.
+   */
+  hasExpiringHead(onDisk: boolean): boolean {
     const head = this.window.peek();
-    return head ? isExpired(head, Date.now()) : this.loadedUpTo < this.committedNextId;
+    return head ? isExpired(head, Date.now()) : onDisk && this.loadedUpTo < this.committedNextId;
   }
 
   /**

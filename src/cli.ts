@@ -39,6 +39,13 @@ export function parseFsync(value: string): FsyncMode {
 }
 
 async function main(): Promise<void> {
+  // `siberite import|export|restore …`: data portability (src/portability/).
+  const sub = process.argv[2];
+  if (sub === 'import' || sub === 'export' || sub === 'restore') {
+    const { runPortability } = await import('./portability/cli.js');
+    process.exitCode = await runPortability(sub, process.argv.slice(3));
+    return;
+  }
   limitHeapGrowth();
   const argv = yargs(process.argv.slice(2))
     .scriptName('siberite')

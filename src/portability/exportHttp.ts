@@ -4,7 +4,6 @@
 import { type IncomingMessage, type ServerResponse, request } from 'node:http';
 import { type Writable } from 'node:stream';
 import { type RawDb } from '../store/portable.js';
-import { VERSION } from '../version.js';
 import { type BackupCounts } from './backupFormat.js';
 import { PortabilityError } from './errors.js';
 import { exportBackup } from './exportBackup.js';
@@ -13,16 +12,22 @@ import { exportBackup } from './exportBackup.js';
  * Answers `GET /export[?queue=NAME&queue=…]` with the backup of `db` (the running server's
  * LevelDB handle, from one snapshot; clients are not held up). Unknown queues → 404 before any
  * byte of the backup; a failure midway cuts the response (the backup then has no trailer, which
- * restore and the export command both refuse).
+ * restore and the export command both refuse). `source` goes into the header, e.g.
+ * `{ kind: 'server', server: 'siberite 1.0.0' }` (no filesystem path: it leaves the machine).
  */
-export async function handleExportRequest(db: RawDb, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleExportRequest(
+  db: RawDb,
+  req: IncomingMessage,
+  res: ServerResponse,
+  source: Record<string, string | number> = { kind: 'server' },
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const queues = url.searchParams.getAll('queue');
   let started = false;
   try {
     await exportBackup(db, res, {
       queues,
-      source: { kind: 'server', server: `siberite ${VERSION}` },
+      source,
       onStart: () => {
         started = true;
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });

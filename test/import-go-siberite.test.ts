@@ -1,9 +1,11 @@
 // `siberite import` of every Go Siberite 0.6 fixture: the server started on the result serves,
 // through the protocol, exactly what the Go server served from the same directory (its
 // .expected.json), cursors first and then each queue — and the source is left untouched.
-import { rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openDataDir } from '../src/store/portable.js';
 import { startServer } from './helpers/server.js';
 import { statsOf } from './helpers/stats.js';
 import { TextClient } from './helpers/textClient.js';
@@ -58,6 +60,48 @@ describe.each(FIXTURE_NAMES)('import of the Go fixture %s', (name) => {
     if (name === 'stale-cursor') expect(summary).toMatch(/stale-cursor\?? ticks\.slow/);
     if (name === 'basic') expect(summary).toContain('jobs: 3 zero-length items');
     if (name === 'cursors') expect(summary).toMatch(/cursor audit: Go position 121, 379 items ahead, 1 failed reads/);
+  });
+});
+
+/** A Go-layout directory written here: what the fixtures do not show (a cursor past the tail). */
+async function synthesize(root: string): Promise<string> {
+  const data = join(root, 'go-data');
+  const u64 = (n: number) => Buffer.from(BigInt(n).toString(16).padStart(16, '0'), 'hex');
+  mkdirSync(join(data, 'drained'), { recursive: true });
+  mkdirSync(join(data, 'not-a-queue'), { recursive: true });
+  await (await openDataDir(join(data, 'drained', 'drained'), true)).close();
+  const meta = await openDataDir(join(data, 'drained', '_.metadata'), true);
+  await meta.batch([
+    { type: 'put', key: Buffer.from('_c:slow'), value: u64(3) },
+    { type: 'put', key: Buffer.concat([Buffer.from('_r:gone:'), u64(1)]), value: Buffer.from('x') },
+    { type: 'put', key: Buffer.from('_x:odd'), value: Buffer.from('?') },
+  ]);
+  await meta.close();
+  return data;
+}
+
+describe('import of a synthesized Go directory', () => {
+  it('a cursor past the tail skips the next items set, as on the Go server; skips are named', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'siberite-go-synth-'));
+    cleanup.push(root);
+    const from = await synthesize(root);
+    const run = await runCli(['import', '-from', from, '-data', join(root, 'data'), '-quiet']);
+    expect(run.code).toBe(0);
+    const summary = run.stdout.toString();
+    expect(summary).toMatch(/stale-cursor drained\.slow: its position 3 is past the last item id 0 .*skips the next 3 items set/);
+    expect(summary).toMatch(/not-a-queue\/: no LevelDB not-a-queue\/not-a-queue\/, not a Go Siberite queue/);
+    expect(summary).toMatch(/cursor drained\.gone: 1 failed reads but no stored position/);
+    expect(summary).toMatch(/drained: 1 unknown metadata keys \(hex: 5f783a6f6464\)/);
+    const server = await startServer({ dataDir: join(root, 'data') });
+    const c = await TextClient.connect(server.port);
+    try {
+      for (const v of ['new-1', 'new-2', 'new-3', 'new-4']) expect(await c.call(`set drained 0 0 5\r\n${v}\r\n`)).toBe('STORED\r\n');
+      expect((await drain(c, 'drained.slow', 5)).map((s) => s.data.toString())).toEqual(['new-4']);
+      expect((await drain(c, 'drained', 5)).length).toBe(4);
+    } finally {
+      c.close();
+      await server.stop();
+    }
   });
 });
 

@@ -3,6 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { type Readable } from 'node:stream';
 import yargs from 'yargs';
+import { limitHeapGrowth } from '../memory.js';
 import { openDataDir } from '../store/portable.js';
 import { VERSION } from '../version.js';
 import { PortabilityError } from './errors.js';
@@ -50,8 +51,17 @@ function need(value: string | undefined, flag: string, command: PortabilityComma
   return value;
 }
 
+/** Ctrl-C or a stop abandons an import or restore cleanly (the target left as it was). */
+function interruptSignal(): AbortSignal {
+  const interrupt = new AbortController();
+  const stop = () => interrupt.abort();
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  return interrupt.signal;
+}
+
 /** Runs one subcommand; returns the exit status. */
 export async function runPortability(command: PortabilityCommand, args: string[]): Promise<number> {
+  limitHeapGrowth(); // as the server: garbage strings of a long run are collected sooner
   try {
     const argv = parse(command, args);
     const progress = new Progress(command, process.stderr, { quiet: argv.quiet });
@@ -59,13 +69,13 @@ export async function runPortability(command: PortabilityCommand, args: string[]
     if (command === 'import') {
       const from = need(argv.from, 'from', command);
       const data = need(argv.data, 'data', command);
-      const result = await importGo({ from, data, merge: argv.merge, progress });
+      const result = await importGo({ from, data, merge: argv.merge, progress, signal: interruptSignal() });
       progress.finish();
       process.stdout.write(`${importSummary(result, from, data, Date.now() - started)}\n`);
     } else if (command === 'restore') {
       const data = need(argv.data, 'data', command);
       const input: Readable = argv.in ? createReadStream(argv.in) : process.stdin;
-      const result = await restoreBackup(input, data, { merge: argv.merge, progress });
+      const result = await restoreBackup(input, data, { merge: argv.merge, progress, signal: interruptSignal() });
       progress.finish();
       process.stdout.write(`${restoreSummary(result, data, Date.now() - started)}\n`);
     } else {
@@ -76,7 +86,7 @@ export async function runPortability(command: PortabilityCommand, args: string[]
         process.stderr.write(`${exportSummary(counts, `server at ${argv.admin}`, Date.now() - started)}\n`);
       } else {
         const data = need(argv.data, 'data', command);
-        const db = await openDataDir(data, false);
+        const db = await openDataDir(data, false, 'export from the server with -admin HOST:PORT, or stop it first');
         try {
           const counts = await exportBackup(db, process.stdout, {
             queues,

@@ -12,6 +12,8 @@ export interface ImportOptions {
   /** Append after the items of queues that already exist in `data`. */
   merge: boolean;
   progress?: Progress;
+  /** Abandons the import (nothing written stays). */
+  signal?: AbortSignal;
 }
 
 export interface ImportedCursor {
@@ -42,7 +44,7 @@ export interface ImportResult {
 export async function importGo(options: ImportOptions): Promise<ImportResult> {
   const source = detectGoSiberite(options.from);
   const result: ImportResult = { queues: [], skipped: [...source.skipped], notes: [] };
-  const writer = await PortableWriter.open(options.data);
+  const writer = await PortableWriter.open(options.data, options.signal);
   try {
     const clash = source.queues.filter((q) => writer.exists(q.name)).map((q) => q.name);
     if (clash.length && !options.merge) {

@@ -12,6 +12,8 @@ import { type Progress } from './progress.js';
 export interface RestoreOptions {
   merge: boolean;
   progress?: Progress;
+  /** Abandons the restore (nothing written stays). */
+  signal?: AbortSignal;
 }
 
 export interface RestoreResult {
@@ -44,7 +46,9 @@ interface Section {
 }
 
 export async function restoreBackup(input: Readable, dir: string, options: RestoreOptions): Promise<RestoreResult> {
-  const writer = await PortableWriter.open(dir);
+  const writer = await PortableWriter.open(dir, options.signal);
+  // An interrupt also ends a wait for input (a terminal, a stalled pipe).
+  options.signal?.addEventListener('abort', () => input.destroy(new PortabilityError('interrupted: nothing was written')));
   try {
     const result = await readBackup(input, writer, options);
     await writer.commit();
@@ -87,6 +91,8 @@ async function readBackup(input: Readable, writer: PortableWriter, options: Rest
       if (rec.version !== FORMAT_VERSION) throw lineError(no, `backup format version ${String(rec.version)} is not supported (this server reads version ${FORMAT_VERSION})`);
       header = rec;
       result.created = String(rec.created);
+      const planned = (rec.counts as Partial<BackupCounts> | undefined)?.items;
+      if (typeof planned === 'number') options.progress?.setTotal(planned);
       hash.update(raw);
       continue;
     }

@@ -117,6 +117,9 @@ describe('import refusals', () => {
     const empty = await runCli(['import', '-from', join(from, 'ticks', '_.metadata'), '-data', join(dirname(from), 'y'), '-quiet']);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toMatch(/_\.metadata is a single LevelDB/);
+    const into = await runCli(['import', '-from', from, '-data', from, '-quiet']);
+    expect(into.code).toBe(2);
+    expect(into.stderr).toMatch(/data is not a Siberite data directory \(no LevelDB there\)/);
     const missing = await runCli(['import', '-from', join(from, 'nope'), '-data', join(dirname(from), 'z')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/is not a directory/);

@@ -3,7 +3,8 @@
 // items) and a second export is line for line the first (expiry and add times included); a
 // truncated or altered backup is refused naming the line, leaving the target as it was; a
 // running server's export (GET /export, fetched by `siberite export -admin`) is one snapshot.
-import { rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { exportBackup } from '../src/portability/exportBackup.js';
 import { handleExportRequest } from '../src/portability/exportHttp.js';
 import { itemKey, writeRecordHeader, RECORD_HEADER } from '../src/store/layout.js';
 import { openDataDir } from '../src/store/portable.js';
-import { type ServerHandle, startServer } from './helpers/server.js';
+import { CLI, type ServerHandle, startServer } from './helpers/server.js';
 import { setCmd, TextClient } from './helpers/textClient.js';
 import { type Served, drain, runCli } from './portability-helpers.js';
 
@@ -128,6 +129,22 @@ describe('export and restore', () => {
     const twice = await runCli(['restore', '-data', dir, '-quiet'], backup);
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/line 2: queue \w+ already exists in the target data directory \(use -merge/);
+  });
+
+  it('Ctrl-C abandons a restore waiting for input, leaving nothing behind', async () => {
+    const dir = target();
+    const proc = spawn(process.execPath, [CLI, 'restore', '-data', dir, '-quiet'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => proc.once('close', (code) => r(code)));
+    // Half a backup, and the input stays open: the restore has written items and waits for more.
+    proc.stdin.write(backup.subarray(0, backup.indexOf('"flags":42')));
+    for (let i = 0; i < 100 && !existsSync(join(dir, 'LOCK')); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(join(dir, 'LOCK'))).toBe(true);
+    proc.kill('SIGINT');
+    expect(await exited).toBe(2);
+    expect(stderr).toMatch(/siberite restore: interrupted: nothing was written/);
+    expect((await runCli(['export', '-data', dir, '-quiet'])).stderr).toMatch(/queues 0, items 0/);
   });
 
   it('exports a running server over its admin port (siberite export -admin), from one snapshot', async () => {

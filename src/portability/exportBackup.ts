@@ -5,7 +5,8 @@
 // clients of a running server are not held up; what they write meanwhile is not in the backup.
 import { type Writable } from 'node:stream';
 import { type Item } from '../store/layout.js';
-import { type RawDb, type SnapshotQueue, SnapshotReader } from '../store/portable.js';
+import { type RawDb } from '../store/portable.js';
+import { type SnapshotQueue, SnapshotReader } from '../store/portableSnapshot.js';
 import {
   type BackupCounts,
   cursorLine,

@@ -1,31 +1,25 @@
 // LevelDB access for the data portability commands (import, export, restore), beside the
 // server's own Store: opening a data directory offline (refusing one a running server holds),
-// writing whole queues in bounded batches with the key layout and records of layout.ts, reading
-// a consistent snapshot for export, and opening a throw-away copy of a foreign LevelDB.
+// writing whole queues in bounded batches with the key layout and records of layout.ts, and
+// opening a throw-away copy of a foreign LevelDB. (The export's snapshot: portableSnapshot.ts.)
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { decodeCursor, encodeCursor } from '../cursor.js';
+import { encodeCursor } from '../cursor.js';
 import { PortabilityError } from '../portability/errors.js';
 import {
-  CURSOR_PREFIX,
   META_PREFIX,
   RECORD_HEADER,
-  RETRY_PREFIX,
-  type Item,
   type QueueMeta,
   cursorKey,
   cursorPrefix,
   decodeMeta,
-  decodeRecord,
   encodeMeta,
-  idFromKey,
   itemKey,
   itemPrefix,
   metaKey,
   namesFromCursorKey,
-  namesFromRetryKey,
   prefixRange,
   queueFromMetaKey,
   retryKey,
@@ -71,8 +65,11 @@ export interface PortableItem {
  * LevelDB lacks: only the server's start-up replays them.
  */
 export async function openDataDir(dir: string, create: boolean, lockedHint = 'stop the server first'): Promise<RawDb> {
-  if (!create && !existsSync(join(dir, 'CURRENT'))) {
-    throw new PortabilityError(`${dir} is not a Siberite data directory (no LevelDB there)`);
+  if (!existsSync(join(dir, 'CURRENT'))) {
+    // A new data directory may be created, or an empty one filled (dot files aside, as the
+    // repository's data/.gitkeep) — never one holding something else, such as the Go server's.
+    const other = existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')) : [];
+    if (!create || other.length > 0) throw new PortabilityError(`${dir} is not a Siberite data directory (no LevelDB there)`);
   }
   const db = new ClassicLevel<Buffer, Buffer>(dir, {
     keyEncoding: 'buffer',
@@ -185,10 +182,11 @@ interface Staged {
  */
 export class PortableWriter {
   /**
-   * The writes of the batch being gathered, written with db.batch(array) — not a chained batch:
-   * classic-level frees a chained batch's native buffer only when V8 collects its small wrapper,
-   * and a 4 MB batch outlives the young generation, so each one stayed resident until a rare
-   * full collection (RSS grew ~150 MB over a 1 M item restore).
+   * The writes of the batch being gathered. They go into a chained batch (cheaper per op than
+   * db.batch(array): see Store.writeOps) only when it is written: classic-level frees a chained
+   * batch's native buffer when V8 collects its small wrapper, and one filled over many awaits
+   * outlived the young generation, staying resident until a rare full collection (RSS grew
+   * ~150 MB over a 1 M item restore); one made and written at once dies young.
    */
   private ops: Array<{ type: 'put'; key: Buffer; value: Buffer }> = [];
   private opsBytes = 0;
@@ -260,7 +258,9 @@ export class PortableWriter {
     const ops = this.ops;
     this.ops = [];
     this.opsBytes = 0;
-    await this.db.batch(ops, { sync });
+    const chain = this.db.batch();
+    for (const op of ops) chain.put(op.key, op.value);
+    await chain.write({ sync });
   }
 
   /** Writes the metas and cursors of every queue begun, with what is pending, fsynced. */
@@ -350,86 +350,4 @@ function recordFor(item: PortableItem): Buffer {
   writeRecordHeader(record, item.flags, item.addTime, item.expiry);
   item.data.copy(record, RECORD_HEADER);
   return record;
-}
-
-// ---- reading a consistent snapshot (export) --------------------------------------------------
-
-export interface SnapshotQueue {
-  name: string;
-  meta: QueueMeta;
-  /** Items from the head on, as export will write them. */
-  items: number;
-  /** Cursor name → position (the next item id it reads), in name order. */
-  cursors: Map<string, number>;
-  /** Cursor name → number of retry entries. */
-  retries: Map<string, number>;
-}
-
-/**
- * One LevelDB snapshot of a data directory, open or in use by a running server: every read here
- * sees the same moment, whatever is written meanwhile.
- */
-export class SnapshotReader {
-  private readonly snapshot: ReturnType<RawDb['snapshot']>;
-
-  constructor(private readonly db: RawDb) {
-    this.snapshot = db.snapshot();
-  }
-
-  /** The queues (all, or those named) with their counts; refuses unknown names. */
-  async queues(only?: readonly string[]): Promise<SnapshotQueue[]> {
-    const byName = new Map<string, SnapshotQueue>();
-    for await (const chunk of entryChunks(this.db, prefixRange(META_PREFIX), this.snapshot)) {
-      for (const [k, v] of chunk) {
-        const name = queueFromMetaKey(k);
-        byName.set(name, { name, meta: decodeMeta(v), items: 0, cursors: new Map(), retries: new Map() });
-      }
-    }
-    const missing = (only ?? []).filter((q) => !byName.has(q));
-    if (missing.length) throw new PortabilityError(`no such queue: ${missing.join(', ')}`);
-    for await (const chunk of entryChunks(this.db, prefixRange(CURSOR_PREFIX), this.snapshot)) {
-      for (const [k, v] of chunk) {
-        const [q, c] = namesFromCursorKey(k);
-        byName.get(q)?.cursors.set(c, decodeCursor(v));
-      }
-    }
-    for await (const chunk of entryChunks(this.db, prefixRange(RETRY_PREFIX), this.snapshot)) {
-      for (const [k] of chunk) {
-        const [q, c] = namesFromRetryKey(k);
-        const queue = byName.get(q);
-        // A retry entry makes its cursor exist at start-up, position or not (as the server loads it).
-        if (queue && !queue.cursors.has(c)) queue.cursors.set(c, 0);
-        queue?.retries.set(c, (queue.retries.get(c) ?? 0) + 1);
-      }
-    }
-    const selected = only ? [...new Set(only)].map((q) => byName.get(q)!) : [...byName.values()];
-    for (const q of selected) {
-      q.items = await countKeys(this.db, this.itemRange(q), this.snapshot);
-      q.cursors = new Map([...q.cursors].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return selected;
-  }
-
-  private itemRange(q: SnapshotQueue): Range {
-    // Ids below the recorded head are consumed (their physical delete may lag behind).
-    return { gte: itemKey(q.name, q.meta.headId), lt: itemKey(q.name, MAX_ID) };
-  }
-
-  /** The queue's items from its head, in order, a bounded chunk at a time. */
-  async *items(q: SnapshotQueue): AsyncGenerator<Item[]> {
-    for await (const chunk of entryChunks(this.db, this.itemRange(q), this.snapshot)) {
-      yield chunk.map(([k, v]) => decodeRecord(idFromKey(k), v));
-    }
-  }
-
-  /** A cursor's retry entries in the order it serves them. */
-  async *retries(queue: string, cursor: string): AsyncGenerator<Item[]> {
-    for await (const chunk of entryChunks(this.db, prefixRange(retryPrefix(queue, cursor)), this.snapshot)) {
-      yield chunk.map(([k, v]) => decodeRecord(idFromKey(k), v));
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.snapshot.close();
-  }
 }

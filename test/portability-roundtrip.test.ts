@@ -171,8 +171,8 @@ describe('export and restore', () => {
       // item is read) are not in the export.
       const chunks: Buffer[] = [];
       const late = Buffer.alloc(RECORD_HEADER + 4);
-      writeRecordHeader(late, 0, Date.now(), 0);
       late.write('late', RECORD_HEADER);
+      writeRecordHeader(late, 0, Date.now(), 0);
       const out = new Writable({
         highWaterMark: 1,
         write(chunk: Buffer, _enc, done) {

@@ -114,10 +114,16 @@ function countBelow(items: Item[], position: number): number {
   return lo;
 }
 
-/** A value's base64 must fit in one JavaScript string (V8 caps strings at 2^29 − 24 chars). */
+/**
+ * A damaged record is refused rather than skipped (the counts in the header are already out);
+ * a value's base64 must fit in one JavaScript string (V8 caps strings at 2^29 − 24 chars).
+ */
 const MAX_VALUE_BYTES = 256 * 1024 * 1024;
 
 function checkSize(queue: string, item: Item): Item {
+  if (item.damaged) {
+    throw new PortabilityError(`queue ${queue}: the record of item ${item.id} is damaged (its checksum fails): stop the server and run siberite repair first`);
+  }
   if (item.data.length > MAX_VALUE_BYTES) {
     throw new PortabilityError(`queue ${queue}: an item of ${item.data.length} bytes is too large for the backup format (max ${MAX_VALUE_BYTES})`);
   }

@@ -347,7 +347,7 @@ export class QueueSink {
 
 function recordFor(item: PortableItem): Buffer {
   const record = Buffer.allocUnsafe(RECORD_HEADER + item.data.length);
+  item.data.copy(record, RECORD_HEADER); // first: the header's checksum covers the payload
   writeRecordHeader(record, item.flags, item.addTime, item.expiry);
-  item.data.copy(record, RECORD_HEADER);
   return record;
 }

@@ -11,6 +11,8 @@ import { statsOf } from './helpers/stats.js';
 import { TextClient } from './helpers/textClient.js';
 import { b64, drain, expectedOf, fingerprint, runCli, unpackFixture } from './portability-helpers.js';
 
+/** Each test runs several node processes: slow on a loaded 2-core host (not a timing assertion). */
+const SLOW = 90_000;
 const FIXTURE_NAMES = ['basic', 'cursors', 'unicode-names', 'stale-cursor'];
 const cleanup: string[] = [];
 afterAll(() => {
@@ -60,7 +62,7 @@ describe.each(FIXTURE_NAMES)('import of the Go fixture %s', (name) => {
     if (name === 'stale-cursor') expect(summary).toMatch(/stale-cursor\?? ticks\.slow/);
     if (name === 'basic') expect(summary).toContain('jobs: 3 zero-length items');
     if (name === 'cursors') expect(summary).toMatch(/cursor audit: Go position 121, 379 items ahead, 1 failed reads/);
-  });
+  }, SLOW);
 });
 
 /** A Go-layout directory written here: what the fixtures do not show (a cursor past the tail). */
@@ -102,7 +104,7 @@ describe('import of a synthesized Go directory', () => {
       c.close();
       await server.stop();
     }
-  });
+  }, SLOW);
 });
 
 describe('import refusals', () => {
@@ -123,7 +125,7 @@ describe('import refusals', () => {
     const missing = await runCli(['import', '-from', join(from, 'nope'), '-data', join(dirname(from), 'z')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/is not a directory/);
-  });
+  }, SLOW);
 
   it('refuses a data directory a running server holds, and one with unapplied log records', async () => {
     const from = unpackFixture('stale-cursor');
@@ -146,7 +148,7 @@ describe('import refusals', () => {
     expect(wal.code).toBe(2);
     expect(wal.stderr).toMatch(/write-ahead log records not yet in LevelDB .*start the server on it once and stop it/);
     server.cleanup();
-  });
+  }, SLOW);
 
   it('refuses to overwrite an existing queue; -merge appends after its items', async () => {
     const from = unpackFixture('stale-cursor');
@@ -174,5 +176,5 @@ describe('import refusals', () => {
       await again.stop();
       again.cleanup();
     }
-  });
+  }, SLOW);
 });

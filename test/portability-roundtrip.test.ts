@@ -159,16 +159,27 @@ describe('export and restore', () => {
     expect((await runCli(['restore', '-data', dir, '-in', `${dir}.jsonl`, '-quiet'])).code).toBe(0);
     // The handle a running server holds, and the route it serves (see docs/migration.md).
     const db = await openDataDir(dir, false);
-    const http = createServer((req, res) => void handleExportRequest(db, req, res, { kind: 'server', server: 'siberite 1.0.0' }));
+    const token = 'portability-test-token-0123456789';
+    writeFileSync(`${dir}.token`, `${token}\n`);
+    dirs.push(`${dir}.token`);
+    // As the admin port off loopback: a bearer token or 401.
+    const http = createServer((req, res) => {
+      if (req.headers.authorization !== `Bearer ${token}`) return void res.writeHead(401).end('{"error":"a bearer token is required"}');
+      void handleExportRequest(db, req, res, { kind: 'server', server: 'siberite 1.0.0' });
+    });
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     const port = (http.address() as AddressInfo).port;
     try {
-      const run = await runCli(['export', '-admin', `127.0.0.1:${port}`]);
+      const denied = await runCli(['export', '-admin', `127.0.0.1:${port}`]);
+      expect(denied.code).toBe(2);
+      expect(denied.stderr).toMatch(/refused the export \(HTTP 401\): \{"error":"a bearer token is required"\}/);
+      const auth = ['-admin-token-file', `${dir}.token`];
+      const run = await runCli(['export', '-admin', `127.0.0.1:${port}`, ...auth]);
       expect(run.code).toBe(0);
       expect(body(run.stdout)).toEqual(body(backup));
       expect(JSON.parse(run.stdout.toString().split('\n')[0]!).source).toEqual({ kind: 'server', server: 'siberite 1.0.0' });
       expect(run.stderr).toMatch(/siberite export: server at 127\.0\.0\.1:\d+ .*items 9/);
-      const unknown = await runCli(['export', '-admin', `127.0.0.1:${port}`, '-queue', 'nope']);
+      const unknown = await runCli(['export', '-admin', `127.0.0.1:${port}`, ...auth, '-queue', 'nope']);
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toMatch(/refused the export \(HTTP 404\): no such queue: nope/);
 

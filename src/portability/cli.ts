@@ -8,7 +8,7 @@ import { openDataDir } from '../store/portable.js';
 import { VERSION } from '../version.js';
 import { PortabilityError } from './errors.js';
 import { exportBackup } from './exportBackup.js';
-import { fetchExport } from './exportHttp.js';
+import { fetchExport, readAdminToken } from './exportHttp.js';
 import { importGo } from './importGo.js';
 import { Progress } from './progress.js';
 import { restoreBackup } from './restore.js';
@@ -19,7 +19,7 @@ export type PortabilityCommand = (typeof PORTABILITY_COMMANDS)[number];
 
 const USAGE: Record<PortabilityCommand, string> = {
   import: 'siberite import -from OLD_DIR -data DIR [-merge]   (a stopped Go Siberite 0.6 directory → a stopped DIR)',
-  export: 'siberite export (-data DIR | -admin HOST:PORT) [-queue NAME …] > backup.jsonl',
+  export: 'siberite export (-data DIR | -admin HOST:PORT [-admin-token-file FILE]) [-queue NAME …] > backup.jsonl',
   restore: 'siberite restore -data DIR [-merge] [-in backup.jsonl] < backup.jsonl',
 };
 
@@ -35,6 +35,7 @@ function parse(command: PortabilityCommand, args: string[]) {
       .option('merge', { type: 'boolean', default: false, describe: 'append after the items of queues that already exist' })
       .option('queue', { type: 'string', array: true, describe: 'export: only these queues' })
       .option('admin', { type: 'string', describe: "export: a running server's admin address host:port" })
+      .option('admin-token-file', { type: 'string', describe: "export -admin: file holding the admin port's bearer token (needed off loopback)" })
       .option('in', { type: 'string', describe: 'restore: read the backup from this file instead of stdin' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress (the summary is still printed)' })
       .strict()
@@ -82,7 +83,8 @@ export async function runPortability(command: PortabilityCommand, args: string[]
       const queues = argv.queue ?? [];
       if (argv.admin) {
         if (argv.data) throw new PortabilityError('export takes -data or -admin, not both');
-        const counts = await fetchExport(argv.admin, queues, process.stdout);
+        const tokenFile = argv['admin-token-file'];
+        const counts = await fetchExport(argv.admin, queues, process.stdout, tokenFile === undefined ? undefined : readAdminToken(tokenFile));
         process.stderr.write(`${exportSummary(counts, `server at ${argv.admin}`, Date.now() - started)}\n`);
       } else {
         const data = need(argv.data, 'data', command);

@@ -1,6 +1,7 @@
 // Export over HTTP, both ends. A running server holds LevelDB's lock, so another process cannot
 // read its directory: the server streams the backup itself (GET /export on its admin port, via
 // handleExportRequest) and `siberite export -admin HOST:PORT` fetches it to stdout.
+import { readFileSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, request } from 'node:http';
 import { type Writable } from 'node:stream';
 import { type RawDb } from '../store/portable.js';
@@ -53,15 +54,29 @@ function parseAddress(value: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
+/** The token in `file`: its first line, trimmed (the format of the server's -admin-token-file). */
+export function readAdminToken(file: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').split('\n')[0]!.trim();
+  } catch (err) {
+    throw new PortabilityError(`cannot read the admin token file ${file}: ${(err as Error).message}`);
+  }
+  if (!token) throw new PortabilityError(`the admin token file ${file} is empty`);
+  return token;
+}
+
 /**
  * Fetches the backup from a running server's admin port into `out`. Checks that it ends with
  * its trailer (a cut connection is an error, not a short backup); returns the trailer's counts.
  */
-export async function fetchExport(address: string, queues: readonly string[], out: Writable): Promise<BackupCounts> {
+export async function fetchExport(address: string, queues: readonly string[], out: Writable, token?: string): Promise<BackupCounts> {
   const { host, port } = parseAddress(address);
   const query = queues.map((q) => `queue=${encodeURIComponent(q)}`).join('&');
+  // Off loopback the admin port wants its bearer token (the server's -admin-token-file).
+  const headers = token ? { authorization: `Bearer ${token}` } : undefined;
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = request({ host, port, path: `/export${query ? `?${query}` : ''}`, method: 'GET' }, resolve);
+    const req = request({ host, port, path: `/export${query ? `?${query}` : ''}`, method: 'GET', headers }, resolve);
     req.on('error', (err) => reject(new PortabilityError(`cannot reach the admin port ${address}: ${err.message}`)));
     req.end();
   });

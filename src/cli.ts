@@ -192,5 +192,13 @@ async function main(): Promise<void> {
 /** Bytes of values arriving at once, over all connections (at least two of the largest item). */
 const MAX_INPUT_BYTES = 128 * 1024 * 1024;
 
-if (process.argv[2] === 'repair') void repairCommand(process.argv.slice(3)).then((code) => process.exit(code));
+/** `siberite import|export|restore …`: data portability (src/portability/). exitCode, not exit(): stdout must drain. */
+async function portability(sub: 'import' | 'export' | 'restore'): Promise<void> {
+  const { runPortability } = await import('./portability/cli.js');
+  process.exitCode = await runPortability(sub, process.argv.slice(3));
+}
+
+const sub = process.argv[2];
+if (sub === 'import' || sub === 'export' || sub === 'restore') void portability(sub);
+else if (process.argv[2] === 'repair') void repairCommand(process.argv.slice(3)).then((code) => process.exit(code));
 else void main();

@@ -1,0 +1,206 @@
+// Restore: reads a backup (docs/migration.md) line by line into a stopped data directory.
+// Every line is checked as it comes (its CRC, its place in the sequence); the trailer's counts
+// and SHA-256 at the end. Nothing becomes visible before the whole backup has passed: queue
+// metas and cursors are committed last, and a refused backup leaves the directory as it was.
+import { type Readable } from 'node:stream';
+import { isValidName } from '../protocol/keys.js';
+import { type PortableItem, PortableWriter, type QueueSink } from '../store/portable.js';
+import { type BackupCounts, FORMAT, FORMAT_VERSION, newHash, parseLine, readLines, zeroCounts } from './backupFormat.js';
+import { PortabilityError, lineError } from './errors.js';
+import { type Progress } from './progress.js';
+
+export interface RestoreOptions {
+  merge: boolean;
+  progress?: Progress;
+  /** Abandons the restore (nothing written stays). */
+  signal?: AbortSignal;
+}
+
+export interface RestoreResult {
+  counts: BackupCounts;
+  queues: Array<{ name: string; items: number; bytes: number; cursors: number; merged: boolean }>;
+  /** What was left out, and why (cursors that already exist in the target, with -merge). */
+  skipped: string[];
+  created: string;
+}
+
+type Rec = Record<string, unknown>;
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** One queue section being read: its declared counts and what has arrived so far. */
+interface Section {
+  name: string;
+  line: number;
+  declared: { items: number; cursors: number; retries: number };
+  sink: QueueSink;
+  merged: boolean;
+  items: number;
+  bytes: number;
+  cursors: Set<string>;
+  /** Cursors whose retries are dropped (they already exist in the target). */
+  kept: Set<string>;
+  retries: number;
+  phase: 'items' | 'cursors' | 'retries';
+}
+
+export async function restoreBackup(input: Readable, dir: string, options: RestoreOptions): Promise<RestoreResult> {
+  const writer = await PortableWriter.open(dir, options.signal);
+  // An interrupt also ends a wait for input (a terminal, a stalled pipe).
+  options.signal?.addEventListener('abort', () => input.destroy(new PortabilityError('interrupted: nothing was written')));
+  try {
+    const result = await readBackup(input, writer, options);
+    await writer.commit();
+    return result;
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  } finally {
+    await writer.close();
+  }
+}
+
+async function readBackup(input: Readable, writer: PortableWriter, options: RestoreOptions): Promise<RestoreResult> {
+  const hash = newHash();
+  const counts = zeroCounts();
+  const result: RestoreResult = { counts, queues: [], skipped: [], created: '' };
+  let header: Rec | undefined;
+  let section: Section | undefined;
+  let trailerAt = 0;
+  let lastLine = 0;
+
+  const endSection = (no: number) => {
+    if (!section) return;
+    const s = section;
+    const got = { items: s.items, cursors: s.cursors.size, retries: s.retries };
+    for (const k of ['items', 'cursors', 'retries'] as const) {
+      if (got[k] !== s.declared[k]) throw lineError(no, `queue ${s.name} (line ${s.line}) declares ${s.declared[k]} ${k} but ${got[k]} came before this line`);
+    }
+    result.queues.push({ name: s.name, items: s.items, bytes: s.bytes, cursors: s.cursors.size - s.kept.size, merged: s.merged });
+    section = undefined;
+  };
+
+  for await (const { no, text, raw } of readLines(input)) {
+    lastLine = no;
+    if (trailerAt) throw lineError(no, `data after the trailer (line ${trailerAt})`);
+    const rec = parseLine(text, no);
+    const type = rec.type;
+    if (!header) {
+      if (type !== 'header' || rec.format !== FORMAT) throw lineError(no, `not a Siberite backup (the first line must be its ${FORMAT} header)`);
+      if (rec.version !== FORMAT_VERSION) throw lineError(no, `backup format version ${String(rec.version)} is not supported (this server reads version ${FORMAT_VERSION})`);
+      header = rec;
+      result.created = String(rec.created);
+      const planned = (rec.counts as Partial<BackupCounts> | undefined)?.items;
+      if (typeof planned === 'number') options.progress?.setTotal(planned);
+      hash.update(raw);
+      continue;
+    }
+    if (type === 'trailer') {
+      endSection(no);
+      checkTrailer(rec, no, counts, header, hash.digest('hex'));
+      trailerAt = no;
+      continue;
+    }
+    hash.update(raw);
+    if (type === 'queue') {
+      endSection(no);
+      section = await beginSection(rec, no, writer, options.merge);
+      counts.queues++;
+      continue;
+    }
+    if (!section) throw lineError(no, `a ${String(type)} record before any queue record`);
+    if (rec.queue !== section.name) throw lineError(no, `record of queue ${JSON.stringify(rec.queue)} inside the section of queue ${section.name} (line ${section.line})`);
+    const s = section;
+    if (type === 'item') {
+      if (s.phase !== 'items') throw lineError(no, 'an item after the cursors of its queue');
+      const item = itemOf(rec, no);
+      await s.sink.addItem(item);
+      s.items++;
+      s.bytes += item.data.length;
+      counts.items++;
+      counts.bytes += item.data.length;
+      options.progress?.add(1, item.data.length);
+    } else if (type === 'cursor') {
+      if (s.phase === 'retries') throw lineError(no, 'a cursor after the retry entries of its queue');
+      s.phase = 'cursors';
+      restoreCursor(rec, no, s, result);
+      counts.cursors++;
+    } else if (type === 'retry') {
+      s.phase = 'retries';
+      const cursor = rec.cursor;
+      if (typeof cursor !== 'string' || !s.cursors.has(cursor)) throw lineError(no, `retry entry of a cursor not declared in this queue: ${JSON.stringify(cursor)}`);
+      const item = itemOf(rec, no);
+      if (!s.kept.has(cursor)) await s.sink.addRetry(cursor, item);
+      s.retries++;
+      counts.retries++;
+    } else {
+      throw lineError(no, `unknown record type ${JSON.stringify(type)}`);
+    }
+  }
+  if (!header) throw new PortabilityError('the input is empty: not a Siberite backup');
+  if (!trailerAt) throw lineError(lastLine, `truncated: the backup ends after this line, without its trailer`);
+  return result;
+}
+
+async function beginSection(rec: Rec, no: number, writer: PortableWriter, merge: boolean): Promise<Section> {
+  const name = rec.name;
+  if (typeof name !== 'string' || !isValidName(name)) throw lineError(no, `bad queue name ${JSON.stringify(name)}`);
+  if (!isCount(rec.items) || !isCount(rec.cursors) || !isCount(rec.retries)) throw lineError(no, 'queue record without its counts');
+  const merged = writer.exists(name);
+  let sink: QueueSink;
+  try {
+    sink = await writer.beginQueue(name, merge);
+  } catch (err) {
+    throw err instanceof PortabilityError ? lineError(no, err.message) : err;
+  }
+  return {
+    name,
+    line: no,
+    declared: { items: rec.items, cursors: rec.cursors, retries: rec.retries },
+    sink,
+    merged,
+    items: 0,
+    bytes: 0,
+    cursors: new Set(),
+    kept: new Set(),
+    retries: 0,
+    phase: 'items',
+  };
+}
+
+function restoreCursor(rec: Rec, no: number, s: Section, result: RestoreResult): void {
+  const name = rec.name;
+  if (typeof name !== 'string' || !isValidName(name)) throw lineError(no, `bad cursor name ${JSON.stringify(name)}`);
+  if (s.cursors.has(name)) throw lineError(no, `cursor ${s.name}.${name} appears twice`);
+  const { skip, ahead } = rec;
+  if (!isCount(skip) || !isCount(ahead)) throw lineError(no, 'cursor record without skip and ahead counts');
+  if (skip > s.items || (ahead > 0 && skip !== s.items)) throw lineError(no, `cursor ${s.name}.${name}: skip ${skip} / ahead ${ahead} do not fit the ${s.items} items of its queue`);
+  s.cursors.add(name);
+  if (s.sink.existingCursors.has(name)) {
+    s.kept.add(name);
+    result.skipped.push(`cursor ${s.name}.${name}: already exists in the target, left as it is (its retry entries in the backup too)`);
+    return;
+  }
+  // Items of this section are consecutive from firstId: the skip-th one is firstId + skip.
+  s.sink.setCursor(name, s.sink.firstId + skip + ahead);
+}
+
+function itemOf(rec: Rec, no: number): PortableItem {
+  const { flags, expiry, added, value } = rec;
+  if (!isCount(flags) || flags > 0xffff_ffff) throw lineError(no, 'bad or missing flags');
+  if (!isTime(expiry)) throw lineError(no, 'bad or missing expiry');
+  if (!isTime(added)) throw lineError(no, 'bad or missing added time');
+  if (typeof value !== 'string' || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw lineError(no, 'bad or missing base64 value');
+  return { flags, expiry, addTime: added, data: Buffer.from(value, 'base64') };
+}
+
+function checkTrailer(rec: Rec, no: number, counts: BackupCounts, header: Rec, digest: string): void {
+  if (rec.sha256 !== digest) throw lineError(no, 'the SHA-256 of the lines before the trailer does not match: lines were altered, lost or reordered');
+  const declared = rec.counts as Partial<BackupCounts> | undefined;
+  const planned = header.counts as Partial<BackupCounts> | undefined;
+  for (const k of ['queues', 'items', 'bytes', 'cursors', 'retries'] as const) {
+    if (declared?.[k] !== counts[k]) throw lineError(no, `the trailer counts ${String(declared?.[k])} ${k}, the backup holds ${counts[k]}`);
+    if (k !== 'bytes' && planned?.[k] !== counts[k]) throw lineError(no, `the header counts ${String(planned?.[k])} ${k}, the backup holds ${counts[k]}`);
+  }
+}

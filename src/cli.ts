@@ -182,11 +182,12 @@ async function main(): Promise<void> {
   const adminAddr = server.admin?.address();
   const tlsAddr = server.tlsAddress();
   for (const warning of exposureWarnings(addr.address, tlsAddr?.address, securitySetup)) log.warn(warning);
-  log.info({ listen: `${addr.address}:${addr.port}`, admin: adminAddr && `${adminAddr.address}:${adminAddr.port}`, ...(tlsAddr && { tls: `${tlsAddr.address}:${tlsAddr.port}` }), auth: securitySetup.security?.authEnabled ?? false, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, maxConnections: maxConnections ?? defaultMaxConnections(fileLimit), fileLimit: fileLimit?.soft, version: VERSION }, 'siberite listening');
-
+  // Before the line that says the server listens: a SIGTERM right after it stops gracefully.
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => void reload());
+  log.info({ listen: `${addr.address}:${addr.port}`, admin: adminAddr && `${adminAddr.address}:${adminAddr.port}`, ...(tlsAddr && { tls: `${tlsAddr.address}:${tlsAddr.port}` }), auth: securitySetup.security?.authEnabled ?? false, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, maxConnections: maxConnections ?? defaultMaxConnections(fileLimit), fileLimit: fileLimit?.soft, version: VERSION }, 'siberite listening');
+
 }
 
 /** Bytes of values arriving at once, over all connections (at least two of the largest item). */

@@ -49,7 +49,7 @@ function source(store: Partial<StoreHealth> = {}, queues: QueueSnapshot[] = []):
     store: { writable: true, ready: true, fault: null, errors: {}, walBytes: 4096, ...store },
     extraStats: [],
   };
-  return { global: () => g, queues: () => queues };
+  return { global: () => g, queues: () => queues, exportDb: () => Promise.reject(new Error('no database in this unit test')) };
 }
 
 describe('/readyz', () => {

@@ -6,7 +6,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, type ServerHandle, startServer } from './helpers/server.js';
+import { TextClient, setCmd } from './helpers/textClient.js';
 
 const TOKEN = 'a-long-enough-admin-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'siberite-token-'));
@@ -50,5 +52,24 @@ describe('admin bearer token off loopback', () => {
       expect(await get(path, 'wrong-token-of-some-length'), path).toBe(401);
       expect(await get(path, TOKEN), path).toBe(200);
     }
+  });
+});
+
+describe('GET /export (the running server streams a backup)', () => {
+  it('always needs the token, and `siberite export -admin` fetches a whole backup with it', async () => {
+    const c = await TextClient.connect(server.port);
+    for (const v of ['one', 'two', 'three']) expect(await c.call(setCmd('exported', v))).toBe('STORED\r\n');
+    c.close();
+    expect(await get('/export')).toBe(401);
+    const r = spawnSync(process.execPath, [CLI, 'export', '-admin', `127.0.0.1:${port}`, '-admin-token-file', join(dir, 'token'), '-queue', 'exported'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; value?: string });
+    expect(lines[0]!.type).toBe('header');
+    expect(lines.at(-1)!.type).toBe('trailer');
+    const values = lines.filter((l) => l.type === 'item').map((l) => Buffer.from(l.value!, 'base64').toString());
+    expect(values).toEqual(['one', 'two', 'three']);
   });
 });

@@ -39,6 +39,7 @@ export function adminSourceFrom(server: SiberiteServer): AdminSource {
   }
 
   return {
+    exportDb: () => manager.store.snapshotSource(),
     global(): GlobalSnapshot {
       const c = manager.counters;
       // The server's limits and refusals, as its `stats` lines say them.

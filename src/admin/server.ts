@@ -2,7 +2,9 @@
 // /metrics, /healthz, /readyz, /stats.json, the dashboard (/) and its JSON (/api/…). It starts
 // before the store opens, so probes get answers during a long recovery; attach() hands it the
 // live server once it is up.
-import { adminRequestAllowed } from '../security/adminToken.js';
+import { adminRequestAllowed, bearerMatches } from '../security/adminToken.js';
+import { handleExportRequest } from '../portability/exportHttp.js';
+import { VERSION } from '../version.js';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -152,6 +154,18 @@ export class AdminServer {
       return;
     }
     switch (url.pathname) {
+      case '/export':
+        // Every payload leaves by this route: it always needs the token, even on loopback.
+        if (!bearerMatches(req.headers.authorization, this.options.token ?? null)) {
+          res.writeHead(401, { 'www-authenticate': 'Bearer realm="siberite"', ...HEADERS });
+          res.end('{"error":"GET /export needs the bearer token of -admin-token-file"}');
+          return;
+        }
+        if (req.method === 'HEAD') {
+          res.writeHead(200, { 'content-type': 'application/x-ndjson', ...HEADERS }).end();
+          return;
+        }
+        return handleExportRequest(await source.exportDb(), req, res, { kind: 'server', server: `siberite ${VERSION}` });
       case '/stats.json':
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', ...HEADERS });
         if (req.method === 'HEAD') res.end();
@@ -172,7 +186,7 @@ export class AdminServer {
         return sendJson(res, 200, await queuePage(source, query));
       }
       default:
-        sendJson(res, 404, { error: 'not found', endpoints: ['/', '/metrics', '/healthz', '/readyz', '/stats.json', '/api/overview', '/api/queues'] });
+        sendJson(res, 404, { error: 'not found', endpoints: ['/', '/metrics', '/healthz', '/readyz', '/stats.json', '/api/overview', '/api/queues', '/export'] });
     }
   }
 }

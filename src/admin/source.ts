@@ -1,6 +1,7 @@
 // What the admin surface (metrics, health, stats.json, dashboard) reads from the server: one
 // read-only interface, so the HTTP layer never reaches into the queue or storage code and the
 // storage core can change underneath it. adapter.ts builds it from the live server.
+import { type RawDb } from '../store/portable.js';
 
 /** One durable cursor of a queue. */
 export interface CursorSnapshot {
@@ -84,6 +85,8 @@ export interface GlobalSnapshot {
 
 export interface AdminSource {
   global(): GlobalSnapshot | Promise<GlobalSnapshot>;
+  /** The database to export from (every acknowledged write applied): GET /export. */
+  exportDb(): Promise<RawDb>;
   /**
    * Every queue, built lazily one at a time. Callers iterate it in slices across turns of the
    * event loop: it must tolerate queues created or deleted meanwhile (a deleted queue may be

@@ -29,6 +29,11 @@ function digest(token: string): Buffer {
  */
 export function adminRequestAllowed(path: string, authorization: string | undefined, expected: Buffer | null, adminHost: string): boolean {
   if (OPEN_PATHS.has(path) || isLoopback(adminHost)) return true;
+  return bearerMatches(authorization, expected);
+}
+
+/** True when `authorization` carries the configured token (none configured: false). */
+export function bearerMatches(authorization: string | undefined, expected: Buffer | null): boolean {
   if (expected === null) return false;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (!m) return false;

@@ -506,6 +506,15 @@ export class Store {
 
   // ---- reads -------------------------------------------------------------------------------
 
+  /**
+   * The database, once every acknowledged write is applied to it: for a consistent export from
+   * one snapshot while the server runs (src/store/portableSnapshot.ts).
+   */
+  async snapshotSource(): Promise<ClassicLevel<Buffer, Buffer>> {
+    await this.applied();
+    return this.db;
+  }
+
   async loadQueueMetas(): Promise<Map<string, QueueMeta>> {
     const out = new Map<string, QueueMeta>();
     for await (const [key, value] of this.db.iterator(prefixRange(META_PREFIX))) {

@@ -7,7 +7,7 @@ import { type QueueManager } from './manager.js';
 import { type Queue } from './queue.js';
 import { VERSION } from './version.js';
 
-const SLICE_QUEUES = 250;
+const SLICE_QUEUES = 100;
 
 export function queueStats(q: Queue): Array<[string, string]> {
   const c = q.counters;

@@ -9,13 +9,14 @@
 #
 # Without Docker Hub, build the base image first: deploy/docker/build-base.sh. See docs/docker.md.
 
-# Pinned: Node.js 24 LTS (supported until 2028-04-30) on Debian 12. The version is also in
-# deploy/docker/node-version, package.json's engines and .ci/run (a test keeps them equal). Pin
-# a digest too where the registry can be reached: --build-arg NODE_IMAGE=node:24.22.3-bookworm-slim@sha256:…
-ARG NODE_IMAGE=node:24.22.3-bookworm-slim
+# Base: Node.js 24 LTS (supported until 2028-04-30) on Debian 12, an exact tag in both stages. The
+# version is also in deploy/docker/node-version, package.json's engines and .ci/run (a test keeps
+# them equal). Where Docker Hub can be reached, add its digest to both FROM lines
+# (node:24.22.3-bookworm-slim@sha256:…; `docker buildx imagetools inspect` shows it); where it
+# cannot, deploy/docker/build-base.sh makes this tag locally.
 
 # ---- build stage: the addon, the dependencies, the TypeScript --------------------------------
-FROM ${NODE_IMAGE} AS build
+FROM node:24.22.3-bookworm-slim AS build
 
 # "required": the build fails unless src/native (malloc_trim: gives freed heap pages back to the
 # system, ~30 MB less resident after a backlog drains) compiled. "optional": build without it;
@@ -56,7 +57,7 @@ RUN npx tsc -p tsconfig.json \
   && npm prune --omit=dev --no-audit --no-fund --ignore-scripts
 
 # ---- runtime stage ----------------------------------------------------------------------------
-FROM ${NODE_IMAGE}
+FROM node:24.22.3-bookworm-slim
 
 ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 

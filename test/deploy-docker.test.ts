@@ -23,7 +23,8 @@ describe('one Node.js version everywhere', () => {
     expect(version).toMatch(/^(22|24)\.\d+\.\d+$/);
   });
   it('the Dockerfile, package.json engines and CI use it', () => {
-    expect(read('Dockerfile')).toContain(`ARG NODE_IMAGE=node:${version}-bookworm-slim`);
+    const froms = read('Dockerfile').split('\n').filter((l) => l.startsWith('FROM '));
+    expect(froms).toEqual([`FROM node:${version}-bookworm-slim AS build`, `FROM node:${version}-bookworm-slim`]);
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
     expect(engines).toBe(`>=${version.split('.')[0]}`);
     expect(read('.ci/run')).toContain('deploy/docker/node-version');
@@ -35,8 +36,8 @@ describe('Dockerfile', () => {
   const lines = read('Dockerfile').replace(/\\\n/g, ' ').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
   const instr = (name: string) => lines.filter((l) => l.startsWith(`${name} `));
 
-  it('builds FROM the pinned base only', () => {
-    expect(instr('FROM').map((l) => l.split(/\s+/)[1])).toEqual(['${NODE_IMAGE}', '${NODE_IMAGE}']);
+  it('builds FROM an exact tag (Debian release and Node version), never a floating one', () => {
+    for (const l of instr('FROM')) expect(l.split(/\s+/)[1]).toMatch(/^node:\d+\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/);
   });
   it('pins every apt package to a version', () => {
     const installs = lines.filter((l) => l.includes('apt-get install'));

@@ -19,6 +19,7 @@ passed=0
 failed=0
 hold_pid=""
 port=""
+admin_port=""
 
 ok() { echo "ok - $*"; passed=$((passed + 1)); }
 notok() { echo "not ok - $*"; failed=$((failed + 1)); }
@@ -38,8 +39,9 @@ trap cleanup EXIT
 # Starts a container on the volume, publishing 22133 on a free loopback port; sets $port.
 start() { # name, volume, extra docker-run flags...
   local name="$1" volume="$2"; shift 2
-  $DOCKER run -d --name "$name" -p 127.0.0.1::22133 -v "$volume:/data" "$@" "$IMAGE" >/dev/null || return 1
+  $DOCKER run -d --name "$name" -p 127.0.0.1::22133 -p 127.0.0.1::9090 -v "$volume:/data" "$@" "$IMAGE" >/dev/null || return 1
   port=$($DOCKER port "$name" 22133/tcp | head -n 1 | sed 's/.*://')
+  admin_port=$($DOCKER port "$name" 9090/tcp | head -n 1 | sed 's/.*://')
   [ -n "$port" ]
 }
 
@@ -72,6 +74,13 @@ $DOCKER volume create "$vol" >/dev/null
 # --- first container: health, set/get, /open held across the stop ---------------------------
 start "$run_id-a" "$vol"
 if secs=$(wait_healthy "$run_id-a"); then ok "health turns healthy ($secs s after start)"; else notok "health turns healthy"; $DOCKER logs "$run_id-a" 2>&1 | tail -n 5; fi
+# Which check the HEALTHCHECK made: GET /readyz when the server runs with -admin, else `version`.
+health_said=$($DOCKER inspect --format '{{range .State.Health.Log}}{{.Output}}{{end}}' "$run_id-a" | sed '/^$/d' | tail -n 1)
+echo "# health check: $health_said"
+if grep -q readyz <<<"$health_said"; then
+  check "admin port: GET /metrics over the published port" \
+    bash -c 'node -e "fetch(process.argv[1]).then(async r => process.exit(r.ok && (await r.text()).includes(\"siberite_\") ? 0 : 1), () => process.exit(1))" "$1"' _ "http://127.0.0.1:$admin_port/metrics"
+fi
 check "the image runs as a non-root user" test "$($DOCKER exec "$run_id-a" id -u)" != 0
 
 reply=$(mc 'set work 0 0 2' 'w1' 'set work 0 0 2' 'w2' 'set work 0 0 2' 'w3' 'set work 0 0 2' 'w4' 'get work')

@@ -61,7 +61,7 @@ if ! $DOCKER image inspect "$BASE" >/dev/null 2>&1; then
     say "pulled $BASE"
   else
     say "cannot pull $BASE; building it locally (deploy/docker/build-base.sh)"
-    DOCKER="$DOCKER" deploy/docker/build-base.sh || fail "could not build the base image $BASE"
+    DOCKER="$DOCKER" bash deploy/docker/build-base.sh || fail "could not build the base image $BASE"
   fi
 fi
 say "base image $BASE ready ($((SECONDS - t0)) s)"
@@ -86,7 +86,7 @@ else
 fi
 
 # --- the smoke test --------------------------------------------------------------------------
-out=$(DOCKER="$DOCKER" deploy/docker/smoke.sh "$IMAGE" 2>&1)
+out=$(DOCKER="$DOCKER" bash deploy/docker/smoke.sh "$IMAGE" 2>&1)
 status=$?
 echo "$out" | sed '$d'
 counts=$(echo "$out" | tail -n 1 | sed -n 's/^smoke: \([0-9]* passed, [0-9]* failed\)$/\1/p')

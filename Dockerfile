@@ -78,7 +78,8 @@ USER node
 
 VOLUME ["/data"]
 
-# 22133: memcache protocol. 9090: admin HTTP (/healthz, /readyz, /metrics) when -admin is given.
+# 22133: memcache protocol. 9090: admin HTTP. Off loopback it serves only /healthz and /readyz unless
+# the server has -admin-token-file (then the rest with that bearer token): docs/security.md.
 EXPOSE 22133 9090
 
 # GET /readyz on the admin port when the server has -admin, else `version` over the memcache
@@ -92,4 +93,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
 STOPSIGNAL SIGTERM
 
 ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/src/cli.js"]
-CMD ["-listen", "0.0.0.0:22133", "-data", "/data"]
+CMD ["-listen", "0.0.0.0:22133", "-data", "/data", "-admin", "0.0.0.0:9090"]

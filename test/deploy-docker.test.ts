@@ -52,6 +52,7 @@ describe('Dockerfile', () => {
     expect(instr('USER')).toEqual(['USER node']);
     expect(instr('VOLUME')).toEqual(['VOLUME ["/data"]']);
     expect(instr('CMD').at(-1)).toContain('"-listen", "0.0.0.0:22133"');
+    expect(instr('CMD').at(-1)).toContain('"-admin", "0.0.0.0:9090"');
     expect(instr('ENTRYPOINT')[0]).toMatch(/^ENTRYPOINT \["node",/); // exec form: PID 1 gets SIGTERM
   });
   it('has a health check with a start period, through the healthcheck script', () => {
@@ -81,23 +82,27 @@ describe('docker-compose.yml', () => {
     command?: string[];
     volumes?: string[];
     ports?: string[];
+    network_mode?: string;
     depends_on?: Record<string, { condition: string }>;
   }
   const compose = parse(read('docker-compose.yml')) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
   const { siberite, prometheus } = compose.services;
 
-  it('the server: admin port, named volume on /data, every interface', () => {
+  it('the server: admin port on loopback, named volume on /data, memcache on every interface', () => {
     const args = siberite!.command!;
     expect(args[args.indexOf('-listen') + 1]).toBe('0.0.0.0:22133');
-    expect(args[args.indexOf('-admin') + 1]).toBe('0.0.0.0:9090');
+    expect(args[args.indexOf('-admin') + 1]).toBe('127.0.0.1:9090');
     expect(siberite!.volumes).toContain('siberite-data:/data');
     expect(compose.volumes).toHaveProperty('siberite-data');
   });
-  it('Prometheus: a pinned image, scraping the admin port once the server is healthy', () => {
+  it('Prometheus: a pinned image in the server\'s network namespace, scraping the admin port on loopback once the server is healthy', () => {
     expect(prometheus!.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(prometheus!.network_mode).toBe('service:siberite');
+    expect(prometheus!.ports).toBeUndefined(); // published by the server's service
+    expect(siberite!.ports).toContain('127.0.0.1:9091:9091');
     expect(prometheus!.depends_on!.siberite!.condition).toBe('service_healthy');
     const config = parse(read('deploy/docker/prometheus.yml')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
-    expect(config.scrape_configs[0]!.static_configs[0]!.targets).toEqual(['siberite:9090']);
+    expect(config.scrape_configs[0]!.static_configs[0]!.targets).toEqual(['127.0.0.1:9090']);
     expect(prometheus!.volumes).toContain('./deploy/docker/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
   });
 });

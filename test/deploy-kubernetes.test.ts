@@ -52,7 +52,7 @@ describe('deploy/kubernetes', () => {
   });
 
   it('a schema violation is caught (the validation is real)', () => {
-    const bad = structuredClone(objects.find((o) => o.kind === 'StatefulSet')) as { spec: { replicas: unknown } };
+    const bad = structuredClone(objects.find((o) => o.kind === 'StatefulSet')) as unknown as { spec: { replicas: unknown } };
     bad.spec.replicas = 'three';
     expect(() => new StatefulSet(bad as never).validate()).toThrow(/replicas/);
   });

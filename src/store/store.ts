@@ -159,6 +159,9 @@ export class Store {
   private readonly errors = { log: 0, leveldb: 0 };
   /** Counts opens of the database: an iterator from an earlier open is dead. */
   private epoch = 1;
+  /** The compaction running (settled when none), and the merged range waiting for it. */
+  private compacting: Promise<void> = Promise.resolve();
+  private nextCompaction: { gte: Buffer; lt: Buffer; done: Promise<void> } | undefined;
 
   private constructor(
     private readonly db: ClassicLevel<Buffer, Buffer>,
@@ -272,9 +275,28 @@ export class Store {
     return this.db.clear(range);
   }
 
-  /** Compacts [gte, lt) now: lets LevelDB drop a consumed range's tombstones and files. */
+  /**
+   * Compacts [gte, lt) soon: lets LevelDB drop a consumed range's tombstones and files. One
+   * compaction runs at a time; ranges asked for meanwhile are merged into the next one (each
+   * manual compaction also writes out the memtable: thousands of flushes in a burst queued
+   * thousands of them, and a stop waited seconds for them).
+   */
   compactNow(gte: Buffer, lt: Buffer): Promise<void> {
-    return this.db.compactRange(gte, lt);
+    const next = this.nextCompaction;
+    if (next) {
+      if (Buffer.compare(gte, next.gte) < 0) next.gte = gte;
+      if (Buffer.compare(lt, next.lt) > 0) next.lt = lt;
+      return next.done;
+    }
+    const queued = { gte, lt, done: Promise.resolve() };
+    queued.done = this.compacting.then(() => {
+      this.nextCompaction = undefined;
+      if (this.closing) return;
+      return this.db.compactRange(queued.gte, queued.lt);
+    });
+    this.nextCompaction = queued;
+    this.compacting = queued.done.catch(() => undefined);
+    return queued.done;
   }
 
   /**

@@ -1,6 +1,6 @@
 // The registry of queues, and everything that spans queues: fanout sets, flush_all, stats.
 import { type FsyncMode, type ServerQueueConfig, queueConfigFor } from './config.js';
-import { type QueueRef, type Reply, type SetCommand, serverError } from './protocol/command.js';
+import { type QueueRef, type Reply, type SetCommand, serverError, tooLarge } from './protocol/command.js';
 import { HeapTrimmer } from './memory.js';
 import { Cursor, type CursorState, decodeCursor } from './cursor.js';
 import { MemoryBudget, Queue } from './queue.js';
@@ -288,7 +288,7 @@ export class QueueManager {
     const size = cmd.record.length - RECORD_HEADER;
     const queues = cmd.queues.map((name) => this.queue(name));
     for (const queue of queues) {
-      if (size > queue.config.maxItemSize) return serverError('object too large for cache', 'too_large');
+      if (size > queue.config.maxItemSize) return tooLarge();
       if (!queue.config.discardOldWhenFull && queue.isFull()) return NOT_STORED;
     }
     // discard_old_when_full drops the oldest items, which may have to be read in first.

@@ -19,29 +19,10 @@ import { type Item } from './store/layout.js';
 import { VERSION } from './version.js';
 import { MAX_TIMER_MS } from './configFile.js';
 import { errorCode } from './store/store.js';
+import { needsWrite } from './writeRules.js';
 import { dumpStatsSlices, statsSlices } from './stats.js';
 import { type InputBudget } from './limits.js';
 import { type ConnectionGuard } from './security/guard.js';
-
-/** True when `command` changes what is stored (a queue `/open`, `/abort` or peek does not). */
-function needsWrite(command: Command): boolean {
-  switch (command.kind) {
-    case 'get':
-      return command.keys.some((k) => k.close || (k.cursor !== undefined ? !k.peek : !k.open && !k.peek && !k.abort));
-    case 'set':
-    case 'delete':
-    case 'flush':
-    case 'flush_all':
-    case 'flush_expired':
-    case 'flush_all_expired':
-    case 'confirm':
-      return true;
-    case 'status':
-      return command.value !== undefined;
-    default:
-      return false;
-  }
-}
 
 export interface SessionOptions {
   /** `full`: VALUE lines echo the whole requested key instead of the queue name. */

@@ -9,6 +9,7 @@
 import { Buffer } from 'node:buffer';
 import {
   RECORD_HEADROOM,
+  TOO_LARGE_TEXT,
   clientError,
   type Command,
   type ErrorCode,
@@ -120,7 +121,7 @@ const DEFAULT_ERROR_TEXT: Record<ErrorCode, string> = {
   denied: 'Access denied',
 };
 
-const TOO_LARGE_MESSAGE = 'object too large for cache';
+const TOO_LARGE_MESSAGE = TOO_LARGE_TEXT;
 /** SASL PLAIN carries a user name and a password: more than this is not a credential. */
 const MAX_SASL_BYTES = 1024;
 

@@ -134,6 +134,14 @@ export function unknownCommand(): ErrorReply {
   return { kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' };
 }
 
+/** The reply texts that more than one layer sends. */
+export const TOO_LARGE_TEXT = 'object too large for cache';
+
+/** SERVER_ERROR object too large for cache: a value over max_item_size. */
+export function tooLarge(): ErrorReply {
+  return serverError(TOO_LARGE_TEXT, 'too_large');
+}
+
 export function serverError(message: string, code: ErrorCode = 'server'): ErrorReply {
   return { kind: 'error', type: 'SERVER_ERROR', message, code };
 }

@@ -9,11 +9,12 @@ import {
   RECORD_HEADROOM,
   clientError,
   serverError,
+  tooLarge,
   unknownCommand,
 } from './command.js';
 import { copyBytes, latin1 } from './bytes.js';
 import { type ReplyWriter } from './output.js';
-import { getKeyList, parseDecimal, parseQueueRef, parseSignedDecimal, setKeyQueues } from './keys.js';
+import { BAD_NAME, getKeyList, parseDecimal, parseQueueRef, parseSignedDecimal, setKeyQueues } from './keys.js';
 
 export const MAX_LINE_BYTES = 8 * 1024;
 
@@ -151,7 +152,7 @@ export class TextFraming implements Framing {
       case 'flush_expired': {
         if (t.length !== 2) return invalid(badFormat());
         const ref = parseQueueRef(t[1]!);
-        if (typeof ref === 'string' || ref.cursor !== undefined) return invalid(clientError('bad queue name'));
+        if (typeof ref === 'string' || ref.cursor !== undefined) return invalid(clientError(BAD_NAME));
         return { kind: 'flush_expired', queue: ref.queue };
       }
       case 'flush_all_expired':
@@ -173,7 +174,7 @@ export class TextFraming implements Framing {
         const ref = parseQueueRef(t[1]!);
         const seconds = parseDecimal(t[2]!);
         const max = t.length === 4 ? parseDecimal(t[3]!) : undefined;
-        if (typeof ref === 'string' || ref.cursor !== undefined) return invalid(clientError('bad queue name'));
+        if (typeof ref === 'string' || ref.cursor !== undefined) return invalid(clientError(BAD_NAME));
         if (seconds === undefined || (t.length === 4 && max === undefined)) return invalid(badFormat());
         return max === undefined ? { kind: 'monitor', queue: ref.queue, seconds } : { kind: 'monitor', queue: ref.queue, seconds, max };
       }
@@ -181,7 +182,7 @@ export class TextFraming implements Framing {
         if (t.length !== 3) return invalid(badFormat());
         const ref = parseQueueRef(t[1]!);
         const count = parseDecimal(t[2]!);
-        if (typeof ref === 'string' || ref.cursor !== undefined) return invalid(clientError('bad queue name'));
+        if (typeof ref === 'string' || ref.cursor !== undefined) return invalid(clientError(BAD_NAME));
         if (count === undefined) return invalid(badFormat());
         return { kind: 'confirm', queue: ref.queue, count };
       }
@@ -205,7 +206,7 @@ export class TextFraming implements Framing {
     if (t.length < 5 || t.length > 6) return invalid(badFormat());
     const bytes = parseDecimal(t[4]!);
     if (bytes === undefined) return this.fail(badDataChunk());
-    if (bytes > this.options.maxItemSize) return this.skipBlock(bytes, serverError('object too large for cache', 'too_large'));
+    if (bytes > this.options.maxItemSize) return this.skipBlock(bytes, tooLarge());
     const flags = parseDecimal(t[2]!);
     const exptime = parseSignedDecimal(t[3]!);
     if (flags === undefined || flags > 0xffffffff || exptime === undefined) return this.skipBlock(bytes, badFormat());

@@ -2,6 +2,7 @@
 // server's own Store: opening a data directory offline (refusing one a running server holds),
 // writing whole queues in bounded batches with the key layout and records of layout.ts, and
 // opening a throw-away copy of a foreign LevelDB. (The export's snapshot: portableSnapshot.ts.)
+import { LEVEL_OPTIONS } from './level.js';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -42,13 +43,6 @@ const READ_ENTRIES = 1024;
  */
 export const FIRST_ID = 2 ** 32;
 const MAX_ID = Number.MAX_SAFE_INTEGER;
-/**
- * As the server opens its LevelDB (store.ts): LevelDB reads tables through mmap and mapped pages
- * count as resident memory, so few open tables of modest size keep a bulk load's memory flat
- * (with LevelDB's defaults a 1 M item restore peaked at 248 MB, growing with the data).
- */
-const DB_OPTIONS = { cacheSize: 512 * 1024, maxOpenFiles: 74, maxFileSize: 512 * 1024 };
-
 /** A message as the portability commands carry it: the fields of an item record. */
 export interface PortableItem {
   flags: number;
@@ -71,13 +65,9 @@ export async function openDataDir(dir: string, create: boolean, lockedHint = 'st
     const other = existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')) : [];
     if (!create || other.length > 0) throw new PortabilityError(`${dir} is not a Siberite data directory (no LevelDB there)`);
   }
-  const db = new ClassicLevel<Buffer, Buffer>(dir, {
-    keyEncoding: 'buffer',
-    valueEncoding: 'buffer',
-    createIfMissing: create,
-    writeBufferSize: 4 * 1024 * 1024,
-    ...DB_OPTIONS,
-  });
+  // As the server opens it (level.ts): few open tables of modest size keep a bulk load's memory
+  // flat (with LevelDB's defaults a 1 M item restore peaked at 248 MB, growing with the data).
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { ...LEVEL_OPTIONS, createIfMissing: create, writeBufferSize: 4 * 1024 * 1024 });
   try {
     await db.open();
   } catch (err) {
@@ -111,7 +101,7 @@ export async function openCopy(dir: string): Promise<{ db: RawDb; dispose: () =>
   };
   // The source's LOCK is left behind: the copy gets its own.
   cpSync(dir, copy, { recursive: true, filter: (src) => basename(src) !== 'LOCK' });
-  const db = new ClassicLevel<Buffer, Buffer>(copy, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: false, ...DB_OPTIONS });
+  const db = new ClassicLevel<Buffer, Buffer>(copy, { ...LEVEL_OPTIONS, createIfMissing: false });
   try {
     await db.open();
   } catch (err) {

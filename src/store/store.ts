@@ -394,13 +394,12 @@ export class Store {
   }
 
   private async apply(batches: Batch[]): Promise<void> {
-    const ops = batches.length === 1 ? batches[0]!.ops.slice() : mergeBatchOps(batches.map((b) => b.ops));
+    // The batches' own ops are written as they are (not copied): a failed write retries them.
+    const ops = batches.length === 1 ? batches[0]!.ops : mergeBatchOps(batches.map((b) => b.ops));
     const seq = Math.max(...batches.map((b) => b.seq));
-    // Tells start-up which log records LevelDB already holds.
-    if (seq > 0) ops.push({ type: 'put', key: WAL_SEQ_KEY, value: encodeSeq(seq) });
     const sync = this.options.syncAlways || batches.some((b) => b.sync);
     try {
-      await this.writeOps(ops, { sync });
+      await this.writeOps(ops, seq, { sync });
     } catch (err) {
       // Kept, in order, for the retry (after a reopen): nothing after them runs before.
       this.queue.unshift(...batches);
@@ -424,12 +423,14 @@ export class Store {
    * 2.0–2.9 µs for `batch([...])`, whose native side reads three properties of every op object
    * and copies each key and value twice (measured with 200-op batches of 100 B values).
    */
-  private writeOps(ops: BatchOp[], options: { sync: boolean }): Promise<void> {
+  private writeOps(ops: readonly BatchOp[], seq: number, options: { sync: boolean }): Promise<void> {
     const batch = this.db.batch();
     for (const op of ops) {
       if (op.type === 'put') batch.put(op.key, op.value);
       else batch.del(op.key);
     }
+    // Tells start-up which log records LevelDB already holds.
+    if (seq > 0) batch.put(WAL_SEQ_KEY, encodeSeq(seq));
     return batch.write(options);
   }
 

@@ -145,7 +145,13 @@ async function main(opts: Options): Promise<number> {
     await new Promise((r) => setTimeout(r, 1000));
     const idle = await pinger.stop();
     table.row(['(no admin request)', '-', '-', '-', ms(median(idle)), ms(idle[idle.length - 1]!)]);
-    for (const path of ['/metrics', '/stats.json', '/api/queues?sort=items&limit=50', `/api/queues?sort=name&offset=${Math.min(10_000, Math.max(0, opts.queues - 50))}`, '/api/overview']) {
+    for (const path of [
+      '/metrics',
+      '/stats.json',
+      '/api/queues?sort=items&limit=50',
+      `/api/queues?sort=name&offset=${Math.min(10_000, Math.max(0, opts.queues - 50))}`,
+      '/api/overview',
+    ]) {
       const times: number[] = [];
       let bytes = 0;
       pinger.start();
@@ -156,7 +162,14 @@ async function main(opts: Options): Promise<number> {
       }
       const pings = await pinger.stop();
       times.sort((a, b) => a - b);
-      table.row([path.length > 34 ? `${path.slice(0, 31)}...` : path, formatInt(bytes), ms(median(times)), ms(times[times.length - 1]!), ms(median(pings)), ms(pings[pings.length - 1]!)]);
+      table.row([
+        path.length > 34 ? `${path.slice(0, 31)}...` : path,
+        formatInt(bytes),
+        ms(median(times)),
+        ms(times[times.length - 1]!),
+        ms(median(pings)),
+        ms(pings[pings.length - 1]!),
+      ]);
     }
     socket.destroy();
     return 0;

@@ -51,7 +51,18 @@ interface Options {
 }
 
 function parse(argv: string[]): Options | null {
-  const a = new Args(argv, ['servers', 'phases', 'producers', 'consumers', 'concurrency', 'value-size', 'seconds', 'warmup', 'label', 'json']);
+  const a = new Args(argv, [
+    'servers',
+    'phases',
+    'producers',
+    'consumers',
+    'concurrency',
+    'value-size',
+    'seconds',
+    'warmup',
+    'label',
+    'json',
+  ]);
   if (a.help) return null;
   const sizes = a
     .str('servers', '1,3')
@@ -195,7 +206,15 @@ async function main(o: Options): Promise<number> {
           const r = { servers: n, ...(await runPhase(addresses, phase, o)) };
           rows.push(r);
           const l = r.latency;
-          table.row([String(n), phase, formatInt(r.messagesPerSec), formatMicros(l.p50Us), formatMicros(l.p99Us), formatMicros(l.maxUs), String(r.errors)]);
+          table.row([
+            String(n),
+            phase,
+            formatInt(r.messagesPerSec),
+            formatMicros(l.p50Us),
+            formatMicros(l.p99Us),
+            formatMicros(l.maxUs),
+            String(r.errors),
+          ]);
         }
       } finally {
         await cluster.stop();

@@ -51,7 +51,8 @@ function parseArgs(argv: string[]): Options | null {
   if (a.help) return null;
   const name = (opt: string, def: string): string => {
     const v = a.str(opt, def);
-    if (!NAME.test(v) || /[/.+]/.test(v)) throw new UsageError(`--${opt} must be a queue name (printable ASCII, no "/", "." or "+"), got ${JSON.stringify(v)}`);
+    if (!NAME.test(v) || /[/.+]/.test(v))
+      throw new UsageError(`--${opt} must be a queue name (printable ASCII, no "/", "." or "+"), got ${JSON.stringify(v)}`);
     return v;
   };
   return {

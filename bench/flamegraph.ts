@@ -56,7 +56,8 @@ async function main(o: Options): Promise<number> {
     root = foldProfile(profile);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = err instanceof ProfileError ? err.message : e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+    const why =
+      err instanceof ProfileError ? err.message : e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
     process.stderr.write(`${TOOL}: ${o.input}: ${why}\n`);
     return 2;
   }

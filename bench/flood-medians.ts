@@ -86,7 +86,13 @@ async function main(): Promise<number> {
     }
     writeResults(
       defaultResultsPath('flood', label),
-      { tool: 'flood', label, startedAt: new Date(first.startedAt), options: { ...first.options, rounds: levels.values().next().value?.length }, failure: null },
+      {
+        tool: 'flood',
+        label,
+        startedAt: new Date(first.startedAt),
+        options: { ...first.options, rounds: levels.values().next().value?.length },
+        failure: null,
+      },
       { results: medians },
     );
   }

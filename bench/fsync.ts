@@ -55,7 +55,11 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options | null {
-  const a = new Args(argv, ['cli', 'dir', 'connections', 'queues', 'value-size', 'seconds', 'warmup', 'timeout', 'host', 'label', 'json'], ['allow-tmpfs']);
+  const a = new Args(
+    argv,
+    ['cli', 'dir', 'connections', 'queues', 'value-size', 'seconds', 'warmup', 'timeout', 'host', 'label', 'json'],
+    ['allow-tmpfs'],
+  );
   if (a.help) return null;
   const label = a.label('siberite');
   const cli = resolvePath(a.str('cli', 'dist/src/cli.js'));
@@ -156,7 +160,8 @@ async function main(opts: Options): Promise<number> {
     } finally {
       if (server !== null) {
         const stop = await server.stop(30_000);
-        if (stop.code !== 0 && failure === null) process.stderr.write(`${TOOL}: server (fsync ${fsync}) exited with ${stop.signal ?? stop.code}\n`);
+        if (stop.code !== 0 && failure === null)
+          process.stderr.write(`${TOOL}: server (fsync ${fsync}) exited with ${stop.signal ?? stop.code}\n`);
       }
       scratch.remove();
     }
@@ -174,7 +179,9 @@ async function main(opts: Options): Promise<number> {
       const pct = round((100 * a.opsPerSec) / n.opsPerSec);
       ratios.push({ connections: a.connections, neverOpsPerSec: n.opsPerSec, alwaysOpsPerSec: a.opsPerSec, pct });
       const target = a.connections === 100 ? `  (design target >= ${TARGET_PCT} %: ${pct >= TARGET_PCT ? 'PASS' : 'FAIL'})` : '';
-      process.stdout.write(`always / never at ${a.connections} connection${a.connections === 1 ? '' : 's'}: ${formatInt(a.opsPerSec)} / ${formatInt(n.opsPerSec)} = ${pct.toFixed(1)} %${target}\n`);
+      process.stdout.write(
+        `always / never at ${a.connections} connection${a.connections === 1 ? '' : 's'}: ${formatInt(a.opsPerSec)} / ${formatInt(n.opsPerSec)} = ${pct.toFixed(1)} %${target}\n`,
+      );
     }
   }
 

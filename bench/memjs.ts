@@ -118,7 +118,10 @@ async function main(opts: Options, host: string): Promise<number> {
     opts.pid !== null,
   );
   table.header();
-  table.row({ label: opts.label, opsPerSec, latencyUs: { all: summary }, errors, warmupErrors: 0, rssMB }, [String(opts.connections), String(opts.window)]);
+  table.row({ label: opts.label, opsPerSec, latencyUs: { all: summary }, errors, warmupErrors: 0, rssMB }, [
+    String(opts.connections),
+    String(opts.window),
+  ]);
   writeResults(
     opts.json,
     { tool: TOOL, label: opts.label, host, port: opts.port, startedAt, failure: null, options: { ...opts } },

@@ -89,7 +89,27 @@ interface Options {
 function parseOptions(argv: string[]): Options | null {
   const a = new Args(
     argv,
-    ['host', 'port', 'pid', 'label', 'items', 'value-size', 'queues', 'queue', 'checkpoints', 'connections', 'seconds', 'warmup', 'first-warmup', 'timeout', 'fill-connections', 'window', 'mode', 'time-limit', 'json'],
+    [
+      'host',
+      'port',
+      'pid',
+      'label',
+      'items',
+      'value-size',
+      'queues',
+      'queue',
+      'checkpoints',
+      'connections',
+      'seconds',
+      'warmup',
+      'first-warmup',
+      'timeout',
+      'fill-connections',
+      'window',
+      'mode',
+      'time-limit',
+      'json',
+    ],
     ['keep'],
   );
   if (a.help) return null;
@@ -161,7 +181,8 @@ async function main(opts: Options): Promise<number> {
   const host = await resolveLoopbackHost(opts.host).catch((err: Error) => {
     throw new UsageError(err.message);
   });
-  if (opts.pid !== null && readRssBytes(opts.pid) === null) throw new UsageError(`cannot read VmRSS from /proc/${opts.pid}/status (no such process?)`);
+  if (opts.pid !== null && readRssBytes(opts.pid) === null)
+    throw new UsageError(`cannot read VmRSS from /proc/${opts.pid}/status (no such process?)`);
 
   let version: string;
   let siberite: boolean;
@@ -202,7 +223,13 @@ async function main(opts: Options): Promise<number> {
     { title: 'p99 us', width: 7 },
     { title: 'p999 us', width: 8 },
     { title: 'errors', width: 6 },
-    ...(withRss ? [{ title: 'RSS MB', width: 7 }, { title: 'srv CPU %', width: 9 }, { title: 'CPU us/op', width: 9 }] : []),
+    ...(withRss
+      ? [
+          { title: 'RSS MB', width: 7 },
+          { title: 'srv CPU %', width: 9 },
+          { title: 'CPU us/op', width: 9 },
+        ]
+      : []),
     { title: 'fill/drain ops/s', width: 16 },
   ]);
   table.header();
@@ -217,13 +244,17 @@ async function main(opts: Options): Promise<number> {
     opts.window,
   );
   // keys mode: request i of a run addresses key <queue>:<base + i>
-  const keySets = (base: number): BatchSource => (start, n) => {
-    const parts: Buffer[] = [];
-    for (let k = 0; k < n; k++) parts.push(buildSet(`${opts.queue}:${base + start + k}`, payload));
-    return Buffer.concat(parts);
-  };
-  const keyDeletes = (base: number): BatchSource => (start, n) =>
-    Buffer.from(Array.from({ length: n }, (_, k) => `delete ${opts.queue}:${base + start + k}\r\n`).join(''), 'latin1');
+  const keySets =
+    (base: number): BatchSource =>
+    (start, n) => {
+      const parts: Buffer[] = [];
+      for (let k = 0; k < n; k++) parts.push(buildSet(`${opts.queue}:${base + start + k}`, payload));
+      return Buffer.concat(parts);
+    };
+  const keyDeletes =
+    (base: number): BatchSource =>
+    (start, n) =>
+      Buffer.from(Array.from({ length: n }, (_, k) => `delete ${opts.queue}:${base + start + k}\r\n`).join(''), 'latin1');
 
   const rows: Checkpoint[] = [];
   let failure: string | null = null;
@@ -250,7 +281,8 @@ async function main(opts: Options): Promise<number> {
       if (to <= have) return null;
       const n = to - have;
       const r = await p.run(n, mode === 'queue' ? queueSets : keySets(nominal), deadline);
-      if (r.counts.stored !== n) throw new Error(`fill: ${n - r.counts.stored} of ${n} sets not STORED (first other reply: ${r.counts.firstOther ?? '-'})`);
+      if (r.counts.stored !== n)
+        throw new Error(`fill: ${n - r.counts.stored} of ${n} sets not STORED (first other reply: ${r.counts.firstOther ?? '-'})`);
       if (mode === 'keys') nominal += n;
       return r;
     };
@@ -260,7 +292,8 @@ async function main(opts: Options): Promise<number> {
         if (to >= nominal) return null;
         const n = nominal - to;
         const r = await p.run(n, keyDeletes(to), deadline);
-        if (r.counts.deleted + r.counts.notFound !== n) throw new Error(`drain: ${r.counts.other} deletes failed (first: ${r.counts.firstOther ?? '-'})`);
+        if (r.counts.deleted + r.counts.notFound !== n)
+          throw new Error(`drain: ${r.counts.other} deletes failed (first: ${r.counts.firstOther ?? '-'})`);
         nominal = to;
         return r;
       }
@@ -272,7 +305,15 @@ async function main(opts: Options): Promise<number> {
         if (have <= to) break;
         const r = await p.run(have - to, queueGets, deadline);
         if (r.counts.other > 0) throw new Error(`drain: ${r.counts.other} gets failed (first: ${r.counts.firstOther ?? '-'})`);
-        total = total === null ? r : { ...r, requests: total.requests + r.requests, ms: total.ms + r.ms, opsPerSec: ((total.requests + r.requests) * 1000) / (total.ms + r.ms) };
+        total =
+          total === null
+            ? r
+            : {
+                ...r,
+                requests: total.requests + r.requests,
+                ms: total.ms + r.ms,
+                opsPerSec: ((total.requests + r.requests) * 1000) / (total.ms + r.ms),
+              };
       }
       return total;
     };
@@ -370,7 +411,8 @@ async function main(opts: Options): Promise<number> {
   const top = fills.length > 0 && fills.at(-1)!.target === opts.checkpoints.at(-1) ? fills.at(-1)! : null;
   const emptyAfter = drains.find((r) => r.target === 0) ?? null;
   const worst = rows.length > 0 ? rows.reduce((w, r) => (r.opsPerSec < w.opsPerSec ? r : w)) : null;
-  const pct = (a: Checkpoint | null, b: Checkpoint | null): number | null => (a && b && b.opsPerSec > 0 ? round((100 * a.opsPerSec) / b.opsPerSec) : null);
+  const pct = (a: Checkpoint | null, b: Checkpoint | null): number | null =>
+    a && b && b.opsPerSec > 0 ? round((100 * a.opsPerSec) / b.opsPerSec) : null;
   // Server CPU per operation (µs, all its threads): steadier than ops/s on a shared host.
   const cpuUsPerOp = (r: Checkpoint | null): number | null =>
     r && r.mix.serverCpuPercent !== null && r.opsPerSec > 0 ? round((r.mix.serverCpuPercent * 1e4) / r.opsPerSec, 1) : null;
@@ -409,7 +451,9 @@ async function main(opts: Options): Promise<number> {
     process.stdout.write(`empty after the drain / empty at the start: ${summary.emptyAfterDrainVsEmptyPct.toFixed(1)} %\n`);
   }
   if (worst !== null && summary.worstVsEmptyPct !== null) {
-    process.stdout.write(`slowest checkpoint: ${worst.phase} at ${formatInt(worst.backlog)} = ${summary.worstVsEmptyPct.toFixed(1)} % of empty\n`);
+    process.stdout.write(
+      `slowest checkpoint: ${worst.phase} at ${formatInt(worst.backlog)} = ${summary.worstVsEmptyPct.toFixed(1)} % of empty\n`,
+    );
   }
   if (withRss) process.stdout.write(`server RSS MB: before ${rssBefore?.toFixed(1) ?? '-'}, peak sampled (250 ms) ${rssPeak.toFixed(1)}\n`);
 

@@ -56,7 +56,21 @@ interface Options extends LoadOptions {
 }
 
 function parseArgs(argv: string[]): Options | null {
-  const a = new Args(argv, ['host', 'port', 'protocol', 'connections', 'window', 'queues', 'value-size', 'seconds', 'warmup', 'timeout', 'label', 'pid', 'json']);
+  const a = new Args(argv, [
+    'host',
+    'port',
+    'protocol',
+    'connections',
+    'window',
+    'queues',
+    'value-size',
+    'seconds',
+    'warmup',
+    'timeout',
+    'label',
+    'pid',
+    'json',
+  ]);
   if (a.help) return null;
 
   const protocol = a.str('protocol', 'binary');

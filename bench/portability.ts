@@ -120,7 +120,9 @@ async function main(): Promise<void> {
     rows.push(['restore (JSONL → LevelDB)', res, valueMB]);
 
     const backupMB = statSync(backup).size / 1e6;
-    console.log(`\n${ITEMS.toLocaleString('en-US')} items × ${SIZE} B (${valueMB.toFixed(0)} MB of values); backup file ${backupMB.toFixed(0)} MB\n`);
+    console.log(
+      `\n${ITEMS.toLocaleString('en-US')} items × ${SIZE} B (${valueMB.toFixed(0)} MB of values); backup file ${backupMB.toFixed(0)} MB\n`,
+    );
     console.log('| step | wall s | CPU s | items/s (wall) | MB/s (wall) | items/s per CPU s | peak RSS MB |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     const n = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -130,7 +132,9 @@ async function main(): Promise<void> {
           `${n(ITEMS / r.cpuSeconds)} | ${r.peakRssMB.toFixed(0)} |`,
       );
     }
-    console.log(`\n(each step is its own process, node start-up included; MB/s counts value bytes; load average ${loadavg()[0]!.toFixed(1)})`);
+    console.log(
+      `\n(each step is its own process, node start-up included; MB/s counts value bytes; load average ${loadavg()[0]!.toFixed(1)})`,
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

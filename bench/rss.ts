@@ -70,14 +70,28 @@ function parseScenarios(list: string): Scenario[] {
     if (!m) throw new UsageError(`--scenarios: bad entry ${JSON.stringify(s)} (want <items>x<bytes>, e.g. 1000000x1024)`);
     const items = Number(m[1]!.replace(/_/g, ''));
     const valueSize = Number(m[2]);
-    if (items < 1 || items > 1_000_000_000 || valueSize > 1024 * 1024) throw new UsageError(`--scenarios: ${JSON.stringify(s)} out of range`);
+    if (items < 1 || items > 1_000_000_000 || valueSize > 1024 * 1024)
+      throw new UsageError(`--scenarios: ${JSON.stringify(s)} out of range`);
     return { items, valueSize };
   });
 }
 
 function parseOptions(argv: string[]): Options | null {
   const a = new Args(argv, [
-    'host', 'port', 'pid', 'label', 'scenarios', 'items', 'value-size', 'sample-every', 'connections', 'window', 'settle', 'queue', 'time-limit', 'json',
+    'host',
+    'port',
+    'pid',
+    'label',
+    'scenarios',
+    'items',
+    'value-size',
+    'sample-every',
+    'connections',
+    'window',
+    'settle',
+    'queue',
+    'time-limit',
+    'json',
   ]);
   if (a.help) return null;
   const label = a.label('siberite');
@@ -162,7 +176,9 @@ async function main(opts: Options): Promise<number> {
     return 1;
   }
   if (!ident.siberite) {
-    process.stderr.write(`${TOOL}: ${host}:${opts.port} is not siberite (version ${ident.version}); this bench needs a queue server (see bench/README.md)\n`);
+    process.stderr.write(
+      `${TOOL}: ${host}:${opts.port} is not siberite (version ${ident.version}); this bench needs a queue server (see bench/README.md)\n`,
+    );
     return 2;
   }
 
@@ -253,20 +269,27 @@ async function main(opts: Options): Promise<number> {
       while (backlog < sc.items) {
         const n = Math.min(every, sc.items - backlog);
         const r = await pool.run(n, setSource, deadline);
-        if (r.counts.stored !== n) throw new Error(`${name} fill: ${n - r.counts.stored} of ${n} sets not STORED (first other reply: ${r.counts.firstOther ?? '-'})`);
+        if (r.counts.stored !== n)
+          throw new Error(
+            `${name} fill: ${n - r.counts.stored} of ${n} sets not STORED (first other reply: ${r.counts.firstOther ?? '-'})`,
+          );
         backlog += n;
         await sample('fill', backlog, r.opsPerSec);
       }
       res.fillSeconds = round((performance.now() - t0) / 1000, 2);
       const st = await serverStats(host, opts.port);
       const items = Number(st.get(`queue_${opts.queue}_items`) ?? NaN);
-      if (items !== sc.items) process.stderr.write(`${TOOL}: warning: server reports ${items} items in ${opts.queue}, expected ${sc.items}\n`);
+      if (items !== sc.items)
+        process.stderr.write(`${TOOL}: warning: server reports ${items} items in ${opts.queue}, expected ${sc.items}\n`);
 
       t0 = performance.now();
       while (backlog > 0) {
         const n = Math.min(every, backlog);
         const r = await pool.run(n, getSource, deadline);
-        if (r.counts.values !== n) throw new Error(`${name} drain: ${n - r.counts.values} of ${n} gets found nothing (first other reply: ${r.counts.firstOther ?? 'END'})`);
+        if (r.counts.values !== n)
+          throw new Error(
+            `${name} drain: ${n - r.counts.values} of ${n} gets found nothing (first other reply: ${r.counts.firstOther ?? 'END'})`,
+          );
         backlog -= n;
         await sample('drain', backlog, r.opsPerSec);
       }
@@ -344,9 +367,7 @@ async function main(opts: Options): Promise<number> {
       f(r.summary.peakMB),
       r.fillSeconds === null ? '-' : r.fillSeconds.toFixed(1),
       r.drainSeconds === null ? '-' : r.drainSeconds.toFixed(1),
-      measured === null
-        ? '-'
-        : `${measuredName} ${measured.toFixed(1)}: ${r.summary.pass ? 'PASS' : 'FAIL'}`,
+      measured === null ? '-' : `${measuredName} ${measured.toFixed(1)}: ${r.summary.pass ? 'PASS' : 'FAIL'}`,
     ]);
   }
 

@@ -76,7 +76,24 @@ interface Options {
 function parseOptions(argv: string[]): Options | null {
   const a = new Args(
     argv,
-    ['cli', 'data', 'items', 'value-size', 'queue', 'runs', 'poll-ms', 'timeout', 'host', 'port', 'fsync', 'connections', 'window', 'fill-time-limit', 'label', 'json'],
+    [
+      'cli',
+      'data',
+      'items',
+      'value-size',
+      'queue',
+      'runs',
+      'poll-ms',
+      'timeout',
+      'host',
+      'port',
+      'fsync',
+      'connections',
+      'window',
+      'fill-time-limit',
+      'label',
+      'json',
+    ],
     ['reuse', 'keep', 'no-baseline'],
   );
   if (a.help) return null;
@@ -162,7 +179,8 @@ async function main(opts: Options): Promise<number> {
   } else {
     dataDir = opts.data;
     const nonEmpty = existsSync(dataDir) && readdirSync(dataDir).length > 0;
-    if (nonEmpty && !opts.reuse) throw new UsageError(`${dataDir} is not empty: pass --reuse to measure it as it is, or give an empty or new directory`);
+    if (nonEmpty && !opts.reuse)
+      throw new UsageError(`${dataDir} is not empty: pass --reuse to measure it as it is, or give an empty or new directory`);
     if (nonEmpty) fill = false;
   }
 
@@ -178,7 +196,9 @@ async function main(opts: Options): Promise<number> {
   let server: ServerProcess | null = null;
   try {
     if (fill && opts.items > 0) {
-      process.stdout.write(`fill: ${formatInt(opts.items)} x ${opts.valueSize} B into "${opts.queue}" (${opts.connections} connections x ${opts.window} pipelined)\n`);
+      process.stdout.write(
+        `fill: ${formatInt(opts.items)} x ${opts.valueSize} B into "${opts.queue}" (${opts.connections} connections x ${opts.window} pipelined)\n`,
+      );
       server = ServerProcess.spawn({ ...spawnOpts, fsync: opts.fsync });
       await server.waitReady(opts.timeoutMs);
       const pool = await PipelinePool.open(host, port, opts.connections, opts.window);
@@ -191,10 +211,13 @@ async function main(opts: Options): Promise<number> {
         while (done < opts.items) {
           const n = Math.min(step, opts.items - done);
           const r = await pool.run(n, source, deadline);
-          if (r.counts.stored !== n) throw new Error(`fill: ${n - r.counts.stored} of ${n} sets not STORED (first other reply: ${r.counts.firstOther ?? '-'})`);
+          if (r.counts.stored !== n)
+            throw new Error(`fill: ${n - r.counts.stored} of ${n} sets not STORED (first other reply: ${r.counts.firstOther ?? '-'})`);
           done += n;
           const s = (performance.now() - t0) / 1000;
-          process.stdout.write(`  ${formatInt(done).padStart(13)} items  ${s.toFixed(1).padStart(7)} s  ${formatInt(r.opsPerSec).padStart(9)} sets/s\n`);
+          process.stdout.write(
+            `  ${formatInt(done).padStart(13)} items  ${s.toFixed(1).padStart(7)} s  ${formatInt(r.opsPerSec).padStart(9)} sets/s\n`,
+          );
         }
       } finally {
         pool.close();
@@ -203,8 +226,17 @@ async function main(opts: Options): Promise<number> {
       const st = await serverStats(host, port);
       const stop = await server.stop();
       server = null;
-      fillInfo = { items: opts.items, seconds: round(fillS, 2), setsPerSec: Math.round(opts.items / fillS), serverItems: Number(st.get(`queue_${opts.queue}_items`)), stopMs: Math.round(stop.ms), stopExit: describeExit(stop) };
-      process.stdout.write(`fill done in ${fillS.toFixed(1)} s (${formatInt(opts.items / fillS)} sets/s); SIGTERM stop took ${Math.round(stop.ms)} ms (${describeExit(stop)})\n`);
+      fillInfo = {
+        items: opts.items,
+        seconds: round(fillS, 2),
+        setsPerSec: Math.round(opts.items / fillS),
+        serverItems: Number(st.get(`queue_${opts.queue}_items`)),
+        stopMs: Math.round(stop.ms),
+        stopExit: describeExit(stop),
+      };
+      process.stdout.write(
+        `fill done in ${fillS.toFixed(1)} s (${formatInt(opts.items / fillS)} sets/s); SIGTERM stop took ${Math.round(stop.ms)} ms (${describeExit(stop)})\n`,
+      );
     } else if (!fill) {
       process.stdout.write('fill: skipped (--reuse)\n');
     }
@@ -303,9 +335,27 @@ async function main(opts: Options): Promise<number> {
       label: opts.label,
       startedAt,
       failure,
-      options: { cli: opts.cli, dataDir, temporary, reuse: !fill, items: opts.items, valueSize: opts.valueSize, queue: opts.queue, runs: opts.runs, pollMs: opts.pollMs, host, port },
+      options: {
+        cli: opts.cli,
+        dataDir,
+        temporary,
+        reuse: !fill,
+        items: opts.items,
+        valueSize: opts.valueSize,
+        queue: opts.queue,
+        runs: opts.runs,
+        pollMs: opts.pollMs,
+        host,
+        port,
+      },
     },
-    { fill: fillInfo, dataDir: dataSize === null ? null : { mb: round(bytesToMB(dataSize.bytes)), files: dataSize.files }, summary, baseline, runs },
+    {
+      fill: fillInfo,
+      dataDir: dataSize === null ? null : { mb: round(bytesToMB(dataSize.bytes)), files: dataSize.files },
+      summary,
+      baseline,
+      runs,
+    },
   );
   process.stdout.write(`\nresults written to ${opts.json}\n`);
   if (temporary && !opts.keep) rmSync(dataDir, { recursive: true, force: true });

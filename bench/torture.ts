@@ -21,7 +21,9 @@ interface Running {
 }
 
 function startServer(dataDir: string, fsync: string): Promise<Running> {
-  const proc = spawn(process.execPath, [CLI, '-listen', '127.0.0.1:0', '-data', dataDir, '-fsync', fsync], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, '-listen', '127.0.0.1:0', '-data', dataDir, '-fsync', fsync], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<void>((res) => proc.once('exit', () => res()));
   let output = '';
   return new Promise((res, rej) => {
@@ -108,7 +110,9 @@ runMain('torture', 'torture [--rounds N] [--workers N] [--fsync never|always|<ms
     ['held open and lost (must be 0)', sum((r) => r.openLost.length)],
     ['served twice (must be 0)', sum((r) => r.duplicates.length)],
   ] as const;
-  process.stdout.write(`\ntorture: -fsync ${fsync}, ${workers} workers, ${((Date.now() - started) / 1000).toFixed(0)} s\n\n| | |\n|---|---|\n`);
+  process.stdout.write(
+    `\ntorture: -fsync ${fsync}, ${workers} workers, ${((Date.now() - started) / 1000).toFixed(0)} s\n\n| | |\n|---|---|\n`,
+  );
   for (const [k, v] of table) process.stdout.write(`| ${k} | ${v} |\n`);
   return sum((r) => r.lost.length + r.resurrected.length + r.openLost.length + r.duplicates.length) === 0 ? 0 : 1;
 });

@@ -7,7 +7,14 @@ import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs
 import { pino } from 'pino';
 import yargs from 'yargs';
 import { DEFAULT_METRICS_MAX_QUEUES } from './admin/server.js';
-import { type AdminConfig, DEFAULT_MAX_ITEM_SIZE, type FsyncMode, defaultServerQueueConfig, parseListen, type ServerQueueConfig } from './config.js';
+import {
+  type AdminConfig,
+  DEFAULT_MAX_ITEM_SIZE,
+  type FsyncMode,
+  defaultServerQueueConfig,
+  parseListen,
+  type ServerQueueConfig,
+} from './config.js';
 import { MAX_TIMER_MS, loadConfigFile, parseDuration } from './configFile.js';
 import { canTrimHeap, limitHeapGrowth } from './memory.js';
 import { SiberiteServer } from './server.js';
@@ -25,7 +32,8 @@ function fail(message: string): never {
 
 /** `-admin host:port` (same forms as -listen) and `-metrics-max-queues N`. */
 export function parseAdmin(value: string, maxQueues: number): AdminConfig {
-  if (!Number.isInteger(maxQueues) || maxQueues < 0 || maxQueues > 100_000) throw new Error(`bad -metrics-max-queues "${maxQueues}" (want an integer from 0 to 100000)`);
+  if (!Number.isInteger(maxQueues) || maxQueues < 0 || maxQueues > 100_000)
+    throw new Error(`bad -metrics-max-queues "${maxQueues}" (want an integer from 0 to 100000)`);
   try {
     return { ...parseListen(value), metricsMaxQueues: maxQueues };
   } catch {
@@ -51,14 +59,33 @@ async function main(): Promise<void> {
     .option('config', { type: 'string', describe: 'JSON configuration file (queue options)' })
     .option('fsync', { type: 'string', default: 'never', describe: 'never | always | <ms>' })
     .option('log-level', { type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] })
-    .option('value-key', { type: 'string', default: 'queue', choices: ['queue', 'full'], describe: 'VALUE lines name the queue, or echo the full key' })
+    .option('value-key', {
+      type: 'string',
+      default: 'queue',
+      choices: ['queue', 'full'],
+      describe: 'VALUE lines name the queue, or echo the full key',
+    })
     .option('allow-shutdown', { type: 'boolean', default: false, describe: 'accept the shutdown command' })
-    .option('max-connections', { type: 'number', describe: 'refuse connections beyond this (default: the descriptor limit less the store\'s share)' })
+    .option('max-connections', {
+      type: 'number',
+      describe: "refuse connections beyond this (default: the descriptor limit less the store's share)",
+    })
     .option('idle-timeout', { type: 'string', default: '0', describe: 'close connections idle this long (e.g. 300s); 0 = never' })
-    .option('max-input-bytes', { type: 'number', default: MAX_INPUT_BYTES, describe: 'bytes of values still arriving over all connections; a connection past it is refused' })
+    .option('max-input-bytes', {
+      type: 'number',
+      default: MAX_INPUT_BYTES,
+      describe: 'bytes of values still arriving over all connections; a connection past it is refused',
+    })
     .option('admin', { type: 'string', describe: 'admin HTTP server (metrics, probes, dashboard) on host:port; off unless given' })
-    .option('admin-token-file', { type: 'string', describe: 'file holding the bearer token the admin port requires off loopback (mode 600)' })
-    .option('metrics-max-queues', { type: 'number', default: DEFAULT_METRICS_MAX_QUEUES, describe: 'per-queue metric series: the deepest N, the rest as queue="_other"' })
+    .option('admin-token-file', {
+      type: 'string',
+      describe: 'file holding the bearer token the admin port requires off loopback (mode 600)',
+    })
+    .option('metrics-max-queues', {
+      type: 'number',
+      default: DEFAULT_METRICS_MAX_QUEUES,
+      describe: 'per-queue metric series: the deepest N, the rest as queue="_other"',
+    })
     .option('version', { type: 'boolean', describe: 'print the version and exit' })
     .options(securityFlags)
     .strict()
@@ -84,7 +111,8 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
   const maxConnections = argv['max-connections'];
-  if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections > 0)) fail('-max-connections must be a whole number > 0');
+  if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections > 0))
+    fail('-max-connections must be a whole number > 0');
   const maxInputBytes = argv['max-input-bytes'];
   if (!(Number.isInteger(maxInputBytes) && maxInputBytes > 0)) fail('-max-input-bytes must be a whole number > 0');
   const fileLimit = raiseFileLimit();
@@ -167,7 +195,9 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof LogDamageError) {
       log.fatal({ file: err.file, offset: err.offset, reason: err.reason }, 'write-ahead log damaged');
-      fail(`cannot start: ${err.message}. Nothing was changed. Copy the data directory aside, then run \`siberite repair -data ${dataDir}\` to keep every valid record (it reports what it skips); see docs/durability.md`);
+      fail(
+        `cannot start: ${err.message}. Nothing was changed. Copy the data directory aside, then run \`siberite repair -data ${dataDir}\` to keep every valid record (it reports what it skips); see docs/durability.md`,
+      );
     }
     const e = err as Error & { code?: string; cause?: Error };
     const reason = e.code === 'LEVEL_DATABASE_NOT_OPEN' && e.cause ? e.cause.message : e.message;
@@ -186,8 +216,23 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => void reload());
-  log.info({ listen: `${addr.address}:${addr.port}`, admin: adminAddr && `${adminAddr.address}:${adminAddr.port}`, ...(tlsAddr && { tls: `${tlsAddr.address}:${tlsAddr.port}` }), auth: securitySetup.security?.authEnabled ?? false, data: dataDir, queues: server.manager.queues.size, recovered: server.manager.store.recovered, heapTrim: canTrimHeap, fsync, maxConnections: maxConnections ?? defaultMaxConnections(fileLimit), fileLimit: fileLimit?.soft, version: VERSION }, 'siberite listening');
-
+  log.info(
+    {
+      listen: `${addr.address}:${addr.port}`,
+      admin: adminAddr && `${adminAddr.address}:${adminAddr.port}`,
+      ...(tlsAddr && { tls: `${tlsAddr.address}:${tlsAddr.port}` }),
+      auth: securitySetup.security?.authEnabled ?? false,
+      data: dataDir,
+      queues: server.manager.queues.size,
+      recovered: server.manager.store.recovered,
+      heapTrim: canTrimHeap,
+      fsync,
+      maxConnections: maxConnections ?? defaultMaxConnections(fileLimit),
+      fileLimit: fileLimit?.soft,
+      version: VERSION,
+    },
+    'siberite listening',
+  );
 }
 
 /** Bytes of values arriving at once, over all connections (at least two of the largest item). */

@@ -85,7 +85,11 @@ function fail(where: string, message: string): never {
 
 /** A bytes count as people write it: `1 GiB`, `64 KiB`, `100 B`. */
 function sizeText(bytes: number): string {
-  for (const [unit, n] of [['GiB', GIB], ['MiB', MIB], ['KiB', KIB]] as const) {
+  for (const [unit, n] of [
+    ['GiB', GIB],
+    ['MiB', MIB],
+    ['KiB', KIB],
+  ] as const) {
     if (bytes >= n && bytes % n === 0) return `${bytes / n} ${unit}`;
   }
   return `${bytes} B`;
@@ -184,7 +188,8 @@ type Parser = (value: unknown, where: string) => unknown;
 
 const count: Parser = (value, where) => {
   if (value === null) return Infinity;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) fail(where, `must be an integer ≥ 1 or null (got ${shown(value)})`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+    fail(where, `must be an integer ≥ 1 or null (got ${shown(value)})`);
   return value;
 };
 
@@ -229,7 +234,8 @@ const OPTIONS: Readonly<Record<string, { key: keyof QueueConfig; parse: Parser }
   max_open_transactions: {
     key: 'maxOpenTransactions',
     parse: (value, where) => {
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) fail(where, `must be an integer ≥ 1 (got ${shown(value)})`);
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
+        fail(where, `must be an integer ≥ 1 (got ${shown(value)})`);
       return value;
     },
   },

@@ -56,7 +56,9 @@ export function flagValue(args: readonly string[], name: string): string | undef
 /** The siberite command line of PID 1 (the container's server), or [] when PID 1 is something else. */
 export function serverArgs(cmdlinePath = '/proc/1/cmdline'): string[] {
   try {
-    const args = readFileSync(cmdlinePath, 'utf8').split('\0').filter((a) => a !== '');
+    const args = readFileSync(cmdlinePath, 'utf8')
+      .split('\0')
+      .filter((a) => a !== '');
     return args.some((a) => a.endsWith('cli.js') || a.endsWith('/siberite')) ? args : [];
   } catch {
     return [];

@@ -8,7 +8,6 @@ import { type ReadSource, type TakeMode, type Waiter } from './source.js';
 
 export type { TakeMode, Waiter } from './source.js';
 
-
 /** Memory for head windows, shared by all queues so many queues cannot add up without bound. */
 export class MemoryBudget {
   used = 0;
@@ -620,7 +619,6 @@ export class Queue implements BatchParticipant, ReadSource {
     this.store.del(this.key);
     return this.flush();
   }
-
 }
 
 export function isExpired(item: Item, now: number): boolean {

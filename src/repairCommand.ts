@@ -33,10 +33,13 @@ export async function repairCommand(args: string[]): Promise<number> {
   for (const s of report.skipped) out.push(`  skipped ${s.bytes} bytes at ${s.file} offset ${s.offset} (${s.reason})`);
   for (const [from, to] of report.missing) out.push(`  records ${from}${to > from ? `–${to}` : ''} missing: their changes are lost`);
   out.push(`items checked: ${report.itemsChecked}, damaged: ${report.damagedItems.length}`);
-  for (const d of report.damagedItems.slice(0, 100)) out.push(`  damaged item ${d.id} in queue ${JSON.stringify(d.queue)} (the server drops and reports it)`);
+  for (const d of report.damagedItems.slice(0, 100))
+    out.push(`  damaged item ${d.id} in queue ${JSON.stringify(d.queue)} (the server drops and reports it)`);
   if (report.damagedItems.length > 100) out.push(`  … and ${report.damagedItems.length - 100} more`);
   const lost = report.skipped.length + report.missing.length + report.damagedItems.length;
-  out.push(lost === 0 ? 'nothing was lost; the server can start' : 'repaired; what is listed above was not recoverable; the server can start');
+  out.push(
+    lost === 0 ? 'nothing was lost; the server can start' : 'repaired; what is listed above was not recoverable; the server can start',
+  );
   process.stdout.write(out.join('\n') + '\n');
   return 0;
 }

@@ -100,9 +100,16 @@ export class SiberiteServer {
   private static async open(options: ServerOptions): Promise<SiberiteServer> {
     const log = options.log;
     const onTornTail = (tail: TornTail) =>
-      log.warn({ file: tail.file, offset: tail.offset, bytes: tail.bytes }, 'write-ahead log: cut off a torn tail (a write interrupted by a crash)');
+      log.warn(
+        { file: tail.file, offset: tail.offset, bytes: tail.bytes },
+        'write-ahead log: cut off a torn tail (a write interrupted by a crash)',
+      );
     const storeLog = log.child({ component: 'store' });
-    const store = await Store.open(options.dataDir, { syncAlways: options.fsync === 'always', readBytes: READ_BYTES, log: storeLog }, onTornTail);
+    const store = await Store.open(
+      options.dataDir,
+      { syncAlways: options.fsync === 'always', readBytes: READ_BYTES, log: storeLog },
+      onTornTail,
+    );
     const manager = await QueueManager.open(store, {
       log: log.child({ component: 'queues' }),
       fsync: options.fsync,
@@ -140,7 +147,10 @@ export class SiberiteServer {
       // As memcached does: say why, then close, so the client does not wait on a dead socket.
       this.refusedConnections++;
       if (this.refusedConnections === 1 || this.refusedConnections % 1000 === 0) {
-        this.options.log.warn({ max: this.options.maxConnections, refused: this.refusedConnections }, 'connection refused: at -max-connections');
+        this.options.log.warn(
+          { max: this.options.maxConnections, refused: this.refusedConnections },
+          'connection refused: at -max-connections',
+        );
       }
       socket.on('error', () => socket.destroy());
       socket.end('SERVER_ERROR too many open connections\r\n');

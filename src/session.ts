@@ -520,7 +520,12 @@ export class Session {
 
   /** A hit: a reply of its own, or one of the list of a multi-key get. */
   private valueOut(key: GetKey, item: Item, withCas: boolean): ValueReply {
-    const out: ValueReply = { kind: 'value', key: this.options.valueKey === 'full' ? key.raw : key.queue, flags: item.flags, data: item.data };
+    const out: ValueReply = {
+      kind: 'value',
+      key: this.options.valueKey === 'full' ? key.raw : key.queue,
+      flags: item.flags,
+      data: item.data,
+    };
     if (withCas) out.cas = item.id;
     return out;
   }
@@ -538,10 +543,13 @@ export class Session {
         },
       };
       // Node fires longer timers at once: a wait beyond ~24.8 days is capped there.
-      const timer = setTimeout(() => {
-        this.endWait(wait);
-        resolve(EMPTY_VALUES);
-      }, Math.min(key.timeoutMs ?? 0, MAX_TIMER_MS));
+      const timer = setTimeout(
+        () => {
+          this.endWait(wait);
+          resolve(EMPTY_VALUES);
+        },
+        Math.min(key.timeoutMs ?? 0, MAX_TIMER_MS),
+      );
       const wait: Wait = { queue, waiter, timer };
       this.wait = wait;
       queue.addWaiter(waiter);

@@ -81,13 +81,17 @@ describe('dashboard', () => {
 
   it('draws the charts with points', async () => {
     // Samples come every two seconds: wait for at least two in the throughput chart.
-    await expect.poll(async () => Number(await page.locator('#chart-rates').getAttribute('data-points')), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(async () => Number(await page.locator('#chart-rates').getAttribute('data-points')), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(2);
     for (const id of ['rates', 'depth', 'conns', 'process']) {
       const chart = page.locator(`#chart-${id}`);
       await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
       expect(await chart.locator('canvas').count(), id).toBe(1);
       // A line was drawn: the canvas holds pixels of a series colour (uPlot draws on the next frame).
-      await expect.poll(() => chart.locator('canvas').evaluate(seriesPixels), { timeout: 5000, message: `${id}: series pixels` }).toBeGreaterThan(20);
+      await expect
+        .poll(() => chart.locator('canvas').evaluate(seriesPixels), { timeout: 5000, message: `${id}: series pixels` })
+        .toBeGreaterThan(20);
     }
     await expect.poll(() => page.locator('#chart-depth .u-legend').textContent(), { timeout: 10_000 }).toContain('orders');
     expect(problems).toEqual([]);
@@ -110,34 +114,38 @@ describe('dashboard', () => {
   });
 
   // Only for docs/images/dashboard.png: a few seconds of traffic over queues of several shapes.
-  it.runIf(process.env['SIBERITE_SCREENSHOT'])('takes the screenshot for the docs', async () => {
-    const producer = await clients.connect(server.port);
-    const consumer = await clients.connect(server.port);
-    const holder = await clients.connect(server.port);
-    await fill(producer, 'emails', 240);
-    await fill(producer, 'thumbnails', 90);
-    await fill(producer, 'payments', 12);
-    expect(await holder.call('get payments/open\r\n')).toContain('VALUE');
-    expect(await consumer.call('get payments.audit\r\n')).toContain('VALUE');
-    let running = true;
-    const traffic = (async () => {
-      for (let round = 0; running && round < 1000; round++) {
-        await fill(producer, 'orders', 10 + Math.round(8 * Math.sin(round / 6)));
-        await fill(producer, 'webhooks', 3);
-        consumer.send(Buffer.concat(Array.from({ length: 7 }, () => Buffer.from('get orders\r\n'))));
-        for (let i = 0; i < 7; i++) await consumer.readReply();
-        consumer.send(Buffer.from('get webhooks\r\nget emails\r\n'));
-        await consumer.readReply();
-        await consumer.readReply();
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    await page.fill('#filter', '');
-    await page.click('th[data-sort="items"]'); // back to deepest first (name sort was last)
-    await expect.poll(() => page.locator('#queues tbody tr').first().getAttribute('data-queue'), { timeout: 10_000 }).toBe('orders');
-    await page.waitForTimeout(14_000); // charts fill with traffic; the rows get their in/out rates
-    await page.screenshot({ path: resolve(import.meta.dirname, '../docs/images/dashboard.png') });
-    running = false;
-    await traffic;
-  }, 60_000);
+  it.runIf(process.env['SIBERITE_SCREENSHOT'])(
+    'takes the screenshot for the docs',
+    async () => {
+      const producer = await clients.connect(server.port);
+      const consumer = await clients.connect(server.port);
+      const holder = await clients.connect(server.port);
+      await fill(producer, 'emails', 240);
+      await fill(producer, 'thumbnails', 90);
+      await fill(producer, 'payments', 12);
+      expect(await holder.call('get payments/open\r\n')).toContain('VALUE');
+      expect(await consumer.call('get payments.audit\r\n')).toContain('VALUE');
+      let running = true;
+      const traffic = (async () => {
+        for (let round = 0; running && round < 1000; round++) {
+          await fill(producer, 'orders', 10 + Math.round(8 * Math.sin(round / 6)));
+          await fill(producer, 'webhooks', 3);
+          consumer.send(Buffer.concat(Array.from({ length: 7 }, () => Buffer.from('get orders\r\n'))));
+          for (let i = 0; i < 7; i++) await consumer.readReply();
+          consumer.send(Buffer.from('get webhooks\r\nget emails\r\n'));
+          await consumer.readReply();
+          await consumer.readReply();
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      await page.fill('#filter', '');
+      await page.click('th[data-sort="items"]'); // back to deepest first (name sort was last)
+      await expect.poll(() => page.locator('#queues tbody tr').first().getAttribute('data-queue'), { timeout: 10_000 }).toBe('orders');
+      await page.waitForTimeout(14_000); // charts fill with traffic; the rows get their in/out rates
+      await page.screenshot({ path: resolve(import.meta.dirname, '../docs/images/dashboard.png') });
+      running = false;
+      await traffic;
+    },
+    60_000,
+  );
 });

@@ -50,7 +50,13 @@ describe('/metrics', () => {
     expect(reply.status).toBe(200);
     expect(reply.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const m = await scrape(server.adminPort);
-    for (const name of ['siberite_store_writable', 'siberite_wal_bytes', 'siberite_connections_refused_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) {
+    for (const name of [
+      'siberite_store_writable',
+      'siberite_wal_bytes',
+      'siberite_connections_refused_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
       expect(m.has(name), name).toBe(true);
     }
     expect(sampleValue(m, 'siberite_store_writable')).toBe(1);
@@ -184,7 +190,13 @@ describe('/stats.json', () => {
     };
     expect(doc.server['version']).toMatch(/^siberite-/);
     expect(doc.server['curr_items']).toBeGreaterThanOrEqual(1);
-    expect(doc.queues[q]).toMatchObject({ items: 1, bytes: 3, total_items: 1, open_transactions: 0, cursors: { reader: { items: 1, open_transactions: 0, waiters: 0 } } });
+    expect(doc.queues[q]).toMatchObject({
+      items: 1,
+      bytes: 3,
+      total_items: 1,
+      open_transactions: 0,
+      cursors: { reader: { items: 1, open_transactions: 0, waiters: 0 } },
+    });
     expect(doc.store.writable).toBe(true);
     const stats = await c.call('stats\r\n');
     for (const key of Object.keys(doc.server)) expect(stats, key).toContain(`STAT ${key} `);
@@ -218,8 +230,12 @@ describe('probes and errors', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'siberite-admin-flags-'));
     try {
       await expect(startServer({ dataDir, args: ['-admin', '127.0.0.1:99999'] })).rejects.toThrow(/exited \(2\)[\s\S]*bad -admin address/);
-      await expect(startServer({ dataDir, args: ['-admin', '127.0.0.1:0', '-metrics-max-queues', '-1'] })).rejects.toThrow(/exited \(2\)[\s\S]*bad -metrics-max-queues/);
-      await expect(startServer({ dataDir, args: ['-admin', `127.0.0.1:${server.adminPort}`] })).rejects.toThrow(/exited \(2\)[\s\S]*EADDRINUSE/);
+      await expect(startServer({ dataDir, args: ['-admin', '127.0.0.1:0', '-metrics-max-queues', '-1'] })).rejects.toThrow(
+        /exited \(2\)[\s\S]*bad -metrics-max-queues/,
+      );
+      await expect(startServer({ dataDir, args: ['-admin', `127.0.0.1:${server.adminPort}`] })).rejects.toThrow(
+        /exited \(2\)[\s\S]*EADDRINUSE/,
+      );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

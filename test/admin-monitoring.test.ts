@@ -8,7 +8,21 @@ import YAML from 'yaml';
 import { type AdminHandle, scrape, startAdminServer } from './helpers/admin.js';
 
 const DIR = resolve(import.meta.dirname, '../deploy/monitoring');
-const KEYWORDS = new Set(['and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 /** Metric names a PromQL expression reads (Grafana variables allowed). */
 function metricNames(expr: string): string[] {
@@ -70,11 +84,11 @@ afterAll(async () => {
 
 describe('metricNames', () => {
   it('finds the metrics of an expression and nothing else', () => {
-    expect(metricNames('sum by (queue) (rate(siberite_queue_items_added_total{instance=~"$instance", queue!="_other"}[$__rate_interval])) > 0.9 * (siberite_connections_max > 0) and on (instance) siberite_info')).toEqual([
-      'siberite_queue_items_added_total',
-      'siberite_connections_max',
-      'siberite_info',
-    ]);
+    expect(
+      metricNames(
+        'sum by (queue) (rate(siberite_queue_items_added_total{instance=~"$instance", queue!="_other"}[$__rate_interval])) > 0.9 * (siberite_connections_max > 0) and on (instance) siberite_info',
+      ),
+    ).toEqual(['siberite_queue_items_added_total', 'siberite_connections_max', 'siberite_info']);
   });
 });
 
@@ -85,7 +99,15 @@ describe('Prometheus alert rules', () => {
 
   it('cover the cases operators asked for, each described', () => {
     const names = rules.map((r) => r.alert);
-    expect(names).toEqual(expect.arrayContaining(['SiberiteQueueBackingUp', 'SiberiteOldestItemTooOld', 'SiberiteStoreNotWritable', 'SiberiteConnectionsNearCap', 'SiberiteEventLoopLagging']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'SiberiteQueueBackingUp',
+        'SiberiteOldestItemTooOld',
+        'SiberiteStoreNotWritable',
+        'SiberiteConnectionsNearCap',
+        'SiberiteEventLoopLagging',
+      ]),
+    );
     expect(new Set(names).size).toBe(names.length);
     const docs = readFileSync(resolve(import.meta.dirname, '../docs/monitoring.md'), 'utf8');
     for (const rule of rules) {

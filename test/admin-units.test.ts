@@ -66,7 +66,9 @@ describe('/readyz', () => {
 describe('metrics from an AdminSource', () => {
   it('renders store health, refused connections, errors by kind and oldest ages', async () => {
     const queues = [queue('a', 3, { oldestItemAgeSeconds: 12.5 }), queue('b', 0), queue('c', 1)];
-    const m = parsePrometheusText(await new Metrics(10).render(source({ writable: false, errors: { leveldb: 2 } }, queues)), { ownPrefix: 'siberite_' });
+    const m = parsePrometheusText(await new Metrics(10).render(source({ writable: false, errors: { leveldb: 2 } }, queues)), {
+      ownPrefix: 'siberite_',
+    });
     expect(sampleValue(m, 'siberite_store_writable')).toBe(0);
     expect(sampleValue(m, 'siberite_ready')).toBe(0);
     expect(sampleValue(m, 'siberite_store_errors_total', { kind: 'leveldb' })).toBe(2);
@@ -82,7 +84,10 @@ describe('metrics from an AdminSource', () => {
   it('sums the queues beyond the deepest N under queue="_other"', async () => {
     const queues = Array.from({ length: 50 }, (_, i) => queue(`q${i}`, i, { oldestItemAgeSeconds: i }));
     const m = parsePrometheusText(await new Metrics(5).render(source({}, queues)));
-    const names = m.get('siberite_queue_items')!.samples.map((s) => s.labels['queue']).sort();
+    const names = m
+      .get('siberite_queue_items')!
+      .samples.map((s) => s.labels['queue'])
+      .sort();
     expect(names).toEqual(['_other', 'q45', 'q46', 'q47', 'q48', 'q49']);
     expect(sampleValue(m, 'siberite_queue_items', { queue: '_other' })).toBe((44 * 45) / 2);
     expect(sampleValue(m, 'siberite_queue_oldest_item_age_seconds', { queue: '_other' })).toBe(44);

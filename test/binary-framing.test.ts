@@ -573,7 +573,8 @@ describe('binary framing: replies to packets', () => {
   it('STAT: one packet per stat, then an empty one, all with the opaque', () => {
     const { f, c } = cmd(Opcode.STAT, { opaque: 31 });
     const list = packets(
-      encoded(f, 
+      encoded(
+        f,
         {
           kind: 'stats',
           stats: [
@@ -695,7 +696,17 @@ describe('binary framing: what memjs sends and expects', () => {
     expect(m.header.status).toBe(1); // memjs: callback(null, null, null)
 
     // memjs keeps reading stat packets until one has totalBodyLength 0.
-    let buf = encoded(f, { kind: 'stats', stats: [['pid', '1'], ['uptime', '2']] }, stat!);
+    let buf = encoded(
+      f,
+      {
+        kind: 'stats',
+        stats: [
+          ['pid', '1'],
+          ['uptime', '2'],
+        ],
+      },
+      stat!,
+    );
     const seen: Record<string, string> = {};
     for (let msg = parseMessage(buf); msg; msg = parseMessage(buf)) {
       buf = buf.subarray(24 + msg.header.totalBodyLength);

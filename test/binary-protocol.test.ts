@@ -6,17 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import {
-  BinaryClient,
-  flagsOf,
-  getPacket,
-  Op,
-  packet,
-  type Response,
-  setExtras,
-  setPacket,
-  St,
-} from './helpers/binaryClient.js';
+import { BinaryClient, flagsOf, getPacket, Op, packet, type Response, setExtras, setPacket, St } from './helpers/binaryClient.js';
 import { useServer } from './helpers/fixtures.js';
 import { waitForWaiters } from './helpers/stats.js';
 import { setCmd } from './helpers/textClient.js';
@@ -142,7 +132,12 @@ describe('basic opcodes', () => {
     const c = await bin();
     expectOk(await c.set('gq', 'a', 1), Op.SET);
     expectOk(await c.set('gq', 'b', 2), Op.SET);
-    const replies = await withNoop(c, [getPacket('gq', Op.GETQ, 11), getPacket('gq', Op.GETKQ, 12), getPacket('gq', Op.GETQ, 13), getPacket('gq', Op.GETKQ, 14)]);
+    const replies = await withNoop(c, [
+      getPacket('gq', Op.GETQ, 11),
+      getPacket('gq', Op.GETKQ, 12),
+      getPacket('gq', Op.GETQ, 13),
+      getPacket('gq', Op.GETKQ, 14),
+    ]);
     expect(replies).toHaveLength(2);
     expect(replies[0]!.opcode).toBe(Op.GETQ);
     expect(replies[0]!.opaque).toBe(11);
@@ -170,7 +165,12 @@ describe('basic opcodes', () => {
       expectHit(r, `value-of-${r.key}`, r.key.charCodeAt(2));
     }
     // They were plain gets: the items are gone.
-    expect(await withNoop(c, keys.map((k) => getPacket(k, Op.GETKQ)))).toEqual([]);
+    expect(
+      await withNoop(
+        c,
+        keys.map((k) => getPacket(k, Op.GETKQ)),
+      ),
+    ).toEqual([]);
   });
 
   it('SETQ is silent on success, but a failure is still reported', async () => {
@@ -481,7 +481,11 @@ describe('errors', () => {
 
   it('packets split at every byte across separate writes are reassembled', async () => {
     const c = await bin();
-    const stream = Buffer.concat([setPacket('split', 'abc', { flags: 3, opaque: 1 }), getPacket('split', Op.GETK, 2), packet({ opcode: Op.NOOP, opaque: 3 })]);
+    const stream = Buffer.concat([
+      setPacket('split', 'abc', { flags: 3, opaque: 1 }),
+      getPacket('split', Op.GETK, 2),
+      packet({ opcode: Op.NOOP, opaque: 3 }),
+    ]);
     for (let i = 0; i < stream.length; i++) {
       await new Promise<void>((res) => c.socket.write(stream.subarray(i, i + 1), () => res()));
     }
@@ -519,7 +523,7 @@ describe('queue syntax in keys', () => {
     expectMiss(await other.get('work'));
   });
 
-  it('FLUSH drops this connection\'s open item: a plain get works again, a later /close is a no-op', async () => {
+  it("FLUSH drops this connection's open item: a plain get works again, a later /close is a no-op", async () => {
     const c = await bin();
     expectOk(await c.set('flo', 'held'), Op.SET);
     expectHit(await c.get('flo/open'), 'held');

@@ -261,7 +261,12 @@ describe('docs/protocol.md#command-line command line', () => {
   });
 
   it('accepts -fsync never|always|<ms> and -log-level', async () => {
-    for (const args of [['-fsync', 'always'], ['-fsync', 'never'], ['-fsync', '50', '-log-level', 'debug'], ['--fsync', 'always', '--log-level', 'trace']]) {
+    for (const args of [
+      ['-fsync', 'always'],
+      ['-fsync', 'never'],
+      ['-fsync', '50', '-log-level', 'debug'],
+      ['--fsync', 'always', '--log-level', 'trace'],
+    ]) {
       const s = await launch(['-listen', '127.0.0.1:0', '-data', join(tempDir(), 'fs'), ...args]);
       try {
         await roundTrip(s.port);
@@ -279,7 +284,9 @@ describe('docs/protocol.md#command-line command line', () => {
         probe.close(() => res(p));
       });
     });
-    const proc = spawn(process.execPath, [CLI, '-listen', `127.0.0.1:${port}`, '-data', join(tempDir(), 'quiet'), '-log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, '-listen', `127.0.0.1:${port}`, '-data', join(tempDir(), 'quiet'), '-log-level', 'silent'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
     proc.stderr.on('data', (c: Buffer) => (output += c.toString()));

@@ -58,8 +58,7 @@ describe('npm memcached', () => {
 
   const set = (key: string, value: unknown) =>
     new Promise<boolean>((res, rej) => mc.set(key, value, 0, (err, ok) => (err ? rej(err) : res(ok))));
-  const get = (key: string) =>
-    new Promise<unknown>((res, rej) => mc.get(key, (err, data) => (err ? rej(err) : res(data))));
+  const get = (key: string) => new Promise<unknown>((res, rej) => mc.get(key, (err, data) => (err ? rej(err) : res(data))));
 
   it('keeps FIFO order on one queue', async () => {
     for (let i = 0; i < 6; i++) expect(await set('npm_fifo', `item-${i}`)).toBe(true);

@@ -180,9 +180,17 @@ describe('mistakes', () => {
   const cases: [string, unknown, string][] = [
     // unknown keys, at every level
     ['unknown option (typo)', { default: { max_sise: 1 } }, 'config.json: default.max_sise: unknown option (did you mean max_size?)'],
-    ['unknown option (camelCase)', { queues: { jobs: { maxItems: 1 } } }, 'config.json: queues.jobs.maxItems: unknown option (did you mean max_items?)'],
+    [
+      'unknown option (camelCase)',
+      { queues: { jobs: { maxItems: 1 } } },
+      'config.json: queues.jobs.maxItems: unknown option (did you mean max_items?)',
+    ],
     ['unknown option (no near miss)', { queues: { jobs: { colour: 'red' } } }, 'config.json: queues.jobs.colour: unknown option'],
-    ['queues inside default', { default: { queues: {} } }, 'config.json: default.queues: unknown option ("queues" belongs at the top level)'],
+    [
+      'queues inside default',
+      { default: { queues: {} } },
+      'config.json: default.queues: unknown option ("queues" belongs at the top level)',
+    ],
     [
       'unknown top-level key',
       { defaults: {} },
@@ -209,46 +217,154 @@ describe('mistakes', () => {
       'config.json: queues.max_items: must be an object of options for the queue "max_items" (options go inside "queues.<name>")',
     ],
     ['max_items a string', { default: { max_items: '10' } }, 'config.json: default.max_items: must be an integer ≥ 1 or null (got "10")'],
-    ['max_items negative', { queues: { jobs: { max_items: -5 } } }, 'config.json: queues.jobs.max_items: must be an integer ≥ 1 or null (got -5)'],
-    ['max_items zero', { queues: { jobs: { max_items: 0 } } }, 'config.json: queues.jobs.max_items: must be an integer ≥ 1 or null (got 0)'],
-    ['max_items fractional', { queues: { jobs: { max_items: 2.5 } } }, 'config.json: queues.jobs.max_items: must be an integer ≥ 1 or null (got 2.5)'],
-    ['max_items huge', '{"default": {"max_items": 1e400}}', 'config.json: default.max_items: must be an integer ≥ 1 or null (got Infinity)'],
-    ['discard_old_when_full a string', { default: { discard_old_when_full: 'yes' } }, 'config.json: default.discard_old_when_full: must be true or false (got "yes")'],
-    ['discard_old_when_full null', { default: { discard_old_when_full: null } }, 'config.json: default.discard_old_when_full: must be true or false (got null)'],
-    ['max_open_transactions zero', { default: { max_open_transactions: 0 } }, 'config.json: default.max_open_transactions: must be an integer ≥ 1 (got 0)'],
-    ['max_open_transactions null', { default: { max_open_transactions: null } }, 'config.json: default.max_open_transactions: must be an integer ≥ 1 (got null)'],
-    ['expire_to_queue a number', { default: { expire_to_queue: 5 } }, 'config.json: default.expire_to_queue: must be a queue name or null (got 5)'],
-    ['fsync a word', { default: { fsync: 'sometimes' } }, 'config.json: default.fsync: must be "never", "always", a duration such as "100ms", or null (got "sometimes")'],
-    ['fsync a boolean', { default: { fsync: true } }, 'config.json: default.fsync: must be "never", "always", a duration such as "100ms", or null (got true)'],
+    [
+      'max_items negative',
+      { queues: { jobs: { max_items: -5 } } },
+      'config.json: queues.jobs.max_items: must be an integer ≥ 1 or null (got -5)',
+    ],
+    [
+      'max_items zero',
+      { queues: { jobs: { max_items: 0 } } },
+      'config.json: queues.jobs.max_items: must be an integer ≥ 1 or null (got 0)',
+    ],
+    [
+      'max_items fractional',
+      { queues: { jobs: { max_items: 2.5 } } },
+      'config.json: queues.jobs.max_items: must be an integer ≥ 1 or null (got 2.5)',
+    ],
+    [
+      'max_items huge',
+      '{"default": {"max_items": 1e400}}',
+      'config.json: default.max_items: must be an integer ≥ 1 or null (got Infinity)',
+    ],
+    [
+      'discard_old_when_full a string',
+      { default: { discard_old_when_full: 'yes' } },
+      'config.json: default.discard_old_when_full: must be true or false (got "yes")',
+    ],
+    [
+      'discard_old_when_full null',
+      { default: { discard_old_when_full: null } },
+      'config.json: default.discard_old_when_full: must be true or false (got null)',
+    ],
+    [
+      'max_open_transactions zero',
+      { default: { max_open_transactions: 0 } },
+      'config.json: default.max_open_transactions: must be an integer ≥ 1 (got 0)',
+    ],
+    [
+      'max_open_transactions null',
+      { default: { max_open_transactions: null } },
+      'config.json: default.max_open_transactions: must be an integer ≥ 1 (got null)',
+    ],
+    [
+      'expire_to_queue a number',
+      { default: { expire_to_queue: 5 } },
+      'config.json: default.expire_to_queue: must be a queue name or null (got 5)',
+    ],
+    [
+      'fsync a word',
+      { default: { fsync: 'sometimes' } },
+      'config.json: default.fsync: must be "never", "always", a duration such as "100ms", or null (got "sometimes")',
+    ],
+    [
+      'fsync a boolean',
+      { default: { fsync: true } },
+      'config.json: default.fsync: must be "never", "always", a duration such as "100ms", or null (got true)',
+    ],
     ['fsync zero', { default: { fsync: 0 } }, 'config.json: default.fsync: duration must be > 0 (got 0)'],
 
     // sizes
     ['negative size', { queues: { a: { max_size: -1 } } }, 'config.json: queues.a.max_size: size must not be negative (got -1)'],
-    ['negative size string', { queues: { a: { max_size: '-1MiB' } } }, 'config.json: queues.a.max_size: size must not be negative (got "-1MiB")'],
+    [
+      'negative size string',
+      { queues: { a: { max_size: '-1MiB' } } },
+      'config.json: queues.a.max_size: size must not be negative (got "-1MiB")',
+    ],
     ['zero max_size', { queues: { a: { max_size: 0 } } }, 'config.json: queues.a.max_size: must be at least 1 B (got 0)'],
-    ['bad unit', { queues: { a: { max_size: '12XB' } } }, 'config.json: queues.a.max_size: bad size "12XB" (use bytes or a unit: KiB, MiB, GiB)'],
-    ['unit case', { queues: { a: { max_size: '12mib' } } }, 'config.json: queues.a.max_size: bad size "12mib" (use bytes or a unit: KiB, MiB, GiB)'],
-    ['no number', { queues: { a: { max_size: 'MiB' } } }, 'config.json: queues.a.max_size: bad size "MiB" (use bytes or a unit: KiB, MiB, GiB)'],
-    ['fractional bytes', { queues: { a: { max_size: 10.5 } } }, 'config.json: queues.a.max_size: must be a whole number of bytes (got 10.5)'],
-    ['fractional bytes with a unit', { queues: { a: { max_size: '0.1KiB' } } }, 'config.json: queues.a.max_size: "0.1KiB" is not a whole number of bytes'],
-    ['size a boolean', { queues: { a: { max_size: false } } }, 'config.json: queues.a.max_size: must be a size: bytes as a number, or a string like "64MiB" (got false)'],
-    ['max_item_size too big', { default: { max_item_size: '2GiB' } }, 'config.json: default.max_item_size: must be at most 1 GiB (got "2GiB")'],
+    [
+      'bad unit',
+      { queues: { a: { max_size: '12XB' } } },
+      'config.json: queues.a.max_size: bad size "12XB" (use bytes or a unit: KiB, MiB, GiB)',
+    ],
+    [
+      'unit case',
+      { queues: { a: { max_size: '12mib' } } },
+      'config.json: queues.a.max_size: bad size "12mib" (use bytes or a unit: KiB, MiB, GiB)',
+    ],
+    [
+      'no number',
+      { queues: { a: { max_size: 'MiB' } } },
+      'config.json: queues.a.max_size: bad size "MiB" (use bytes or a unit: KiB, MiB, GiB)',
+    ],
+    [
+      'fractional bytes',
+      { queues: { a: { max_size: 10.5 } } },
+      'config.json: queues.a.max_size: must be a whole number of bytes (got 10.5)',
+    ],
+    [
+      'fractional bytes with a unit',
+      { queues: { a: { max_size: '0.1KiB' } } },
+      'config.json: queues.a.max_size: "0.1KiB" is not a whole number of bytes',
+    ],
+    [
+      'size a boolean',
+      { queues: { a: { max_size: false } } },
+      'config.json: queues.a.max_size: must be a size: bytes as a number, or a string like "64MiB" (got false)',
+    ],
+    [
+      'max_item_size too big',
+      { default: { max_item_size: '2GiB' } },
+      'config.json: default.max_item_size: must be at most 1 GiB (got "2GiB")',
+    ],
     ['max_item_size zero', { default: { max_item_size: 0 } }, 'config.json: default.max_item_size: must be at least 1 B (got 0)'],
-    ['max_item_size null', { default: { max_item_size: null } }, 'config.json: default.max_item_size: must be a size from 1 B to 1 GiB; null is not allowed'],
+    [
+      'max_item_size null',
+      { default: { max_item_size: null } },
+      'config.json: default.max_item_size: must be a size from 1 B to 1 GiB; null is not allowed',
+    ],
 
     // durations
-    ['bad duration unit', { default: { max_age: '5 minutes' } }, 'config.json: default.max_age: bad duration "5 minutes" (use milliseconds or a unit: ms, s, m, h, d)'],
-    ['bad duration text', { default: { max_age: 'soon' } }, 'config.json: default.max_age: bad duration "soon" (use milliseconds or a unit: ms, s, m, h, d)'],
-    ['compound duration', { default: { max_age: '1h30m' } }, 'config.json: default.max_age: bad duration "1h30m" (use milliseconds or a unit: ms, s, m, h, d)'],
+    [
+      'bad duration unit',
+      { default: { max_age: '5 minutes' } },
+      'config.json: default.max_age: bad duration "5 minutes" (use milliseconds or a unit: ms, s, m, h, d)',
+    ],
+    [
+      'bad duration text',
+      { default: { max_age: 'soon' } },
+      'config.json: default.max_age: bad duration "soon" (use milliseconds or a unit: ms, s, m, h, d)',
+    ],
+    [
+      'compound duration',
+      { default: { max_age: '1h30m' } },
+      'config.json: default.max_age: bad duration "1h30m" (use milliseconds or a unit: ms, s, m, h, d)',
+    ],
     ['zero duration', { default: { max_age: 0 } }, 'config.json: default.max_age: duration must be > 0 (got 0)'],
     ['negative duration', { default: { max_age: '-5s' } }, 'config.json: default.max_age: duration must be > 0 (got "-5s")'],
     ['fractional ms', { default: { max_age: 1.5 } }, 'config.json: default.max_age: must be a whole number of milliseconds (got 1.5)'],
-    ['fractional ms with a unit', { default: { max_age: '1.5ms' } }, 'config.json: default.max_age: "1.5ms" is not a whole number of milliseconds'],
-    ['duration an object', { default: { max_age: {} } }, 'config.json: default.max_age: must be a duration: milliseconds as a number, or a string like "30s" (got an object)'],
-    ['timer too long', { queues: { q: { open_transaction_timeout: '30d' } } }, 'config.json: queues.q.open_transaction_timeout: must be at most 2147483647 ms (got "30d")'],
+    [
+      'fractional ms with a unit',
+      { default: { max_age: '1.5ms' } },
+      'config.json: default.max_age: "1.5ms" is not a whole number of milliseconds',
+    ],
+    [
+      'duration an object',
+      { default: { max_age: {} } },
+      'config.json: default.max_age: must be a duration: milliseconds as a number, or a string like "30s" (got an object)',
+    ],
+    [
+      'timer too long',
+      { queues: { q: { open_transaction_timeout: '30d' } } },
+      'config.json: queues.q.open_transaction_timeout: must be at most 2147483647 ms (got "30d")',
+    ],
 
     // queue names
-    ['expire_to_queue naming itself', { queues: { pending: { expire_to_queue: 'pending' } } }, 'config.json: queues.pending.expire_to_queue: a queue cannot expire to itself'],
+    [
+      'expire_to_queue naming itself',
+      { queues: { pending: { expire_to_queue: 'pending' } } },
+      'config.json: queues.pending.expire_to_queue: a queue cannot expire to itself',
+    ],
     [
       'bad expire_to_queue name',
       { default: { expire_to_queue: 'a.b' } },
@@ -262,12 +378,12 @@ describe('mistakes', () => {
     [
       'queue name with a slash',
       { queues: { 'a/b': {} } },
-      'config.json: queues["a/b"]: bad queue name: \'/\' is not allowed (1–200 printable ASCII characters other than \'/\', \'.\' and \'+\')',
+      "config.json: queues[\"a/b\"]: bad queue name: '/' is not allowed (1–200 printable ASCII characters other than '/', '.' and '+')",
     ],
     [
       'queue name with a space',
       { queues: { 'my queue': {} } },
-      'config.json: queues["my queue"]: bad queue name: " " is not printable ASCII (1–200 printable ASCII characters other than \'/\', \'.\' and \'+\')',
+      "config.json: queues[\"my queue\"]: bad queue name: \" \" is not printable ASCII (1–200 printable ASCII characters other than '/', '.' and '+')",
     ],
     [
       'queue name too long',
@@ -277,9 +393,13 @@ describe('mistakes', () => {
     [
       'empty queue name',
       { queues: { '': {} } },
-      'config.json: queues[""]: bad queue name: empty (1–200 printable ASCII characters other than \'/\', \'.\' and \'+\')',
+      "config.json: queues[\"\"]: bad queue name: empty (1–200 printable ASCII characters other than '/', '.' and '+')",
     ],
-    ['odd but valid name in a path', { queues: { 'we"ird': { max_items: 0 } } }, 'config.json: queues["we\\"ird"].max_items: must be an integer ≥ 1 or null (got 0)'],
+    [
+      'odd but valid name in a path',
+      { queues: { 'we"ird': { max_items: 0 } } },
+      'config.json: queues["we\\"ird"].max_items: must be an integer ≥ 1 or null (got 0)',
+    ],
   ];
 
   for (const [title, content, message] of cases) {

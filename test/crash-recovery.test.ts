@@ -165,12 +165,7 @@ async function statsOf(port: number): Promise<Map<string, string>> {
  * what was acknowledged, in order, without gaps or duplicates. With one connection per queue
  * that is the whole sequence; with several, their items interleave but each stays in order.
  */
-function checkQueue(
-  queue: string,
-  got: ReadItem[],
-  writers: WriterResult[],
-  queues: (conn: number, k: number) => string,
-): void {
+function checkQueue(queue: string, got: ReadItem[], writers: WriterResult[], queues: (conn: number, k: number) => string): void {
   const byConn = new Map<number, ReadItem[]>();
   for (const item of got) {
     const m = /^c(\d+)-k(\d+)-/.exec(item.value);
@@ -195,7 +190,9 @@ function checkQueue(
     // Exactly the prefix, in order (so nothing missing, duplicated or reordered).
     for (let i = 0; i < have.length; i++) {
       if (have[i]!.value !== sentHere[i]!.value || have[i]!.flags !== sentHere[i]!.flags) {
-        expect.fail(`${label}: item ${i} is ${have[i]!.value.slice(0, 20)} (flags ${have[i]!.flags}), expected ${sentHere[i]!.value.slice(0, 20)} (flags ${sentHere[i]!.flags})`);
+        expect.fail(
+          `${label}: item ${i} is ${have[i]!.value.slice(0, 20)} (flags ${have[i]!.flags}), expected ${sentHere[i]!.value.slice(0, 20)} (flags ${sentHere[i]!.flags})`,
+        );
       }
     }
     byConn.delete(w.conn);

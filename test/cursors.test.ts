@@ -595,7 +595,11 @@ describe('concurrent readers', () => {
   it('two connections sharing one cursor split the items: each once, in order per connection', async () => {
     const producer = await connect();
     const n = 600;
-    await fill(producer, 'shared', Array.from({ length: n }, (_, i) => String(i)));
+    await fill(
+      producer,
+      'shared',
+      Array.from({ length: n }, (_, i) => String(i)),
+    );
     const conns = [await connect(), await connect()];
     const per = 400; // 800 reads for 600 items: 200 END
     const results = await Promise.all(

@@ -23,7 +23,9 @@ describe('one Node.js version everywhere', () => {
     expect(version).toMatch(/^(22|24)\.\d+\.\d+$/);
   });
   it('the Dockerfile, package.json engines and CI use it', () => {
-    const froms = read('Dockerfile').split('\n').filter((l) => l.startsWith('FROM '));
+    const froms = read('Dockerfile')
+      .split('\n')
+      .filter((l) => l.startsWith('FROM '));
     expect(froms).toEqual([`FROM node:${version}-bookworm-slim AS build`, `FROM node:${version}-bookworm-slim`]);
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
     expect(engines).toBe(`>=${version.split('.')[0]}`);
@@ -33,7 +35,10 @@ describe('one Node.js version everywhere', () => {
 });
 
 describe('Dockerfile', () => {
-  const lines = read('Dockerfile').replace(/\\\n/g, ' ').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
+  const lines = read('Dockerfile')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'));
   const instr = (name: string) => lines.filter((l) => l.startsWith(`${name} `));
 
   it('builds FROM an exact tag (Debian release and Node version), never a floating one', () => {
@@ -43,7 +48,12 @@ describe('Dockerfile', () => {
     const installs = lines.filter((l) => l.includes('apt-get install'));
     expect(installs.length).toBeGreaterThan(0);
     for (const l of installs) {
-      const pkgs = l.split('apt-get install')[1]!.split('&&')[0]!.trim().split(/\s+/).filter((w) => !w.startsWith('-'));
+      const pkgs = l
+        .split('apt-get install')[1]!
+        .split('&&')[0]!
+        .trim()
+        .split(/\s+/)
+        .filter((w) => !w.startsWith('-'));
       expect(pkgs.length).toBeGreaterThan(0);
       for (const p of pkgs) expect(p, l).toMatch(/^[a-z0-9+.-]+=[\w.:+~-]+$/);
     }
@@ -70,7 +80,9 @@ describe('Dockerfile', () => {
     expect(instr('COPY').join('\n')).not.toMatch(/npmrc|\.crt|\.pem/);
   });
   it('.dockerignore lets only the build inputs in', () => {
-    const ignore = read('.dockerignore').split('\n').filter((l) => l && !l.startsWith('#'));
+    const ignore = read('.dockerignore')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('*');
     expect(ignore).toContain('src/native/build');
   });
@@ -95,7 +107,7 @@ describe('docker-compose.yml', () => {
     expect(siberite!.volumes).toContain('siberite-data:/data');
     expect(compose.volumes).toHaveProperty('siberite-data');
   });
-  it('Prometheus: a pinned image in the server\'s network namespace, scraping the admin port on loopback once the server is healthy', () => {
+  it("Prometheus: a pinned image in the server's network namespace, scraping the admin port on loopback once the server is healthy", () => {
     expect(prometheus!.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
     expect(prometheus!.network_mode).toBe('service:siberite');
     expect(prometheus!.ports).toBeUndefined(); // published by the server's service

@@ -50,7 +50,14 @@ async function openIdle(port: number, count: number, ms: number): Promise<string
   return Promise.all(opened);
 }
 
-async function setMany(c: TextClient, queue: string, tag: string, count: number, ledger: ReturnType<typeof newLedger>, bytes = 2048): Promise<number> {
+async function setMany(
+  c: TextClient,
+  queue: string,
+  tag: string,
+  count: number,
+  ledger: ReturnType<typeof newLedger>,
+  bytes = 2048,
+): Promise<number> {
   let refused = 0;
   for (let i = 0; i < count; i++) {
     const value = `${tag}-${i}-${'d'.repeat(bytes)}`;

@@ -2,7 +2,19 @@
 // profile into merged frames, pruning, layout, and the SVG it writes. No server.
 import { describe, expect, it } from 'vitest';
 
-import { fitLabel, flameSvg, foldProfile, frameKind, layoutFlame, parseProfile, ProfileError, topSelf, type CpuProfile, type Frame, type ProfileNode } from '../bench/lib/flame.js';
+import {
+  fitLabel,
+  flameSvg,
+  foldProfile,
+  frameKind,
+  layoutFlame,
+  parseProfile,
+  ProfileError,
+  topSelf,
+  type CpuProfile,
+  type Frame,
+  type ProfileNode,
+} from '../bench/lib/flame.js';
 
 function node(id: number, functionName: string, url: string, lineNumber: number, children: number[] = []): ProfileNode {
   return { id, callFrame: { functionName, url, lineNumber, columnNumber: 0 }, hitCount: 0, children };

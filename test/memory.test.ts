@@ -7,7 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HeapTrimmer, canTrimHeap, trimHeap } from '../src/memory.js';
 import { type ServerHandle, startServer } from './helpers/server.js';
 
-const onGlibc = process.platform === 'linux' && Boolean((process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime);
+const onGlibc =
+  process.platform === 'linux' &&
+  Boolean((process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime);
 
 function rssMB(): number {
   return process.memoryUsage.rss() / 2 ** 20;

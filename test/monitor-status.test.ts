@@ -230,7 +230,19 @@ describe('docs/protocol.md#server-commands dump_stats', () => {
     expect(b1).toMatch(/^  items=2\r$/m);
     expect(b1).toMatch(/^  bytes=3\r$/m);
     expect(b1).toMatch(/^  total_items=2\r$/m);
-    for (const key of ['logsize', 'expired_items', 'mem_items', 'mem_bytes', 'age', 'discarded', 'waiters', 'open_transactions', 'transactions', 'canceled_transactions', 'total_flushes']) {
+    for (const key of [
+      'logsize',
+      'expired_items',
+      'mem_items',
+      'mem_bytes',
+      'age',
+      'discarded',
+      'waiters',
+      'open_transactions',
+      'transactions',
+      'canceled_transactions',
+      'total_flushes',
+    ]) {
       expect(b1).toMatch(new RegExp(`^  ${key}=\\d+\\r$`, 'm'));
     }
     const b2 = block(q2);
@@ -274,7 +286,9 @@ describe('docs/protocol.md#statistics stats', () => {
       Array.from({ length: 20 }, (_, i) => `item ${i} `.repeat(20)),
     );
     expect((await queueStats(c, q, ['items'])).items).toBe('20');
-    const got = await waitForStat(c, `queue_${q}_logsize`, (v) => Number(v) > 0, { ...POLL, limitMs: 2500 }).catch((err: Error) => err.message);
+    const got = await waitForStat(c, `queue_${q}_logsize`, (v) => Number(v) > 0, { ...POLL, limitMs: 2500 }).catch(
+      (err: Error) => err.message,
+    );
     expect(Number(got), `logsize: ${got}`).toBeGreaterThan(0);
   });
 

@@ -42,7 +42,10 @@ export function unpackFixture(name: string): string {
 }
 
 export interface Expected {
-  queues: Record<string, { values_b64: string[]; stats_items: number; cursors?: Record<string, { values_b64: string[]; stats_items: number }> }>;
+  queues: Record<
+    string,
+    { values_b64: string[]; stats_items: number; cursors?: Record<string, { values_b64: string[]; stats_items: number }> }
+  >;
 }
 
 export function expectedOf(name: string): Expected {

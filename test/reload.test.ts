@@ -32,7 +32,10 @@ async function setUntilStored(c: TextClient, q: string, data: string): Promise<v
 
 /** How many failed reloads the server has logged. */
 function countFailures(): number {
-  return fx.server.output().split('\n').filter((l) => /reload failed/.test(l)).length;
+  return fx.server
+    .output()
+    .split('\n')
+    .filter((l) => /reload failed/.test(l)).length;
 }
 
 /** Runs the CLI with `args` until it exits; its exit code and output. */

@@ -61,26 +61,137 @@ class Rng {
 // ---- the generator ---------------------------------------------------------------------------
 
 const NAMES = [
-  'fz', 'fz', 'fz', 'fy', 'fy', 'fx', 'FZ', 'fz.c', 'fz.d', 'fy.c', 'fz.', 'fz+fy', 'fz+fz+fx', 'fz+fy.c',
-  '.c', 'a.b.c', '+', 'fz+', '/', '..', '~x', '%2F', 'очередь', '队列', '😀q', 'fz\u0000y', 'x'.repeat(200),
-  'x'.repeat(201), 'y'.repeat(251), 'a\u00ffb', '-', '_:-',
+  'fz',
+  'fz',
+  'fz',
+  'fy',
+  'fy',
+  'fx',
+  'FZ',
+  'fz.c',
+  'fz.d',
+  'fy.c',
+  'fz.',
+  'fz+fy',
+  'fz+fz+fx',
+  'fz+fy.c',
+  '.c',
+  'a.b.c',
+  '+',
+  'fz+',
+  '/',
+  '..',
+  '~x',
+  '%2F',
+  'очередь',
+  '队列',
+  '😀q',
+  'fz\u0000y',
+  'x'.repeat(200),
+  'x'.repeat(201),
+  'y'.repeat(251),
+  'a\u00ffb',
+  '-',
+  '_:-',
 ];
 const NUMBERS = [
-  '0', '0', '1', '5', '-1', '-0', '+5', '4294967295', '4294967296', '18446744073709551616',
-  '99999999999999999999', '999999999999999', '1000000', '16777216', '16777217', 'abc', '1e3', '0x10',
-  '3.5', '-99999999', '00007', '١٢',
+  '0',
+  '0',
+  '1',
+  '5',
+  '-1',
+  '-0',
+  '+5',
+  '4294967295',
+  '4294967296',
+  '18446744073709551616',
+  '99999999999999999999',
+  '999999999999999',
+  '1000000',
+  '16777216',
+  '16777217',
+  'abc',
+  '1e3',
+  '0x10',
+  '3.5',
+  '-99999999',
+  '00007',
+  '١٢',
 ];
 const GET_OPTIONS = [
-  '', '', '', '/open', '/close', '/abort', '/peek', '/close/open', '/open/close', '/t=0', '/t=5', '/t=20',
-  '/t=abc', '/t=', '/t=-5', '/opne', '//', '/peek/t=5', '/abort/open', '/t=99999999999', '/OPEN', '/t=5/open',
+  '',
+  '',
+  '',
+  '/open',
+  '/close',
+  '/abort',
+  '/peek',
+  '/close/open',
+  '/open/close',
+  '/t=0',
+  '/t=5',
+  '/t=20',
+  '/t=abc',
+  '/t=',
+  '/t=-5',
+  '/opne',
+  '//',
+  '/peek/t=5',
+  '/abort/open',
+  '/t=99999999999',
+  '/OPEN',
+  '/t=5/open',
 ];
 const OTHER_LINES = [
-  'stats', 'dump_stats', 'version', 'VERSION', 'verbosity 1', 'verbosity', 'verbosity x', 'status', 'status UP',
-  'status up', 'status bogus', 'flush_all', 'flush_all 0', 'flush_all noreply', 'flush_all_expired',
-  'flush_expired fz', 'flush_expired fz.c', 'flush fz', 'flush fz.c', 'flush', 'delete fz', 'delete fz.c',
-  'delete fy noreply', 'delete', 'monitor fz 0', 'monitor fz 1 1', 'monitor', 'confirm fz 1', 'confirm fz',
-  'reload', 'shutdown', 'incr fz 1', 'decr fz 1', 'touch fz 10', 'gat 0 fz', 'mg fz v', 'ms fz 2', 'me fz',
-  'quit', 'QUIT', ' \t stats \t ', '', 'get', 'gets', 'set', 'set fz', 'set fz 0 0', 'help', 'lru_crawler metadump all',
+  'stats',
+  'dump_stats',
+  'version',
+  'VERSION',
+  'verbosity 1',
+  'verbosity',
+  'verbosity x',
+  'status',
+  'status UP',
+  'status up',
+  'status bogus',
+  'flush_all',
+  'flush_all 0',
+  'flush_all noreply',
+  'flush_all_expired',
+  'flush_expired fz',
+  'flush_expired fz.c',
+  'flush fz',
+  'flush fz.c',
+  'flush',
+  'delete fz',
+  'delete fz.c',
+  'delete fy noreply',
+  'delete',
+  'monitor fz 0',
+  'monitor fz 1 1',
+  'monitor',
+  'confirm fz 1',
+  'confirm fz',
+  'reload',
+  'shutdown',
+  'incr fz 1',
+  'decr fz 1',
+  'touch fz 10',
+  'gat 0 fz',
+  'mg fz v',
+  'ms fz 2',
+  'me fz',
+  'quit',
+  'QUIT',
+  ' \t stats \t ',
+  '',
+  'get',
+  'gets',
+  'set',
+  'set fz',
+  'set fz 0 0',
+  'help',
+  'lru_crawler metadump all',
 ];
 const STORAGE_WORDS = ['set', 'set', 'set', 'SET', 'Set', 'add', 'replace', 'append', 'prepend', 'cas'];
 const TERMINATORS = ['\r\n', '\r\n', '\r\n', '\r\n', '\n', '\r', '', '\r\r\n', '\n\r'];
@@ -108,8 +219,10 @@ function setCommand(rng: Rng, safe = false): Buffer {
   const exptime = rng.bool(0.8) ? rng.pick(['0', '0', '0', '60', '-1', '1', '2000000000']) : rng.pick(NUMBERS);
   let bytes = String(data.length);
   const r = safe ? 1 : rng.next();
-  if (r < 0.15) bytes = String(data.length + rng.range(1, 5)); // too short a block: eats later bytes
-  else if (r < 0.3) bytes = String(Math.max(0, data.length - rng.range(1, 5))); // block not ended by CRLF
+  if (r < 0.15)
+    bytes = String(data.length + rng.range(1, 5)); // too short a block: eats later bytes
+  else if (r < 0.3)
+    bytes = String(Math.max(0, data.length - rng.range(1, 5))); // block not ended by CRLF
   else if (r < 0.45) bytes = rng.pick(NUMBERS);
   const tokens = [word, nameBytes(rng).toString('latin1'), flags, exptime, bytes];
   if (word === 'cas') tokens.push(String(rng.int(1000)));
@@ -179,7 +292,9 @@ function mutate(rng: Rng, b: Buffer): Buffer {
 
 /** A binary-protocol packet (docs/protocol.md#binary-protocol), often lying about its lengths. */
 function binaryPacket(rng: Rng, safe = false): Buffer {
-  const opcode = rng.bool(0.8) ? rng.pick([0x00, 0x01, 0x04, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x10, 0x11, 0x14, 0x18, 0x07]) : rng.int(256);
+  const opcode = rng.bool(0.8)
+    ? rng.pick([0x00, 0x01, 0x04, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x10, 0x11, 0x14, 0x18, 0x07])
+    : rng.int(256);
   const key = rng.bool(0.1) ? Buffer.alloc(0) : Buffer.concat([nameBytes(rng), latin1(rng.bool(0.7) ? '' : rng.pick(GET_OPTIONS))]);
   const isSet = opcode === 0x01 || opcode === 0x11;
   const extras = isSet ? rng.bytes(8) : opcode === 0x08 && rng.bool(0.5) ? rng.bytes(4) : Buffer.alloc(0);
@@ -242,7 +357,12 @@ function fragment(rng: Rng, binary: boolean, safe: boolean, kinds: Map<string, n
   }
   if (r < 0.93) {
     tally('nul/unicode');
-    return Buffer.concat([utf8(rng.pick(['get ', 'set ', 'stats', 'delete ', '\u0000', '😀 ', 'gét '])), Buffer.alloc(rng.int(4)), utf8(rng.pick(NAMES)), latin1('\r\n')]);
+    return Buffer.concat([
+      utf8(rng.pick(['get ', 'set ', 'stats', 'delete ', '\u0000', '😀 ', 'gét '])),
+      Buffer.alloc(rng.int(4)),
+      utf8(rng.pick(NAMES)),
+      latin1('\r\n'),
+    ]);
   }
   if (r < 0.95 && !safe) {
     tally('binary-in-text');
@@ -456,117 +576,116 @@ function runConnection(port: number, index: number, kinds: Map<string, number>):
 
 const fx = useServer();
 
-it(
-  'survives >10,000 random and mutated fragments, then still serves correctly',
-  async () => {
-    const started = Date.now();
-    const kinds = new Map<string, number>();
-    const results: ConnResult[] = [];
+it('survives >10,000 random and mutated fragments, then still serves correctly', async () => {
+  const started = Date.now();
+  const kinds = new Map<string, number>();
+  const results: ConnResult[] = [];
 
-    // A sentinel connection keeps asking `version` during the storm: other connections' input
-    // must never stall it (docs/protocol.md#framing).
-    const sentinel = await TextClient.connect(fx.server.port);
-    let sentinelRunning = true;
-    let worstLatency = 0;
-    let pings = 0;
-    let sentinelFailure = '';
-    const sentinelLoop = (async () => {
-      while (sentinelRunning && Date.now() - started < FUZZ_BUDGET_MS) {
-        const t0 = Date.now();
-        let reply: string;
-        try {
-          reply = await Promise.race([sentinel.call('version\r\n'), sleep(5_000).then(() => 'TIMEOUT')]);
-        } catch (err) {
-          reply = String(err);
-        }
-        if (!/^VERSION \d+\.\d+\.\d+\r\n$/.test(reply)) {
-          sentinelFailure = `sentinel got ${JSON.stringify(reply)} after ${Date.now() - started} ms; server exit ${fx.server.proc.exitCode} ${fx.server.proc.signalCode}; output tail:\n${fx.server.output().slice(-3000)}`;
-          return;
-        }
-        worstLatency = Math.max(worstLatency, Date.now() - t0);
-        pings++;
-        await sleep(100);
+  // A sentinel connection keeps asking `version` during the storm: other connections' input
+  // must never stall it (docs/protocol.md#framing).
+  const sentinel = await TextClient.connect(fx.server.port);
+  let sentinelRunning = true;
+  let worstLatency = 0;
+  let pings = 0;
+  let sentinelFailure = '';
+  const sentinelLoop = (async () => {
+    while (sentinelRunning && Date.now() - started < FUZZ_BUDGET_MS) {
+      const t0 = Date.now();
+      let reply: string;
+      try {
+        reply = await Promise.race([sentinel.call('version\r\n'), sleep(5_000).then(() => 'TIMEOUT')]);
+      } catch (err) {
+        reply = String(err);
       }
-    })();
-
-    let next = 0;
-    const worker = async () => {
-      while (next < CONNECTIONS && Date.now() - started < FUZZ_BUDGET_MS) {
-        const index = next++;
-        results.push(await runConnection(fx.server.port, index, kinds));
+      if (!/^VERSION \d+\.\d+\.\d+\r\n$/.test(reply)) {
+        sentinelFailure = `sentinel got ${JSON.stringify(reply)} after ${Date.now() - started} ms; server exit ${fx.server.proc.exitCode} ${fx.server.proc.signalCode}; output tail:\n${fx.server.output().slice(-3000)}`;
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
-    sentinelRunning = false;
-    await sentinelLoop;
-    sentinel.close();
-    expect(sentinelFailure).toBe('');
-
-    const fragments = [...kinds.values()].reduce((a, b) => a + b, 0);
-    const elapsed = Date.now() - started;
-    const replies = results.reduce((a, r) => a + r.replies, 0);
-    const closedByServer = results.filter((r) => r.closedByServer).length;
-    console.log(
-      `storm: ${results.length} connections (${results.filter((r) => r.binary).length} binary), ${fragments} fragments ` +
-        `${JSON.stringify(Object.fromEntries(kinds))}, ${replies} replies, ${closedByServer} closed by the server, ` +
-        `${elapsed} ms, worst sentinel latency ${worstLatency} ms`,
-    );
-    // The whole storm ran (not cut by the time budget) and really sent >10,000 fragments.
-    expect(results.length, `only ${results.length}/${CONNECTIONS} connections in ${elapsed} ms`).toBe(CONNECTIONS);
-    expect(fragments).toBeGreaterThanOrEqual(10_000);
-    expect(pings).toBeGreaterThan(0);
-    expect(worstLatency, 'a `version` on a quiet connection waited this long during the storm').toBeLessThan(3_000);
-
-    // Every reply was well formed; framing errors closed the connection.
-    const bad = results.filter((r) => r.problems.length > 0);
-    const report = bad
-      .slice(0, 5)
-      .map((r) => `connection ${r.index} (${r.binary ? 'binary' : 'text'}; replay with connectionPlan(${r.index})):\n  ${r.problems.slice(0, 3).join('\n  ')}`)
-      .join('\n');
-    expect(bad.length, report).toBe(0);
-
-    // The server is alive and serves correctly on a fresh connection.
-    expect(fx.server.proc.exitCode).toBeNull();
-    expect(fx.server.proc.signalCode).toBeNull();
-    const c = await TextClient.connect(fx.server.port);
-    expect(await c.call('version\r\n')).toMatch(/^VERSION \d+\.\d+\.\d+\r\n$/);
-    expect(await c.call('status\r\n')).toBe('UP\r\n');
-    for (const v of ['first', 'second', 'third']) expect(await c.call(setCmd('after_storm', v, 7))).toBe('STORED\r\n');
-    expect(await c.call('get after_storm\r\n')).toBe('VALUE after_storm 7 5\r\nfirst\r\nEND\r\n');
-    expect(await c.call('get after_storm\r\n')).toBe('VALUE after_storm 7 6\r\nsecond\r\nEND\r\n');
-    expect(await c.call('get after_storm\r\n')).toBe('VALUE after_storm 7 5\r\nthird\r\nEND\r\n');
-    expect(await c.call('get after_storm\r\n')).toBe('END\r\n');
-    const stats = await c.call('stats\r\n');
-    const lines = stats.split('\r\n');
-    expect(lines.pop()).toBe('');
-    expect(lines.pop()).toBe('END');
-    for (const line of lines) expect(line).toMatch(/^STAT \S+ \S+$/);
-    const map = new Map(lines.map((l) => [l.split(' ')[1]!, l.split(' ')[2]!]));
-    expect(map.get('queue_after_storm_items')).toBe('0');
-    expect(map.get('queue_after_storm_total_items')).toBe('3');
-    expect(Number(map.get('total_connections'))).toBeGreaterThanOrEqual(CONNECTIONS);
-    c.close();
-    // Every storm connection is gone on the server side too (bounded poll: no event for it).
-    const probe = await TextClient.connect(fx.server.port);
-    let current = '';
-    for (let i = 0; i < 40; i++) {
-      current = /STAT curr_connections (\d+)\r\n/.exec(await probe.call('stats\r\n'))?.[1] ?? '';
-      if (current === '1') break;
-      await sleep(50);
+      worstLatency = Math.max(worstLatency, Date.now() - t0);
+      pings++;
+      await sleep(100);
     }
-    expect(current).toBe('1');
-    probe.close();
+  })();
 
-    expect(fx.server.proc.exitCode).toBeNull();
-    // No command failed inside the server (session logs `command failed` at error level).
-    const errors = fx.server
-      .output()
-      .split('\n')
-      .filter((l) => /"level":(50|60)/.test(l) || (/Warning|Error:/.test(l) && !l.startsWith('{')));
-    expect(errors.slice(0, 5).join('\n')).toBe('');
-  },
-  90_000,
-);
+  let next = 0;
+  const worker = async () => {
+    while (next < CONNECTIONS && Date.now() - started < FUZZ_BUDGET_MS) {
+      const index = next++;
+      results.push(await runConnection(fx.server.port, index, kinds));
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  sentinelRunning = false;
+  await sentinelLoop;
+  sentinel.close();
+  expect(sentinelFailure).toBe('');
+
+  const fragments = [...kinds.values()].reduce((a, b) => a + b, 0);
+  const elapsed = Date.now() - started;
+  const replies = results.reduce((a, r) => a + r.replies, 0);
+  const closedByServer = results.filter((r) => r.closedByServer).length;
+  console.log(
+    `storm: ${results.length} connections (${results.filter((r) => r.binary).length} binary), ${fragments} fragments ` +
+      `${JSON.stringify(Object.fromEntries(kinds))}, ${replies} replies, ${closedByServer} closed by the server, ` +
+      `${elapsed} ms, worst sentinel latency ${worstLatency} ms`,
+  );
+  // The whole storm ran (not cut by the time budget) and really sent >10,000 fragments.
+  expect(results.length, `only ${results.length}/${CONNECTIONS} connections in ${elapsed} ms`).toBe(CONNECTIONS);
+  expect(fragments).toBeGreaterThanOrEqual(10_000);
+  expect(pings).toBeGreaterThan(0);
+  expect(worstLatency, 'a `version` on a quiet connection waited this long during the storm').toBeLessThan(3_000);
+
+  // Every reply was well formed; framing errors closed the connection.
+  const bad = results.filter((r) => r.problems.length > 0);
+  const report = bad
+    .slice(0, 5)
+    .map(
+      (r) =>
+        `connection ${r.index} (${r.binary ? 'binary' : 'text'}; replay with connectionPlan(${r.index})):\n  ${r.problems.slice(0, 3).join('\n  ')}`,
+    )
+    .join('\n');
+  expect(bad.length, report).toBe(0);
+
+  // The server is alive and serves correctly on a fresh connection.
+  expect(fx.server.proc.exitCode).toBeNull();
+  expect(fx.server.proc.signalCode).toBeNull();
+  const c = await TextClient.connect(fx.server.port);
+  expect(await c.call('version\r\n')).toMatch(/^VERSION \d+\.\d+\.\d+\r\n$/);
+  expect(await c.call('status\r\n')).toBe('UP\r\n');
+  for (const v of ['first', 'second', 'third']) expect(await c.call(setCmd('after_storm', v, 7))).toBe('STORED\r\n');
+  expect(await c.call('get after_storm\r\n')).toBe('VALUE after_storm 7 5\r\nfirst\r\nEND\r\n');
+  expect(await c.call('get after_storm\r\n')).toBe('VALUE after_storm 7 6\r\nsecond\r\nEND\r\n');
+  expect(await c.call('get after_storm\r\n')).toBe('VALUE after_storm 7 5\r\nthird\r\nEND\r\n');
+  expect(await c.call('get after_storm\r\n')).toBe('END\r\n');
+  const stats = await c.call('stats\r\n');
+  const lines = stats.split('\r\n');
+  expect(lines.pop()).toBe('');
+  expect(lines.pop()).toBe('END');
+  for (const line of lines) expect(line).toMatch(/^STAT \S+ \S+$/);
+  const map = new Map(lines.map((l) => [l.split(' ')[1]!, l.split(' ')[2]!]));
+  expect(map.get('queue_after_storm_items')).toBe('0');
+  expect(map.get('queue_after_storm_total_items')).toBe('3');
+  expect(Number(map.get('total_connections'))).toBeGreaterThanOrEqual(CONNECTIONS);
+  c.close();
+  // Every storm connection is gone on the server side too (bounded poll: no event for it).
+  const probe = await TextClient.connect(fx.server.port);
+  let current = '';
+  for (let i = 0; i < 40; i++) {
+    current = /STAT curr_connections (\d+)\r\n/.exec(await probe.call('stats\r\n'))?.[1] ?? '';
+    if (current === '1') break;
+    await sleep(50);
+  }
+  expect(current).toBe('1');
+  probe.close();
+
+  expect(fx.server.proc.exitCode).toBeNull();
+  // No command failed inside the server (session logs `command failed` at error level).
+  const errors = fx.server
+    .output()
+    .split('\n')
+    .filter((l) => /"level":(50|60)/.test(l) || (/Warning|Error:/.test(l) && !l.startsWith('{')));
+  expect(errors.slice(0, 5).join('\n')).toBe('');
+}, 90_000);
 
 it('honours a huge /t= wait (beyond a 32-bit timer) instead of answering at once', async () => {
   const waiter = await TextClient.connect(fx.server.port);

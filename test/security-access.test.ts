@@ -22,15 +22,14 @@ const fx = useSecureServer(() => ['-auth-file', writeSecret(join(dir.path, 'user
 
 const DENIED = 'CLIENT_ERROR access denied\r\n';
 /** Stats that move without any command changing state (clock, traffic, connections, the snapshot's own peeks). */
-const VOLATILE = /^(uptime|time|pid|cmd_peek|get_hits|curr_connections|total_connections|bytes_read|bytes_written|auth_\w+|cmd_denied|tls_\w+|queue_.*_(logsize|age|mem_items|mem_bytes))$/;
+const VOLATILE =
+  /^(uptime|time|pid|cmd_peek|get_hits|curr_connections|total_connections|bytes_read|bytes_written|auth_\w+|cmd_denied|tls_\w+|queue_.*_(logsize|age|mem_items|mem_bytes))$/;
 
 /** Everything a command could change, as the administrator sees it. */
 async function snapshot(): Promise<string> {
   const c = await textLogin(fx.server.port, USERS.admin);
   try {
-    const stats = (await c.call('stats\r\n'))
-      .split('\r\n')
-      .filter((l) => l.startsWith('STAT ') && !VOLATILE.test(l.split(' ')[1]!));
+    const stats = (await c.call('stats\r\n')).split('\r\n').filter((l) => l.startsWith('STAT ') && !VOLATILE.test(l.split(' ')[1]!));
     const heads = [await c.call('get secret/peek\r\n'), await c.call('get jobs_a/peek\r\n'), await c.call('status\r\n')];
     return [...stats, ...heads].join('\n');
   } finally {
@@ -205,7 +204,8 @@ describe('read-only users', () => {
     const c = await textLogin(fx.server.port, USERS.watcher);
     expect(await c.call('stats\r\n')).toMatch(/^STAT uptime \d+\r\n[\s\S]*STAT cmd_denied [1-9]\d*\r\n[\s\S]*END\r\n$/);
     expect(await c.call('dump_stats\r\n')).toMatch(/END\r\n$/);
-    for (const cmd of ['flush_all\r\n', 'status QUIESCENT\r\n', 'reload\r\n', 'get secret\r\n']) expect(await c.call(cmd), cmd).toBe(DENIED);
+    for (const cmd of ['flush_all\r\n', 'status QUIESCENT\r\n', 'reload\r\n', 'get secret\r\n'])
+      expect(await c.call(cmd), cmd).toBe(DENIED);
     expect(await c.call('get secret/peek\r\n')).toBe(value('secret', 's1'));
     c.close();
   });

@@ -61,12 +61,19 @@ describe('GET /export (the running server streams a backup)', () => {
     for (const v of ['one', 'two', 'three']) expect(await c.call(setCmd('exported', v))).toBe('STORED\r\n');
     c.close();
     expect(await get('/export')).toBe(401);
-    const r = spawnSync(process.execPath, [CLI, 'export', '-admin', `127.0.0.1:${port}`, '-admin-token-file', join(dir, 'token'), '-queue', 'exported'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'export', '-admin', `127.0.0.1:${port}`, '-admin-token-file', join(dir, 'token'), '-queue', 'exported'],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; value?: string });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; value?: string });
     expect(lines[0]!.type).toBe('header');
     expect(lines.at(-1)!.type).toBe('trailer');
     const values = lines.filter((l) => l.type === 'item').map((l) => Buffer.from(l.value!, 'base64').toString());

@@ -77,7 +77,10 @@ describe('text protocol authentication (memcached 1.6 convention)', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(await peek('ta_wrong')).toBe('END\r\n');
     // Logged with the user and the peer; never the password.
-    const line = fx.server.output().split('\n').find((l) => l.includes('authentication failed') && l.includes('"user":"admin"'));
+    const line = fx.server
+      .output()
+      .split('\n')
+      .find((l) => l.includes('authentication failed') && l.includes('"user":"admin"'));
     expect(line).toBeDefined();
     expect(line).toMatch(/"peer":"127\.0\.0\.1:\d+"/);
     expect(fx.server.output()).not.toContain('wrong"');
@@ -135,7 +138,9 @@ describe('binary protocol SASL PLAIN', () => {
     expect(mechs.status).toBe(0);
     expect(mechs.value.toString()).toBe('PLAIN');
     expect((await c.call({ opcode: Op.VERSION })).status).toBe(0);
-    c.send(Buffer.concat([Buffer.from([0x80, Op.GET, 0, 5, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('ba_q1')]));
+    c.send(
+      Buffer.concat([Buffer.from([0x80, Op.GET, 0, 5, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('ba_q1')]),
+    );
     const { responses } = await c.readToClose();
     expect(responses).toHaveLength(1);
     expect(responses[0]!.status).toBe(AUTH_ERROR);
@@ -155,14 +160,26 @@ describe('binary protocol SASL PLAIN', () => {
 
   it('memjs with the right credentials works; with a wrong password every request fails', async () => {
     const port = fx.server.port;
-    const good = memjs.Client.create(`127.0.0.1:${port}`, { username: USERS.app.name, password: USERS.app.password, timeout: 5, retries: 1, logger: { log() {} } });
+    const good = memjs.Client.create(`127.0.0.1:${port}`, {
+      username: USERS.app.name,
+      password: USERS.app.password,
+      timeout: 5,
+      retries: 1,
+      logger: { log() {} },
+    });
     try {
       expect(await good.set('jobs_memjs', 'hello')).toBe(true);
       expect((await good.get('jobs_memjs')).value?.toString()).toBe('hello');
     } finally {
       good.close();
     }
-    const bad = memjs.Client.create(`127.0.0.1:${port}`, { username: USERS.app.name, password: 'not-it', timeout: 5, retries: 1, logger: { log() {} } });
+    const bad = memjs.Client.create(`127.0.0.1:${port}`, {
+      username: USERS.app.name,
+      password: 'not-it',
+      timeout: 5,
+      retries: 1,
+      logger: { log() {} },
+    });
     try {
       await expect(bad.set('jobs_memjs', 'evil')).rejects.toThrow(/authentication failed/i);
     } finally {

@@ -25,7 +25,9 @@ function set(...queues: string[]): Command {
 }
 
 describe('auth file', () => {
-  const table = UserTable.parse(['# comment', '', 'admin:pw:*', 'app:a pass:jobs*,mail:rw', 'plain:pw', 'ro:pw:jobs*:ro', 'crlf:pw\r'].join('\n'));
+  const table = UserTable.parse(
+    ['# comment', '', 'admin:pw:*', 'app:a pass:jobs*,mail:rw', 'plain:pw', 'ro:pw:jobs*:ro', 'crlf:pw\r'].join('\n'),
+  );
 
   it('reads user:password, user:password:PATTERNS and user:password:PATTERNS:ro; comments and blank lines', () => {
     expect(table.size).toBe(5);
@@ -113,12 +115,26 @@ describe('access policy', () => {
   });
 
   it('server-wide commands: stats need `*`; changes need `*` read-write; harmless ones are open', () => {
-    const kinds: Command[] = [{ kind: 'stats' }, { kind: 'dump_stats' }, { kind: 'flush_all', noreply: false }, { kind: 'flush_all_expired' }, { kind: 'status', value: 'READONLY' }, { kind: 'reload' }, { kind: 'shutdown' }];
+    const kinds: Command[] = [
+      { kind: 'stats' },
+      { kind: 'dump_stats' },
+      { kind: 'flush_all', noreply: false },
+      { kind: 'flush_all_expired' },
+      { kind: 'status', value: 'READONLY' },
+      { kind: 'reload' },
+      { kind: 'shutdown' },
+    ];
     const row = (p: AccessPolicy) => kinds.map((c) => p.allows(c));
     expect(row(app)).toEqual([false, false, false, false, false, false, false]);
     expect(row(watcher)).toEqual([true, true, false, false, false, false, false]);
     expect(row(admin)).toEqual([true, true, true, true, true, true, true]);
-    for (const c of [{ kind: 'status' }, { kind: 'version' }, { kind: 'verbosity', noreply: false }, { kind: 'noop' }, { kind: 'quit' }] as Command[]) {
+    for (const c of [
+      { kind: 'status' },
+      { kind: 'version' },
+      { kind: 'verbosity', noreply: false },
+      { kind: 'noop' },
+      { kind: 'quit' },
+    ] as Command[]) {
       expect(reader.allows(c)).toBe(true);
     }
   });
@@ -137,8 +153,12 @@ describe('SASL PLAIN', () => {
 
 describe('flags and warnings', () => {
   it('TLS flags must come together', () => {
-    expect(() => loadSecurityFromFlags({ 'auth-timeout': '5s', 'tls-cert': 'c' }, silent)).toThrow('-tls-cert, -tls-key and -tls-ca need -tls-listen');
-    expect(() => loadSecurityFromFlags({ 'auth-timeout': '5s', 'tls-listen': ':1' }, silent)).toThrow('-tls-listen needs -tls-cert and -tls-key');
+    expect(() => loadSecurityFromFlags({ 'auth-timeout': '5s', 'tls-cert': 'c' }, silent)).toThrow(
+      '-tls-cert, -tls-key and -tls-ca need -tls-listen',
+    );
+    expect(() => loadSecurityFromFlags({ 'auth-timeout': '5s', 'tls-listen': ':1' }, silent)).toThrow(
+      '-tls-listen needs -tls-cert and -tls-key',
+    );
     expect(() => loadSecurityFromFlags({ 'auth-timeout': 'soon' }, silent)).toThrow('-auth-timeout');
     expect(loadSecurityFromFlags({ 'auth-timeout': '5s' }, silent)).toEqual({});
   });

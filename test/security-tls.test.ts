@@ -40,7 +40,16 @@ const withAuth = useSecureServer(() => {
   const users = writeSecret(join(dir.path, 'users'), AUTH_FILE);
   return ['-tls-listen', '127.0.0.1:0', '-tls-cert', liveCert, '-tls-key', liveKey, '-auth-file', users];
 });
-const mutual = useSecureServer(() => ['-tls-listen', '127.0.0.1:0', '-tls-cert', certs.serverCert, '-tls-key', certs.serverKey, '-tls-ca', certs.ca]);
+const mutual = useSecureServer(() => [
+  '-tls-listen',
+  '127.0.0.1:0',
+  '-tls-cert',
+  certs.serverCert,
+  '-tls-key',
+  certs.serverKey,
+  '-tls-ca',
+  certs.ca,
+]);
 
 interface Talk {
   /** Everything received before the connection ended (or the wait ran out). */
@@ -56,7 +65,13 @@ interface Talk {
  * Opens a TLS connection (trusting the test CA), sends `data`, and collects the reply until
  * `until` matches it, the connection ends, or 5 s pass. `keep` leaves the socket open.
  */
-function talk(port: number, data: string | Buffer, until: RegExp | ((b: Buffer) => boolean), extra: tls.ConnectionOptions = {}, keep = false): Promise<Talk> {
+function talk(
+  port: number,
+  data: string | Buffer,
+  until: RegExp | ((b: Buffer) => boolean),
+  extra: tls.ConnectionOptions = {},
+  keep = false,
+): Promise<Talk> {
   return new Promise((resolve) => {
     const socket = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(certs.ca), servername: 'localhost', ...extra });
     let got = Buffer.alloc(0);
@@ -140,7 +155,9 @@ describe('TLS listener beside the plain one', () => {
       'print(s.version())',
       'sys.stdout.write(buf.decode())',
     ].join('\n');
-    const r = await new Promise<{ stdout: string; stderr: string }>((res) => execFile(PYTHON, ['-c', code], { timeout: 20_000 }, (_e, stdout, stderr) => res({ stdout, stderr })));
+    const r = await new Promise<{ stdout: string; stderr: string }>((res) =>
+      execFile(PYTHON, ['-c', code], { timeout: 20_000 }, (_e, stdout, stderr) => res({ stdout, stderr })),
+    );
     expect(r.stderr).toBe('');
     const [version, ...rest] = r.stdout.split('\n');
     expect(version).toMatch(/^TLSv1\.[23]$/);
@@ -156,14 +173,20 @@ describe('TLS listener beside the plain one', () => {
 
 describe('client certificates (-tls-ca)', () => {
   it('a client with a certificate from the CA is served', async () => {
-    const t = await talk(tlsPortOf(mutual.server), 'version\r\n', /\r\n$/, { cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) });
+    const t = await talk(tlsPortOf(mutual.server), 'version\r\n', /\r\n$/, {
+      cert: readFileSync(certs.clientCert),
+      key: readFileSync(certs.clientKey),
+    });
     expect(t.error).toBeUndefined();
     expect(t.reply).toMatch(/^VERSION \d/);
   });
 
   it('a client without a certificate, or with one from another CA, is refused in the handshake', async () => {
     const none = await talk(tlsPortOf(mutual.server), 'version\r\n', /VERSION/);
-    const rogue = await talk(tlsPortOf(mutual.server), 'version\r\n', /VERSION/, { cert: readFileSync(certs.rogueCert), key: readFileSync(certs.rogueKey) });
+    const rogue = await talk(tlsPortOf(mutual.server), 'version\r\n', /VERSION/, {
+      cert: readFileSync(certs.rogueCert),
+      key: readFileSync(certs.rogueKey),
+    });
     for (const t of [none, rogue]) {
       expect(t.reply).toBe('');
       expect(t.error).toBeDefined();

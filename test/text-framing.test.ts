@@ -1,7 +1,18 @@
 // Unit tests of the text framing (docs/protocol.md#framing–docs/protocol.md#reading-items-get-and-gets parsing) and the shared key syntax (keys.ts).
 import { describe, expect, it } from 'vitest';
 import { type Command, type GetKey, RECORD_HEADROOM } from '../src/protocol/command.js';
-import { MAX_KEY_BYTES, MAX_NAME_BYTES, getKeyList, isValidName, parseDecimal, parseGetKey, parseQueueRef, parseSetKey, parseSignedDecimal, setKeyQueues } from '../src/protocol/keys.js';
+import {
+  MAX_KEY_BYTES,
+  MAX_NAME_BYTES,
+  getKeyList,
+  isValidName,
+  parseDecimal,
+  parseGetKey,
+  parseQueueRef,
+  parseSetKey,
+  parseSignedDecimal,
+  setKeyQueues,
+} from '../src/protocol/keys.js';
 import { encoded } from './helpers/encode.js';
 import { MAX_LINE_BYTES, TextFraming, tokenize } from '../src/protocol/text.js';
 
@@ -352,10 +363,12 @@ describe('TextFraming: get and other commands', () => {
     expect(enc([])).toBe('END\r\n');
     expect(enc([{ key: 'q', flags: 3, data: Buffer.from('ab'), cas: 7 }])).toBe('VALUE q 3 2 7\r\nab\r\nEND\r\n');
     expect(enc([{ key: 'q', flags: 0, data: Buffer.alloc(0) }])).toBe('VALUE q 0 0\r\n\r\nEND\r\n');
-    expect(enc([
-      { key: 'a', flags: 0, data: Buffer.from('1') },
-      { key: 'b', flags: 1, data: Buffer.from('22') },
-    ])).toBe('VALUE a 0 1\r\n1\r\nVALUE b 1 2\r\n22\r\nEND\r\n');
+    expect(
+      enc([
+        { key: 'a', flags: 0, data: Buffer.from('1') },
+        { key: 'b', flags: 1, data: Buffer.from('22') },
+      ]),
+    ).toBe('VALUE a 0 1\r\n1\r\nVALUE b 1 2\r\n22\r\nEND\r\n');
     const big = Buffer.alloc(10_000, 0x62);
     expect(enc([{ key: 'q', flags: 0, data: big }])).toBe(`VALUE q 0 10000\r\n${big.toString()}\r\nEND\r\n`);
     const single = { kind: 'value' as const, key: 'q', flags: 3, data: Buffer.from('ab'), cas: 7 };
@@ -372,7 +385,8 @@ describe('keys.ts', () => {
     expect(isValidName('x'.repeat(200))).toBe(true);
     expect(isValidName('x'.repeat(201))).toBe(false);
     expect(isValidName('')).toBe(false);
-    for (const bad of ['a/b', 'a.b', 'a+b', 'a b', 'a\tb', 'a\x7f', 'a\x00', 'é', 'a\x80']) expect(isValidName(bad), JSON.stringify(bad)).toBe(false);
+    for (const bad of ['a/b', 'a.b', 'a+b', 'a b', 'a\tb', 'a\x7f', 'a\x00', 'é', 'a\x80'])
+      expect(isValidName(bad), JSON.stringify(bad)).toBe(false);
   });
 
   it('parseQueueRef: q, q. and q.c', () => {
@@ -414,7 +428,22 @@ describe('keys.ts', () => {
     expect(parseGetKey('q/abort')).toMatchObject({ abort: true });
     expect(parseGetKey('q./open')).toMatchObject({ queue: 'q', open: true });
     expect(parseGetKey('q.c/open')).toMatchObject({ queue: 'q', cursor: 'c', open: true });
-    for (const bad of ['q/opne', 'q/OPEN', 'q/t=', 'q/t=-1', 'q/t=1.5', 'q/t=abc', 'q//open', 'q/', 'q/abort/open', 'q/abort/close', 'q/abort/peek', 'q/abort/t=10', 'q/peek/open', 'q/close/peek']) {
+    for (const bad of [
+      'q/opne',
+      'q/OPEN',
+      'q/t=',
+      'q/t=-1',
+      'q/t=1.5',
+      'q/t=abc',
+      'q//open',
+      'q/',
+      'q/abort/open',
+      'q/abort/close',
+      'q/abort/peek',
+      'q/abort/t=10',
+      'q/peek/open',
+      'q/close/peek',
+    ]) {
       expect(parseGetKey(bad), bad).toBe('bad get option');
     }
     expect(parseGetKey('a.b.c/open')).toBe('bad queue name');

@@ -71,7 +71,13 @@ describe('docs/protocol.md#framing framing', () => {
     c.send(`add ${q} 0 0 3\r\nabc\r\nversion\r\n`);
     expect(await c.readReply()).toBe('ERROR unknown command\r\n');
     expect(await c.readReply()).toMatch(VERSION_LINE);
-    for (const cmd of [`replace ${q} 0 0 3\r\nabc\r\n`, `append ${q} 0 0 3\r\nabc\r\n`, `prepend ${q} 0 0 3\r\nabc\r\n`, `cas ${q} 0 0 3 1\r\nabc\r\n`, `ADD ${q} 0 0 5\r\nget q\r\n`]) {
+    for (const cmd of [
+      `replace ${q} 0 0 3\r\nabc\r\n`,
+      `append ${q} 0 0 3\r\nabc\r\n`,
+      `prepend ${q} 0 0 3\r\nabc\r\n`,
+      `cas ${q} 0 0 3 1\r\nabc\r\n`,
+      `ADD ${q} 0 0 5\r\nget q\r\n`,
+    ]) {
       expect(await c.call(cmd), cmd).toBe('ERROR unknown command\r\n');
     }
     await expectOpen(c);
@@ -266,7 +272,8 @@ describe('docs/protocol.md#adding-items-set set', () => {
   it('stores flags with the item and returns them, up to 4294967295', async () => {
     const c = await connect();
     const q = qname();
-    for (const flags of [0, 1, 65535, 65536, 2147483648, 4294967295]) expect(await c.call(setCmd(q, `f${flags}`, flags))).toBe('STORED\r\n');
+    for (const flags of [0, 1, 65535, 65536, 2147483648, 4294967295])
+      expect(await c.call(setCmd(q, `f${flags}`, flags))).toBe('STORED\r\n');
     for (const flags of [0, 1, 65535, 65536, 2147483648, 4294967295]) {
       const v = `f${flags}`;
       expect(await c.call(`get ${q}\r\n`)).toBe(`VALUE ${q} ${flags} ${v.length}\r\n${v}\r\nEND\r\n`);
@@ -405,7 +412,8 @@ describe('docs/protocol.md#adding-items-set set', () => {
       c.close();
       const s2 = await start();
       const d = await TextClient.connect(s2.port);
-      for (let i = 0; i < n; i++) expect(await d.call('get durable\r\n')).toBe(`VALUE durable ${i} ${`item${i}`.length}\r\nitem${i}\r\nEND\r\n`);
+      for (let i = 0; i < n; i++)
+        expect(await d.call('get durable\r\n')).toBe(`VALUE durable ${i} ${`item${i}`.length}\r\nitem${i}\r\nEND\r\n`);
       expect(await d.call('get durable\r\n')).toBe('END\r\n');
       d.close();
     });
@@ -473,7 +481,9 @@ describe('docs/protocol.md#reading-items-get-and-gets get and gets', () => {
     // gets with several keys: every VALUE line has the id.
     expect(await c.call(setCmd(a, 'x'))).toBe('STORED\r\n');
     expect(await c.call(setCmd(b, 'y'))).toBe('STORED\r\n');
-    expect(await c.call(`gets ${a} ${b}\r\n`)).toMatch(new RegExp(`^VALUE ${a} 0 1 \\d+\\r\\nx\\r\\nVALUE ${b} 0 1 \\d+\\r\\ny\\r\\nEND\\r\\n$`));
+    expect(await c.call(`gets ${a} ${b}\r\n`)).toMatch(
+      new RegExp(`^VALUE ${a} 0 1 \\d+\\r\\nx\\r\\nVALUE ${b} 0 1 \\d+\\r\\ny\\r\\nEND\\r\\n$`),
+    );
   });
 
   it('serves several keys with options, each as if requested alone', async () => {
@@ -524,7 +534,25 @@ describe('docs/protocol.md#reading-items-get-and-gets get and gets', () => {
     const c = await connect();
     const q = qname();
     expect(await c.call(setCmd(q, 'safe'))).toBe('STORED\r\n');
-    for (const opt of ['/opne', '/OPEN', '/abort/open', '/open/abort', '/abort/close', '/abort/peek', '/abort/t=10', '/peek/open', '/open/peek', '/peek/close', '/t=', '/t=x', '/t=-5', '/t=1.5', '/', '//open', '/t']) {
+    for (const opt of [
+      '/opne',
+      '/OPEN',
+      '/abort/open',
+      '/open/abort',
+      '/abort/close',
+      '/abort/peek',
+      '/abort/t=10',
+      '/peek/open',
+      '/open/peek',
+      '/peek/close',
+      '/t=',
+      '/t=x',
+      '/t=-5',
+      '/t=1.5',
+      '/',
+      '//open',
+      '/t',
+    ]) {
       expect(await c.call(`get ${q}${opt}\r\n`), opt).toBe('CLIENT_ERROR bad get option\r\n');
     }
     await expectOpen(c);
@@ -671,13 +699,48 @@ describe('docs/protocol.md#server-commands other commands', () => {
     expect(lines.pop()).toBe('END');
     for (const line of lines) expect(line).toMatch(/^STAT \S+ \S*$/);
     const keys = lines.map((l) => l.split(' ')[1]!);
-    const global = ['uptime', 'time', 'version', 'pid', 'curr_items', 'total_items', 'bytes', 'curr_connections', 'total_connections', 'cmd_get', 'cmd_set', 'cmd_peek', 'get_hits', 'get_misses', 'bytes_read', 'bytes_written', 'queue_creates', 'queue_deletes', 'queue_expires'];
+    const global = [
+      'uptime',
+      'time',
+      'version',
+      'pid',
+      'curr_items',
+      'total_items',
+      'bytes',
+      'curr_connections',
+      'total_connections',
+      'cmd_get',
+      'cmd_set',
+      'cmd_peek',
+      'get_hits',
+      'get_misses',
+      'bytes_read',
+      'bytes_written',
+      'queue_creates',
+      'queue_deletes',
+      'queue_expires',
+    ];
     expect(keys.slice(0, global.length)).toEqual(global);
     expect(stat(stats, 'version')).toMatch(/^siberite-\d+\.\d+\.\d+/);
     expect(Number(stat(stats, 'pid'))).toBe(fx.server.proc.pid);
     expect(Math.abs(Number(stat(stats, 'time')) - Date.now() / 1000)).toBeLessThan(5);
     for (const k of global.filter((k) => k !== 'version')) expect(stat(stats, k), k).toMatch(/^\d+$/);
-    const perQueue = ['items', 'bytes', 'total_items', 'logsize', 'expired_items', 'mem_items', 'mem_bytes', 'age', 'discarded', 'waiters', 'open_transactions', 'transactions', 'canceled_transactions', 'total_flushes'];
+    const perQueue = [
+      'items',
+      'bytes',
+      'total_items',
+      'logsize',
+      'expired_items',
+      'mem_items',
+      'mem_bytes',
+      'age',
+      'discarded',
+      'waiters',
+      'open_transactions',
+      'transactions',
+      'canceled_transactions',
+      'total_flushes',
+    ];
     for (const k of perQueue) expect(stat(stats, `queue_${q}_${k}`), k).toMatch(/^\d+$/);
     expect(stat(stats, `queue_${q}_items`)).toBe('1');
     expect(stat(stats, `queue_${q}_bytes`)).toBe('2');

@@ -198,7 +198,10 @@ describe('docs/protocol.md#statistics stats for transactions', () => {
     expect(Number(s1.age)).toBeLessThan(5000);
 
     expect(await c.call(`get ${q}/abort\r\n`)).toBe('END\r\n');
-    expect(await queueStats(c, q, ['open_transactions', 'canceled_transactions'])).toEqual({ open_transactions: '0', canceled_transactions: '1' });
+    expect(await queueStats(c, q, ['open_transactions', 'canceled_transactions'])).toEqual({
+      open_transactions: '0',
+      canceled_transactions: '1',
+    });
     expect(await c.call(`get ${q}/open\r\n`)).toBe(value(q, 'x'));
     expect(await c.call(`get ${q}/close\r\n`)).toBe('END\r\n');
     expect(await queueStats(c, q, ['transactions', 'open_transactions', 'canceled_transactions', 'items'])).toEqual({

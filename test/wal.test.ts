@@ -26,7 +26,6 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-
 describe('record codec', () => {
   const ops = [put('i/q/1', 'one'), del('i/q/0'), put('m/q', Buffer.alloc(0)), put('k', Buffer.alloc(300, 7))];
 

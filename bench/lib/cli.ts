@@ -101,7 +101,8 @@ export class Args {
   choice<T extends string>(name: string, def: T, choices: readonly T[]): T {
     const v = this.raw.get(name);
     if (v === undefined) return def;
-    if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
+    if (!(choices as readonly string[]).includes(v))
+      throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
     return v as T;
   }
 
@@ -149,7 +150,12 @@ export function runMain(tool: string, usage: string, main: () => Promise<number>
  * runMain for a bench with options: `parse` reads them from the command line (null for --help,
  * which prints the usage and exits 0), then `main` runs with them.
  */
-export function runWithOptions<O>(tool: string, usage: string, parse: (argv: string[]) => O | null, main: (opts: O) => Promise<number>): void {
+export function runWithOptions<O>(
+  tool: string,
+  usage: string,
+  parse: (argv: string[]) => O | null,
+  main: (opts: O) => Promise<number>,
+): void {
   runMain(tool, usage, async () => {
     const opts = parse(process.argv.slice(2));
     if (opts === null) {

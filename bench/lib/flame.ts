@@ -76,7 +76,8 @@ export function parseProfile(text: string): CpuProfile {
     if (!isObject(cf) || typeof cf.functionName !== 'string' || typeof cf.url !== 'string') {
       throw new ProfileError(`${what} has no callFrame {functionName, url}`);
     }
-    if (n.hitCount !== undefined && !(Number.isInteger(n.hitCount) && (n.hitCount as number) >= 0)) throw new ProfileError(`${what}.hitCount is not a count`);
+    if (n.hitCount !== undefined && !(Number.isInteger(n.hitCount) && (n.hitCount as number) >= 0))
+      throw new ProfileError(`${what}.hitCount is not a count`);
     if (n.children !== undefined && !(Array.isArray(n.children) && n.children.every((c) => Number.isInteger(c)))) {
       throw new ProfileError(`${what}.children is not a list of node ids`);
     }
@@ -300,7 +301,9 @@ export function flameSvg(root: Frame, o: FlameSvgOptions): string {
   const { rects, height } = layoutFlame(root, { width: W - 2 * pad, frameHeight: 16, minPercent: o.minPercent });
   const H = top + height + pad;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="${FONT_SIZE}">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="${FONT_SIZE}">`,
+  );
   out.push(`<path d="M0 0H${W}V${H}H0Z" fill="#ffffff"/>`);
   out.push(`<text x="${W / 2}" y="22" font-size="16" font-weight="bold" text-anchor="middle">${esc(o.title)}</text>`);
   if (o.subtitle) out.push(`<text x="${W / 2}" y="40" fill="#555" text-anchor="middle">${esc(o.subtitle)}</text>`);

@@ -349,7 +349,12 @@ export interface LoadBench<L, R extends LoadRow> {
  * then writes the results file. Returns the exit status: 0 when every level ran (errors during a
  * run are reported, not fatal), else 1.
  */
-export async function runLoadBench<L, R extends LoadRow>(tool: string, opts: LoadOptions, host: string, b: LoadBench<L, R>): Promise<number> {
+export async function runLoadBench<L, R extends LoadRow>(
+  tool: string,
+  opts: LoadOptions,
+  host: string,
+  b: LoadBench<L, R>,
+): Promise<number> {
   const startedAt = new Date();
   process.stdout.write(b.intro);
   const table = new LoadTable(opts.label, b.columns, opts.pid !== null);

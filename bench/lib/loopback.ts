@@ -25,8 +25,7 @@ export function isLoopbackAddress(address: string): boolean {
 export async function resolveLoopbackHost(host: string): Promise<string> {
   const refuse = (why: string): never => {
     throw new Error(
-      `refusing host ${JSON.stringify(host)}: ${why}. ` +
-        'Load traffic may only go to a loopback address (127.0.0.0/8, ::1 or localhost).',
+      `refusing host ${JSON.stringify(host)}: ${why}. ` + 'Load traffic may only go to a loopback address (127.0.0.0/8, ::1 or localhost).',
     );
   };
   let h = host.trim();

@@ -161,7 +161,9 @@ export function lineChart(c: LineChart): string {
       const d = s.points.map((p, k) => `${k === 0 ? 'M' : 'L'}${x(p[0]).toFixed(1)} ${y(p[1]).toFixed(1)}`).join(' ');
       out.push(`<path d="${d}" fill="none" stroke="${col}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
       for (const p of s.points) {
-        out.push(`<circle cx="${x(p[0]).toFixed(1)}" cy="${y(p[1]).toFixed(1)}" r="3.5" fill="${col}"><title>${esc(`${s.name}: ${shortNumber(p[0])} → ${shortNumber(p[1])}`)}</title></circle>`);
+        out.push(
+          `<circle cx="${x(p[0]).toFixed(1)}" cy="${y(p[1]).toFixed(1)}" r="3.5" fill="${col}"><title>${esc(`${s.name}: ${shortNumber(p[0])} → ${shortNumber(p[1])}`)}</title></circle>`,
+        );
       }
     }
     entries.push({ name: s.name, color: col, ...(s.dash ? { dash: s.dash } : {}) });
@@ -212,7 +214,10 @@ export function barChart(c: BarChart): string {
       out.push(
         `<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${Math.max(0, yBot - by).toFixed(1)}" fill="${col}"><title>${esc(`${s.name}, ${cat}: ${shortNumber(v)}`)}</title></rect>`,
       );
-      if (c.valueLabels) out.push(`<text x="${(bx + (barW - 2) / 2).toFixed(1)}" y="${(by - 4).toFixed(1)}" text-anchor="middle" font-size="10">${esc(shortNumber(v))}</text>`);
+      if (c.valueLabels)
+        out.push(
+          `<text x="${(bx + (barW - 2) / 2).toFixed(1)}" y="${(by - 4).toFixed(1)}" text-anchor="middle" font-size="10">${esc(shortNumber(v))}</text>`,
+        );
     });
     out.push(`<text x="${(gx + groupW / 2).toFixed(1)}" y="${yBot + 18}" text-anchor="middle">${esc(cat)}</text>`);
   });

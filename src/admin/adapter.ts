@@ -35,7 +35,13 @@ export function adminSourceFrom(server: SiberiteServer): AdminSource {
   function storeHealth(): StoreHealth {
     const health = manager.store.health();
     // Recovery runs before the server exists: an attached source is always past it.
-    return { writable: health.writable, ready: true, fault: health.fault?.code ?? null, errors: { ...health.errors }, walBytes: health.walBytes };
+    return {
+      writable: health.writable,
+      ready: true,
+      fault: health.fault?.code ?? null,
+      errors: { ...health.errors },
+      walBytes: health.walBytes,
+    };
   }
 
   return {

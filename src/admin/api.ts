@@ -15,7 +15,10 @@ export async function overview(source: AdminSource, sampler: Sampler, since: num
 }
 
 /** One row of the queue table: a queue's values as JSON (no stats lines). */
-export type QueueRow = Pick<QueueSnapshot, 'name' | 'items' | 'bytes' | 'oldestItemAgeSeconds' | 'openTransactions' | 'waiters' | 'added' | 'removed'> & {
+export type QueueRow = Pick<
+  QueueSnapshot,
+  'name' | 'items' | 'bytes' | 'oldestItemAgeSeconds' | 'openTransactions' | 'waiters' | 'added' | 'removed'
+> & {
   cursors: Array<Omit<CursorSnapshot, 'stats'>>;
 };
 
@@ -57,7 +60,13 @@ export function parsePageQuery(params: URLSearchParams): PageQuery {
   };
   const filter = params.get('filter') ?? '';
   if (filter.length > 250) throw new Error('filter is too long');
-  return { filter: filter.toLowerCase(), sort: sort as SortKey, descending: dir === 'desc', offset: int('offset', 0, MAX_OFFSET), limit: int('limit', 50, MAX_PAGE) };
+  return {
+    filter: filter.toLowerCase(),
+    sort: sort as SortKey,
+    descending: dir === 'desc',
+    offset: int('offset', 0, MAX_OFFSET),
+    limit: int('limit', 50, MAX_PAGE),
+  };
 }
 
 function rowOf(q: QueueSnapshot): QueueRow {

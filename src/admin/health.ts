@@ -18,7 +18,11 @@ export function healthz(): ProbeReply {
  * consumers still need to reach the server to drain it.
  */
 export async function readyz(source: AdminSource | null): Promise<ProbeReply> {
-  if (!source) return { status: 503, body: { status: 'unavailable', checks: { store_open: false }, reason: 'starting: the store is being opened and recovered' } };
+  if (!source)
+    return {
+      status: 503,
+      body: { status: 'unavailable', checks: { store_open: false }, reason: 'starting: the store is being opened and recovered' },
+    };
   const { store } = await source.global();
   const checks = { store_open: true, recovered: store.ready, writable: store.writable };
   if (!store.ready) return { status: 503, body: { status: 'unavailable', checks, reason: 'recovering' } };

@@ -84,7 +84,22 @@ export class Metrics {
   }
 
   private update(g: GlobalSnapshot, scan: QueueScan): void {
-    for (const m of [this.info, this.items, this.bytes, this.oldest, this.open, this.waiters, this.added, this.removed, this.expired, this.discarded, this.lag, this.commands, this.connections, this.storeErrors]) {
+    for (const m of [
+      this.info,
+      this.items,
+      this.bytes,
+      this.oldest,
+      this.open,
+      this.waiters,
+      this.added,
+      this.removed,
+      this.expired,
+      this.discarded,
+      this.lag,
+      this.commands,
+      this.connections,
+      this.storeErrors,
+    ]) {
       m.reset();
     }
     this.info.set({ version: g.version, status: g.status }, 1);
@@ -96,7 +111,10 @@ export class Metrics {
     setCounter(this.getHits, this.hits.value(scan.all.getHits));
     setCounter(this.getMisses, this.misses.value(scan.all.getMisses));
     for (const [command, n] of Object.entries(g.commands)) this.commands.inc({ command }, n);
-    const states = g.connectionStates ?? { waiting: Math.min(g.connections, scan.all.waiters), active: Math.max(0, g.connections - scan.all.waiters) };
+    const states = g.connectionStates ?? {
+      waiting: Math.min(g.connections, scan.all.waiters),
+      active: Math.max(0, g.connections - scan.all.waiters),
+    };
     for (const [state, n] of Object.entries(states)) this.connections.set({ state }, n);
     setCounter(this.accepted, g.totalConnections);
     setCounter(this.refused, g.connectionsRefused);

@@ -72,7 +72,13 @@ export class Sampler {
   private async sample(): Promise<void> {
     const scan = await scanQueues(this.source, TOP_QUEUES);
     const g = await this.source.global();
-    const now: Totals = { t: Date.now(), set: g.commands['set'] ?? 0, get: g.commands['get'] ?? 0, added: scan.all.added, removed: scan.all.removed };
+    const now: Totals = {
+      t: Date.now(),
+      set: g.commands['set'] ?? 0,
+      get: g.commands['get'] ?? 0,
+      added: scan.all.added,
+      removed: scan.all.removed,
+    };
     const prev = this.last;
     this.last = now;
     const seconds = prev ? Math.max(0.001, (now.t - prev.t) / 1000) : 1;

@@ -186,7 +186,10 @@ export class AdminServer {
         return sendJson(res, 200, await queuePage(source, query));
       }
       default:
-        sendJson(res, 404, { error: 'not found', endpoints: ['/', '/metrics', '/healthz', '/readyz', '/stats.json', '/api/overview', '/api/queues', '/export'] });
+        sendJson(res, 404, {
+          error: 'not found',
+          endpoints: ['/', '/metrics', '/healthz', '/readyz', '/stats.json', '/api/overview', '/api/queues', '/export'],
+        });
     }
   }
 }

@@ -127,7 +127,10 @@ export class Client {
     return this.track(true, async () => {
       const key = setKey(queue);
       const data = payloadBytes(value);
-      const header = Buffer.from(`set ${key} ${checkFlags(options.flags)} ${exptime(options.expiresInMs, Date.now())} ${data.length}\r\n`, 'latin1');
+      const header = Buffer.from(
+        `set ${key} ${checkFlags(options.flags)} ${exptime(options.expiresInMs, Date.now())} ${data.length}\r\n`,
+        'latin1',
+      );
       const deadline = this.deadline(options.timeoutMs);
       await this.cluster.ready;
       let lastError: unknown = null;

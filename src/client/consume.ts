@@ -156,48 +156,53 @@ export class Consumer implements AsyncIterableIterator<Message> {
   private wakeAt(t: number): void {
     if (!Number.isFinite(t)) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.pump();
-    }, Math.max(1, t - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.pump();
+      },
+      Math.max(1, t - Date.now()),
+    );
   }
 
   private startRead(node: ServerNode): void {
     this.inflight++;
     this.reads.set(node, (this.reads.get(node) ?? 0) + 1);
     const started = Date.now();
-    this.openOn(node, this.waitMs).then(
-      (m) => {
-        if (m) {
-          this.empty.delete(node);
-          this.cooldown.delete(node);
-          if (this.done) {
-            void m.abort();
+    this.openOn(node, this.waitMs)
+      .then(
+        (m) => {
+          if (m) {
+            this.empty.delete(node);
+            this.cooldown.delete(node);
+            if (this.done) {
+              void m.abort();
+            } else {
+              this.held.add(m);
+              m.onSettled(() => {
+                this.held.delete(m);
+                this.pump();
+              });
+              this.deliver(m);
+            }
           } else {
-            this.held.add(m);
-            m.onSettled(() => {
-              this.held.delete(m);
-              this.pump();
-            });
-            this.deliver(m);
+            this.empty.add(node);
+            this.cooldown.set(node, started + Math.max(this.waitMs, MIN_EMPTY_INTERVAL_MS));
           }
-        } else {
-          this.empty.add(node);
-          this.cooldown.set(node, started + Math.max(this.waitMs, MIN_EMPTY_INTERVAL_MS));
-        }
-      },
-      (err: unknown) => {
-        if (err instanceof ReplyError && !err.retryElsewhere) return this.fail(err); // a bad request: stop
-        // The server failed (already marked down), refused, or was removed: leave it alone for
-        // a while. (Client.end() stops its consumers itself.)
-        this.cooldown.set(node, Date.now() + FAILURE_COOLDOWN_MS);
-      },
-    ).finally(() => {
-      this.inflight--;
-      const n = (this.reads.get(node) ?? 1) - 1;
-      if (n > 0) this.reads.set(node, n);
-      else this.reads.delete(node);
-      this.pump();
-    });
+        },
+        (err: unknown) => {
+          if (err instanceof ReplyError && !err.retryElsewhere) return this.fail(err); // a bad request: stop
+          // The server failed (already marked down), refused, or was removed: leave it alone for
+          // a while. (Client.end() stops its consumers itself.)
+          this.cooldown.set(node, Date.now() + FAILURE_COOLDOWN_MS);
+        },
+      )
+      .finally(() => {
+        this.inflight--;
+        const n = (this.reads.get(node) ?? 1) - 1;
+        if (n > 0) this.reads.set(node, n);
+        else this.reads.delete(node);
+        this.pump();
+      });
   }
 }

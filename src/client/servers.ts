@@ -75,5 +75,6 @@ export function checkDns(dns: DnsOptions): void {
   if (typeof dns.name !== 'string' || dns.name === '') throw badArg('dns.name must be a host name');
   if (dns.port !== undefined && (!Number.isInteger(dns.port) || dns.port < 1 || dns.port > 65535)) throw badArg('dns.port must be 1–65535');
   if (dns.family !== undefined && ![0, 4, 6].includes(dns.family)) throw badArg('dns.family must be 0, 4 or 6');
-  if (dns.refreshMs !== undefined && (!Number.isFinite(dns.refreshMs) || dns.refreshMs < 100)) throw badArg('dns.refreshMs must be at least 100');
+  if (dns.refreshMs !== undefined && (!Number.isFinite(dns.refreshMs) || dns.refreshMs < 100))
+    throw badArg('dns.refreshMs must be at least 100');
 }

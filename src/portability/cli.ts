@@ -24,27 +24,28 @@ const USAGE: Record<PortabilityCommand, string> = {
 };
 
 function parse(command: PortabilityCommand, args: string[]) {
-  return (
-    yargs(args)
-      .scriptName(`siberite ${command}`)
-      .usage(USAGE[command])
-      .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': false })
-      .version(false)
-      .option('data', { type: 'string', describe: 'data directory of this server (stopped)' })
-      .option('from', { type: 'string', describe: 'import: the Go Siberite data directory (read only)' })
-      .option('merge', { type: 'boolean', default: false, describe: 'append after the items of queues that already exist' })
-      .option('queue', { type: 'string', array: true, describe: 'export: only these queues' })
-      .option('admin', { type: 'string', describe: "export: a running server's admin address host:port" })
-      .option('admin-token-file', { type: 'string', describe: "export -admin: file holding the admin port's bearer token (needed off loopback)" })
-      .option('in', { type: 'string', describe: 'restore: read the backup from this file instead of stdin' })
-      .option('quiet', { type: 'boolean', default: false, describe: 'no progress (the summary is still printed)' })
-      .strict()
-      .help('help')
-      .fail((msg, err) => {
-        throw new PortabilityError(`${(msg || err?.message || 'bad arguments').replace(/\s*\n\s*/g, ' ')}\nusage: ${USAGE[command]}`);
-      })
-      .parseSync()
-  );
+  return yargs(args)
+    .scriptName(`siberite ${command}`)
+    .usage(USAGE[command])
+    .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': false })
+    .version(false)
+    .option('data', { type: 'string', describe: 'data directory of this server (stopped)' })
+    .option('from', { type: 'string', describe: 'import: the Go Siberite data directory (read only)' })
+    .option('merge', { type: 'boolean', default: false, describe: 'append after the items of queues that already exist' })
+    .option('queue', { type: 'string', array: true, describe: 'export: only these queues' })
+    .option('admin', { type: 'string', describe: "export: a running server's admin address host:port" })
+    .option('admin-token-file', {
+      type: 'string',
+      describe: "export -admin: file holding the admin port's bearer token (needed off loopback)",
+    })
+    .option('in', { type: 'string', describe: 'restore: read the backup from this file instead of stdin' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress (the summary is still printed)' })
+    .strict()
+    .help('help')
+    .fail((msg, err) => {
+      throw new PortabilityError(`${(msg || err?.message || 'bad arguments').replace(/\s*\n\s*/g, ' ')}\nusage: ${USAGE[command]}`);
+    })
+    .parseSync();
 }
 
 function need(value: string | undefined, flag: string, command: PortabilityCommand): string {
@@ -84,7 +85,12 @@ export async function runPortability(command: PortabilityCommand, args: string[]
       if (argv.admin) {
         if (argv.data) throw new PortabilityError('export takes -data or -admin, not both');
         const tokenFile = argv['admin-token-file'];
-        const counts = await fetchExport(argv.admin, queues, process.stdout, tokenFile === undefined ? undefined : readAdminToken(tokenFile));
+        const counts = await fetchExport(
+          argv.admin,
+          queues,
+          process.stdout,
+          tokenFile === undefined ? undefined : readAdminToken(tokenFile),
+        );
         process.stderr.write(`${exportSummary(counts, `server at ${argv.admin}`, Date.now() - started)}\n`);
       } else {
         const data = need(argv.data, 'data', command);

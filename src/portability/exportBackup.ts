@@ -122,10 +122,14 @@ const MAX_VALUE_BYTES = 256 * 1024 * 1024;
 
 function checkSize(queue: string, item: Item): Item {
   if (item.damaged) {
-    throw new PortabilityError(`queue ${queue}: the record of item ${item.id} is damaged (its checksum fails): stop the server and run siberite repair first`);
+    throw new PortabilityError(
+      `queue ${queue}: the record of item ${item.id} is damaged (its checksum fails): stop the server and run siberite repair first`,
+    );
   }
   if (item.data.length > MAX_VALUE_BYTES) {
-    throw new PortabilityError(`queue ${queue}: an item of ${item.data.length} bytes is too large for the backup format (max ${MAX_VALUE_BYTES})`);
+    throw new PortabilityError(
+      `queue ${queue}: an item of ${item.data.length} bytes is too large for the backup format (max ${MAX_VALUE_BYTES})`,
+    );
   }
   return item;
 }

@@ -30,7 +30,9 @@ const isLevelDb = (p: string) => isDir(p) && existsSync(join(p, 'CURRENT'));
 export function detectGoSiberite(dir: string): GoSource {
   if (!isDir(dir)) throw new PortabilityError(`${dir} is not a directory`);
   if (existsSync(join(dir, 'CURRENT'))) {
-    throw new PortabilityError(`${dir} is a single LevelDB (this server's data directory, or one database of a Go queue), not a Go Siberite data directory (one subdirectory per queue); to move data between servers of this version use export and restore`);
+    throw new PortabilityError(
+      `${dir} is a single LevelDB (this server's data directory, or one database of a Go queue), not a Go Siberite data directory (one subdirectory per queue); to move data between servers of this version use export and restore`,
+    );
   }
   const queues: GoQueueDir[] = [];
   const skipped: string[] = [];
@@ -104,7 +106,10 @@ export async function readGoMetadata(q: GoQueueDir): Promise<GoMetadata> {
   } finally {
     await dispose();
   }
-  if (unknown.length) out.skipped.push(`${q.name}: ${unknown.length} unknown metadata keys (hex: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''})`);
+  if (unknown.length)
+    out.skipped.push(
+      `${q.name}: ${unknown.length} unknown metadata keys (hex: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''})`,
+    );
   for (const [name, position] of positions) {
     if (!isValidName(name)) {
       out.skipped.push(`cursor ${q.name}.${name}: not a valid cursor name here`);
@@ -113,7 +118,8 @@ export async function readGoMetadata(q: GoQueueDir): Promise<GoMetadata> {
     out.cursors.push({ name, position, failed: failed.get(name) ?? [] });
   }
   for (const [name, list] of failed) {
-    if (!positions.has(name)) out.skipped.push(`cursor ${q.name}.${name}: ${list.length} failed reads but no stored position (a deleted cursor's leftovers)`);
+    if (!positions.has(name))
+      out.skipped.push(`cursor ${q.name}.${name}: ${list.length} failed reads but no stored position (a deleted cursor's leftovers)`);
   }
   return out;
 }

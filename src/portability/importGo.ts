@@ -100,11 +100,18 @@ async function importQueue(
       const position = positions.get(c.name) ?? sink.nextId + Math.max(0, c.position - items.tail);
       sink.setCursor(c.name, position);
       for (const value of c.failed) await sink.addRetry(c.name, { flags: 0, addTime, expiry: 0, data: value });
-      report.cursors.push({ name: c.name, goPosition: c.position, ahead: Math.max(0, sink.nextId - Math.max(position, sink.firstId)), retries: c.failed.length });
+      report.cursors.push({
+        name: c.name,
+        goPosition: c.position,
+        ahead: Math.max(0, sink.nextId - Math.max(position, sink.firstId)),
+        retries: c.failed.length,
+      });
       noteStale(q.name, c, stats.head, items.tail, sink.items, result.notes);
     }
     if (stats.zeroLength) {
-      result.notes.push(`${q.name}: ${stats.zeroLength} zero-length items (the Go server answered them with a bare END; served here as 0-byte values)`);
+      result.notes.push(
+        `${q.name}: ${stats.zeroLength} zero-length items (the Go server answered them with a bare END; served here as 0-byte values)`,
+      );
     }
     if (stats.gaps) result.notes.push(`${q.name}: item ids were not consecutive (${stats.gaps} gaps); imported in id order`);
     if (stats.badKeys) result.skipped.push(`${q.name}: ${stats.badKeys} keys that are not 8-byte item ids`);

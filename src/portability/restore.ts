@@ -75,7 +75,8 @@ async function readBackup(input: Readable, writer: PortableWriter, options: Rest
     const s = section;
     const got = { items: s.items, cursors: s.cursors.size, retries: s.retries };
     for (const k of ['items', 'cursors', 'retries'] as const) {
-      if (got[k] !== s.declared[k]) throw lineError(no, `queue ${s.name} (line ${s.line}) declares ${s.declared[k]} ${k} but ${got[k]} came before this line`);
+      if (got[k] !== s.declared[k])
+        throw lineError(no, `queue ${s.name} (line ${s.line}) declares ${s.declared[k]} ${k} but ${got[k]} came before this line`);
     }
     result.queues.push({ name: s.name, items: s.items, bytes: s.bytes, cursors: s.cursors.size - s.kept.size, merged: s.merged });
     section = undefined;
@@ -87,8 +88,10 @@ async function readBackup(input: Readable, writer: PortableWriter, options: Rest
     const rec = parseLine(text, no);
     const type = rec.type;
     if (!header) {
-      if (type !== 'header' || rec.format !== FORMAT) throw lineError(no, `not a Siberite backup (the first line must be its ${FORMAT} header)`);
-      if (rec.version !== FORMAT_VERSION) throw lineError(no, `backup format version ${String(rec.version)} is not supported (this server reads version ${FORMAT_VERSION})`);
+      if (type !== 'header' || rec.format !== FORMAT)
+        throw lineError(no, `not a Siberite backup (the first line must be its ${FORMAT} header)`);
+      if (rec.version !== FORMAT_VERSION)
+        throw lineError(no, `backup format version ${String(rec.version)} is not supported (this server reads version ${FORMAT_VERSION})`);
       header = rec;
       result.created = String(rec.created);
       const planned = (rec.counts as Partial<BackupCounts> | undefined)?.items;
@@ -110,7 +113,11 @@ async function readBackup(input: Readable, writer: PortableWriter, options: Rest
       continue;
     }
     if (!section) throw lineError(no, `a ${String(type)} record before any queue record`);
-    if (rec.queue !== section.name) throw lineError(no, `record of queue ${JSON.stringify(rec.queue)} inside the section of queue ${section.name} (line ${section.line})`);
+    if (rec.queue !== section.name)
+      throw lineError(
+        no,
+        `record of queue ${JSON.stringify(rec.queue)} inside the section of queue ${section.name} (line ${section.line})`,
+      );
     const s = section;
     if (type === 'item') {
       if (s.phase !== 'items') throw lineError(no, 'an item after the cursors of its queue');
@@ -129,7 +136,8 @@ async function readBackup(input: Readable, writer: PortableWriter, options: Rest
     } else if (type === 'retry') {
       s.phase = 'retries';
       const cursor = rec.cursor;
-      if (typeof cursor !== 'string' || !s.cursors.has(cursor)) throw lineError(no, `retry entry of a cursor not declared in this queue: ${JSON.stringify(cursor)}`);
+      if (typeof cursor !== 'string' || !s.cursors.has(cursor))
+        throw lineError(no, `retry entry of a cursor not declared in this queue: ${JSON.stringify(cursor)}`);
       const item = itemOf(rec, no);
       if (!s.kept.has(cursor)) await s.sink.addRetry(cursor, item);
       s.retries++;
@@ -175,7 +183,8 @@ function restoreCursor(rec: Rec, no: number, s: Section, result: RestoreResult):
   if (s.cursors.has(name)) throw lineError(no, `cursor ${s.name}.${name} appears twice`);
   const { skip, ahead } = rec;
   if (!isCount(skip) || !isCount(ahead)) throw lineError(no, 'cursor record without skip and ahead counts');
-  if (skip > s.items || (ahead > 0 && skip !== s.items)) throw lineError(no, `cursor ${s.name}.${name}: skip ${skip} / ahead ${ahead} do not fit the ${s.items} items of its queue`);
+  if (skip > s.items || (ahead > 0 && skip !== s.items))
+    throw lineError(no, `cursor ${s.name}.${name}: skip ${skip} / ahead ${ahead} do not fit the ${s.items} items of its queue`);
   s.cursors.add(name);
   if (s.sink.existingCursors.has(name)) {
     s.kept.add(name);
@@ -191,16 +200,19 @@ function itemOf(rec: Rec, no: number): PortableItem {
   if (!isCount(flags) || flags > 0xffff_ffff) throw lineError(no, 'bad or missing flags');
   if (!isTime(expiry)) throw lineError(no, 'bad or missing expiry');
   if (!isTime(added)) throw lineError(no, 'bad or missing added time');
-  if (typeof value !== 'string' || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw lineError(no, 'bad or missing base64 value');
+  if (typeof value !== 'string' || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value))
+    throw lineError(no, 'bad or missing base64 value');
   return { flags, expiry, addTime: added, data: Buffer.from(value, 'base64') };
 }
 
 function checkTrailer(rec: Rec, no: number, counts: BackupCounts, header: Rec, digest: string): void {
-  if (rec.sha256 !== digest) throw lineError(no, 'the SHA-256 of the lines before the trailer does not match: lines were altered, lost or reordered');
+  if (rec.sha256 !== digest)
+    throw lineError(no, 'the SHA-256 of the lines before the trailer does not match: lines were altered, lost or reordered');
   const declared = rec.counts as Partial<BackupCounts> | undefined;
   const planned = header.counts as Partial<BackupCounts> | undefined;
   for (const k of ['queues', 'items', 'bytes', 'cursors', 'retries'] as const) {
     if (declared?.[k] !== counts[k]) throw lineError(no, `the trailer counts ${String(declared?.[k])} ${k}, the backup holds ${counts[k]}`);
-    if (k !== 'bytes' && planned?.[k] !== counts[k]) throw lineError(no, `the header counts ${String(planned?.[k])} ${k}, the backup holds ${counts[k]}`);
+    if (k !== 'bytes' && planned?.[k] !== counts[k])
+      throw lineError(no, `the header counts ${String(planned?.[k])} ${k}, the backup holds ${counts[k]}`);
   }
 }

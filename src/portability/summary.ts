@@ -19,7 +19,10 @@ export function importSummary(r: ImportResult, from: string, to: string, ms: num
   const width = Math.min(24, Math.max(5, ...r.queues.map((q) => q.name.length)));
   const queueLines = r.queues.map((q) => {
     const line = `${q.name.padEnd(width)}  ${fmt(q.items).padStart(10)} items  ${fmt(q.bytes).padStart(13)} bytes${q.merged ? '  (appended)' : ''}`;
-    const cs = q.cursors.map((c) => `      cursor ${c.name}: Go position ${c.goPosition}, ${fmt(c.ahead)} items ahead${c.retries ? `, ${c.retries} failed reads served first` : ''}`);
+    const cs = q.cursors.map(
+      (c) =>
+        `      cursor ${c.name}: Go position ${c.goPosition}, ${fmt(c.ahead)} items ahead${c.retries ? `, ${c.retries} failed reads served first` : ''}`,
+    );
     return [line, ...cs].join('\n  ');
   });
   return [
@@ -38,7 +41,10 @@ export function restoreSummary(r: RestoreResult, to: string, ms: number): string
   return [
     `siberite restore: backup of ${r.created} → ${to} in ${secs(ms)}`,
     `queues ${fmt(c.queues)}, items ${fmt(c.items)}, bytes ${fmt(c.bytes)} (${mb(c.bytes)}), cursors ${fmt(c.cursors)}, retry entries ${fmt(c.retries)}`,
-    ...section('queues', r.queues.map((q) => `${q.name}: ${fmt(q.items)} items, ${fmt(q.bytes)} bytes, ${q.cursors} cursors${q.merged ? ' (appended)' : ''}`)),
+    ...section(
+      'queues',
+      r.queues.map((q) => `${q.name}: ${fmt(q.items)} items, ${fmt(q.bytes)} bytes, ${q.cursors} cursors${q.merged ? ' (appended)' : ''}`),
+    ),
     ...(r.skipped.length ? section('skipped', r.skipped) : ['skipped: nothing']),
     'checksums: every line and the trailer SHA-256 verified',
   ].join('\n');

@@ -249,7 +249,6 @@ interface Options {
 }
 
 export class BinaryFraming implements Framing {
-
   // Received bytes: chunks[first] from `offset` on, then the rest of the list; `length` in all.
   private chunks: Buffer[] = [];
   private first = 0;

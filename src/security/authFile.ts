@@ -87,7 +87,8 @@ function parseLine(line: string, where: string): User {
   if (!USER_NAME.test(name)) throw new Error(`${where}: bad user name (1-64 printable ASCII characters, no ':' or space)`);
   if (password.length === 0) throw new Error(`${where}: empty password for user "${name}"`);
   if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) throw new Error(`${where}: password longer than ${MAX_PASSWORD_BYTES} bytes`);
-  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new Error(`${where}: the fourth field must be "ro" or "rw" (got "${mode}")`);
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw')
+    throw new Error(`${where}: the fourth field must be "ro" or "rw" (got "${mode}")`);
   let policy: AccessPolicy;
   try {
     policy = AccessPolicy.parse(patterns === undefined || patterns === '' ? '*' : patterns, mode === 'ro');

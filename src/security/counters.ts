@@ -23,4 +23,3 @@ export function securityStats(): Array<[string, string]> {
     ['tls_handshake_errors', String(c.tlsHandshakeErrors)],
   ];
 }
-

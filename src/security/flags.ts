@@ -6,7 +6,11 @@ import { DEFAULT_AUTH_TIMEOUT_MS, Security, isLoopback } from './security.js';
 
 export const securityFlags = {
   'auth-file': { type: 'string', describe: 'users, passwords and queue patterns (mode 600); turns authentication on' },
-  'auth-timeout': { type: 'string', default: `${DEFAULT_AUTH_TIMEOUT_MS / 1000}s`, describe: 'close connections not authenticated (or TLS-handshaken) within this time' },
+  'auth-timeout': {
+    type: 'string',
+    default: `${DEFAULT_AUTH_TIMEOUT_MS / 1000}s`,
+    describe: 'close connections not authenticated (or TLS-handshaken) within this time',
+  },
   'tls-listen': { type: 'string', describe: 'TLS address (host:port), beside -listen' },
   'tls-cert': { type: 'string', describe: 'TLS certificate chain (PEM)' },
   'tls-key': { type: 'string', describe: 'TLS private key (PEM)' },
@@ -53,7 +57,9 @@ export function exposureWarnings(listenHost: string, tlsHost: string | undefined
   if (setup.security?.authEnabled) return [];
   const out: string[] = [];
   if (!isLoopback(listenHost)) {
-    out.push(`listening on ${listenHost} without -auth-file: anyone who can reach this address can read, write, flush and delete every queue`);
+    out.push(
+      `listening on ${listenHost} without -auth-file: anyone who can reach this address can read, write, flush and delete every queue`,
+    );
   }
   if (tlsHost !== undefined && !isLoopback(tlsHost) && !setup.security?.hasClientCa) {
     out.push(`TLS listener on ${tlsHost} without -auth-file or -tls-ca: traffic is encrypted, but any client may connect`);

@@ -99,7 +99,10 @@ export class ConnectionGuard {
 
   /** memcached 1.6's text convention: the data block of the first `set` is `user password`. */
   private textAuth(record: Buffer): Reply | Promise<Reply> {
-    const data = record.subarray(RECORD_HEADROOM).toString('utf8').replace(/\r?\n$/, '');
+    const data = record
+      .subarray(RECORD_HEADROOM)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
     const space = data.indexOf(' ');
     if (space <= 0) return this.verify(data, '', 'text');
     return this.verify(data.slice(0, space), data.slice(space + 1), 'text');

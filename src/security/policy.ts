@@ -51,7 +51,9 @@ export class AccessPolicy {
       if (p.includes('.')) {
         // '.' separates a queue from its cursor (`q.c`), so no queue name holds one; a pattern
         // with it would silently match nothing. Cursors follow their queue anyway.
-        throw new Error(`bad queue pattern "${p}": queue names cannot contain '.' (it names a cursor, q.c); write "${p.split('.')[0] || 'name'}*" or a full queue name`);
+        throw new Error(
+          `bad queue pattern "${p}": queue names cannot contain '.' (it names a cursor, q.c); write "${p.split('.')[0] || 'name'}*" or a full queue name`,
+        );
       }
       if (p === '' || !isValidName(p.replace(/\*/g, 'x'))) throw new Error(`bad queue pattern "${p}" (queue-name characters and '*')`);
     }

@@ -36,7 +36,8 @@ export class Security implements GuardContext {
     const security = new Security(options);
     if (options.tls) {
       loadTlsOptions(options.tls);
-      if (keyIsExposed(options.tls.key)) options.log.warn({ key: options.tls.key }, 'the TLS private key is readable by group or others; chmod 600 it');
+      if (keyIsExposed(options.tls.key))
+        options.log.warn({ key: options.tls.key }, 'the TLS private key is readable by group or others; chmod 600 it');
     }
     return security;
   }

@@ -34,7 +34,9 @@ export function loadTlsOptions(files: TlsFiles): tls.SecureContextOptions {
   try {
     tls.createSecureContext(options);
   } catch (err) {
-    const which = files.ca ? `-tls-cert ${files.cert}, -tls-key ${files.key}, -tls-ca ${files.ca}` : `-tls-cert ${files.cert}, -tls-key ${files.key}`;
+    const which = files.ca
+      ? `-tls-cert ${files.cert}, -tls-key ${files.key}, -tls-ca ${files.ca}`
+      : `-tls-cert ${files.cert}, -tls-key ${files.key}`;
     throw new Error(`TLS files unusable (${which}): ${(err as Error).message}`);
   }
   return options;

@@ -60,4 +60,3 @@ export class Batch {
     return this.ops.length === 0 && this.participants.size === 0;
   }
 }
-

@@ -136,7 +136,11 @@ export async function* entryChunks(
 }
 
 /** The number of keys in `range` (reads keys only). */
-export async function countKeys(db: RawDb, range: Range | Record<string, never> = {}, snapshot?: ReturnType<RawDb['snapshot']>): Promise<number> {
+export async function countKeys(
+  db: RawDb,
+  range: Range | Record<string, never> = {},
+  snapshot?: ReturnType<RawDb['snapshot']>,
+): Promise<number> {
   const it = db.keys({ ...range, snapshot }) as unknown as { nextv(n: number): Promise<Buffer[]>; close(): Promise<void> };
   let n = 0;
   try {
@@ -258,7 +262,8 @@ export class PortableWriter {
     if (this.signal?.aborted) throw new PortabilityError('interrupted: nothing was written');
     for (const s of this.staged) {
       this.ops.push({ type: 'put', key: metaKey(s.name), value: encodeMeta(s.meta) });
-      for (const [cursor, position] of s.cursors) this.ops.push({ type: 'put', key: cursorKey(s.name, cursor), value: encodeCursor(position) });
+      for (const [cursor, position] of s.cursors)
+        this.ops.push({ type: 'put', key: cursorKey(s.name, cursor), value: encodeCursor(position) });
     }
     await this.flush(true);
   }
@@ -327,7 +332,8 @@ export class QueueSink {
   async addRetry(cursor: string, item: PortableItem): Promise<void> {
     if (this.existingCursors.has(cursor)) throw new PortabilityError(`cursor ${this.name}.${cursor} already exists in the target`);
     const id = (this.retryIds.get(cursor) ?? 0) + 1;
-    if (id >= this.retryLimit) throw new PortabilityError(`cursor ${this.name}.${cursor}: too many retry entries for the ids below the queue's head`);
+    if (id >= this.retryLimit)
+      throw new PortabilityError(`cursor ${this.name}.${cursor}: too many retry entries for the ids below the queue's head`);
     if (id === 1) this.writer.undo(prefixRange(retryPrefix(this.name, cursor)), this.name);
     this.retryIds.set(cursor, id);
     if (!this.staged.cursors.has(cursor)) this.staged.cursors.set(cursor, this.firstId);

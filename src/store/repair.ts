@@ -25,7 +25,15 @@ export interface RepairReport {
 const APPLY_BYTES = 4 * 1024 * 1024;
 
 export async function repairDataDir(dataDir: string): Promise<RepairReport> {
-  const report: RepairReport = { levelRepaired: false, applied: 0, alreadyApplied: 0, skipped: [], missing: [], damagedItems: [], itemsChecked: 0 };
+  const report: RepairReport = {
+    levelRepaired: false,
+    applied: 0,
+    alreadyApplied: 0,
+    skipped: [],
+    missing: [],
+    damagedItems: [],
+    itemsChecked: 0,
+  };
   let db = new ClassicLevel<Buffer, Buffer>(dataDir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: false });
   try {
     await db.open();

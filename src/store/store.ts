@@ -472,7 +472,10 @@ export class Store {
     this.urgent = true;
     this.runNext();
     // The failed LevelDB write goes first; the fault clears once it has gone through.
-    void this.applied().then(() => this.clearFault(), () => undefined);
+    void this.applied().then(
+      () => this.clearFault(),
+      () => undefined,
+    );
   }
 
   private clearFault(): void {

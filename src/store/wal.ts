@@ -89,7 +89,7 @@ export class WriteAheadLog {
     const seq = this.nextSeq;
     const buf = encodeRecord(seq, ops, this.scratch);
     try {
-      for (let at = 0; at < buf.length; ) at += fs.writeSync(this.fd, buf, at);
+      for (let at = 0; at < buf.length;) at += fs.writeSync(this.fd, buf, at);
     } catch (err) {
       this.dirty = true;
       try {

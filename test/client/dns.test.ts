@@ -59,7 +59,9 @@ describe('servers from DNS', () => {
   });
 
   it('fails a call with ENOSERVER when the name does not resolve', async () => {
-    const c = new Client({ dns: { name: 'no-such-host.invalid', port: v4.port, resolve: async () => Promise.reject(new Error('ENOTFOUND')) } });
+    const c = new Client({
+      dns: { name: 'no-such-host.invalid', port: v4.port, resolve: async () => Promise.reject(new Error('ENOTFOUND')) },
+    });
     clients.push(c);
     await expect(c.ready()).rejects.toMatchObject({ code: 'ENOSERVER' });
     await expect(c.put('q', 'x')).rejects.toMatchObject({ code: 'ENOSERVER' });

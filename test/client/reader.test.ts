@@ -12,7 +12,11 @@ const SESSION: Array<{ shape: ReplyShape; bytes: string; reply: Reply }> = [
     reply: { kind: 'values', values: [{ key: 'jobs', flags: 7, data: Buffer.from('ab\r\nEND\r\ncd\r\n') }] },
   },
   { shape: 'values', bytes: 'END\r\n', reply: { kind: 'values', values: [] } },
-  { shape: 'values', bytes: 'VALUE z 0 0\r\n\r\nEND\r\n', reply: { kind: 'values', values: [{ key: 'z', flags: 0, data: Buffer.alloc(0) }] } },
+  {
+    shape: 'values',
+    bytes: 'VALUE z 0 0\r\n\r\nEND\r\n',
+    reply: { kind: 'values', values: [{ key: 'z', flags: 0, data: Buffer.alloc(0) }] },
+  },
   { shape: 'line', bytes: 'NOT_STORED\r\n', reply: { kind: 'line', line: 'NOT_STORED' } },
   { shape: 'values', bytes: 'CLIENT_ERROR bad get option\r\n', reply: { kind: 'error', line: 'CLIENT_ERROR bad get option' } },
   {
@@ -60,10 +64,10 @@ describe('client reply reader', () => {
 
   it('reads it in random chunks (seeded, 200 runs)', () => {
     let seed = 42;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let run_ = 0; run_ < 200; run_++) {
       const chunks: Buffer[] = [];
-      for (let at = 0; at < ALL.length; ) {
+      for (let at = 0; at < ALL.length;) {
         const n = 1 + Math.floor(rnd() * 24);
         chunks.push(ALL.subarray(at, at + n));
         at += n;

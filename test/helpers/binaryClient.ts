@@ -92,7 +92,11 @@ export function setExtras(flags = 0, exptime = 0): Buffer {
   return e;
 }
 
-export function setPacket(key: string, value: string | Buffer, opts: { flags?: number; exptime?: number; opaque?: number; quiet?: boolean } = {}): Buffer {
+export function setPacket(
+  key: string,
+  value: string | Buffer,
+  opts: { flags?: number; exptime?: number; opaque?: number; quiet?: boolean } = {},
+): Buffer {
   return packet({
     opcode: opts.quiet ? Op.SETQ : Op.SET,
     key,

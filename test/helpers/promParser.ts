@@ -47,7 +47,7 @@ function parseLabels(line: string, at: number, where: string): { labels: Record<
     if (line[eq + 1] !== '"') throw new Error(`${where}: label value of "${name}" not quoted`);
     let value = '';
     let j = eq + 2;
-    for (;; j++) {
+    for (; ; j++) {
       const ch = line[j];
       if (ch === undefined) throw new Error(`${where}: unterminated label value`);
       if (ch === '"') break;
@@ -137,7 +137,10 @@ export function parsePrometheusText(text: string, options: ParseOptions = {}): M
     if (family.type === 'histogram' && name.endsWith('_bucket') && !('le' in labels)) throw new Error(`${where}: bucket without "le"`);
     if (family.type === 'histogram' && name === family.name) throw new Error(`${where}: histogram sample without a suffix`);
     if (family.type === 'counter' && !(value >= 0)) throw new Error(`${where}: negative counter`);
-    const key = `${name}{${Object.entries(labels).sort().map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
+    const key = `${name}{${Object.entries(labels)
+      .sort()
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(',')}}`;
     if (seen.has(key)) throw new Error(`${where}: series ${key} twice`);
     seen.add(key);
     family.samples.push({ name, labels, value });
@@ -145,7 +148,8 @@ export function parsePrometheusText(text: string, options: ParseOptions = {}): M
   for (const family of families.values()) {
     if (family.type === 'counter' && !family.name.endsWith('_total')) throw new Error(`counter ${family.name} is not named _total`);
     const own = options.ownPrefix !== undefined && family.name.startsWith(options.ownPrefix);
-    if (own && family.type !== 'counter' && family.name.endsWith('_total')) throw new Error(`${family.type} ${family.name} is named like a counter`);
+    if (own && family.type !== 'counter' && family.name.endsWith('_total'))
+      throw new Error(`${family.type} ${family.name} is named like a counter`);
     if (!helps.has(family.name)) throw new Error(`${family.name} has no HELP line`);
   }
   return families;

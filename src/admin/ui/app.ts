@@ -25,7 +25,8 @@ let previous = new Map<string, { t: number; added: number; removed: number }>();
 
 // ---- formatting ---------------------------------------------------------------------------
 
-const count = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : n.toLocaleString('en-US'));
+const count = (n: number) =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(0)}k` : n.toLocaleString('en-US');
 function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
@@ -62,7 +63,10 @@ const charts: Record<string, Chart> = {};
 for (const id of ['rates', 'depth', 'conns', 'process']) charts[id] = { el: $(`chart-${id}`), plot: null, key: '' };
 
 /** Clock time on the x axis, one line (uPlot's default adds a date line under it). */
-const TIME_AXIS: UPlot.Axis = { values: (_u, vals) => vals.map((v) => new Date(v * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })) };
+const TIME_AXIS: UPlot.Axis = {
+  values: (_u, vals) =>
+    vals.map((v) => new Date(v * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })),
+};
 
 function series(label: string, i: number, extra: Partial<UPlot.Series> = {}): UPlot.Series {
   return { label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: false }, ...extra };
@@ -100,7 +104,11 @@ function draw(id: string, labels: string[], data: UPlot.AlignedData, options: Pa
 function drawCharts(): void {
   const xs = samples.map((s) => s.t / 1000);
   // Sets are items in (but for fanout); the gets line shows reads that found nothing, too.
-  draw('rates', ['items in', 'items out', 'gets'], [xs, samples.map((s) => s.addedRate), samples.map((s) => s.removedRate), samples.map((s) => s.getRate)]);
+  draw(
+    'rates',
+    ['items in', 'items out', 'gets'],
+    [xs, samples.map((s) => s.addedRate), samples.map((s) => s.removedRate), samples.map((s) => s.getRate)],
+  );
   const latest = samples[samples.length - 1];
   const names = latest ? Object.keys(latest.top).filter((n) => latest.top[n]! > 0) : [];
   const depth: UPlot.AlignedData = [xs, ...names.map((n) => samples.map((s) => s.top[n] ?? null))];
@@ -132,7 +140,11 @@ async function pollOverview(): Promise<void> {
   while (samples.length && samples[0]!.t < Date.now() - KEEP_MS) samples.shift();
   $('version').textContent = `v${g.version} · up ${age(g.uptimeSeconds)}`;
   badge('status', g.status, g.status === 'UP' ? 'ok' : 'warn');
-  badge('store', g.store.writable ? 'store writable' : `store FAILING CLOSED${g.store.fault ? ` (${g.store.fault})` : ''}`, g.store.writable ? 'ok' : 'bad');
+  badge(
+    'store',
+    g.store.writable ? 'store writable' : `store FAILING CLOSED${g.store.fault ? ` (${g.store.fault})` : ''}`,
+    g.store.writable ? 'ok' : 'bad',
+  );
   const ready = g.store.ready && g.store.writable;
   badge('ready', ready ? 'ready' : g.store.ready ? 'not ready' : 'recovering', ready ? 'ok' : 'bad');
   const last = samples[samples.length - 1];
@@ -157,7 +169,13 @@ function cell(tr: HTMLTableRowElement, text: string, className = 'num'): HTMLTab
 }
 
 async function pollQueues(): Promise<void> {
-  const q = new URLSearchParams({ sort: table.sort, dir: table.desc ? 'desc' : 'asc', offset: String(table.offset), limit: String(PAGE), filter: table.filter });
+  const q = new URLSearchParams({
+    sort: table.sort,
+    dir: table.desc ? 'desc' : 'asc',
+    offset: String(table.offset),
+    limit: String(PAGE),
+    filter: table.filter,
+  });
   const page = await getJson<{ total: number; rows: Row[] }>(`/api/queues?${q}`);
   table.total = page.total;
   const now = Date.now();

@@ -5,7 +5,7 @@
 // and the exact commands as JSON; prints the tables. All servers stop at the end (and on Ctrl-C).
 // bench/compareCharts.ts turns the JSON into markdown tables and SVG charts.
 
-import { resolve as resolvePath } from 'node:path';
+import { existsSync } from 'node:fs';
 
 import { Args, runWithOptions, UsageError } from './lib/cli.js';
 import { buildFlood } from './lib/compareFlood.js';
@@ -18,6 +18,8 @@ import { RESULTS_DIR, writeResults } from './lib/results.js';
 import { makeScratchDir, makeTempDir } from './lib/server.js';
 
 const TOOL = 'compare';
+/** Relative to the checkout (the bench runs from its top directory), so the JSON names no local path. */
+const SIBERITE_CLI = 'dist/src/cli.js';
 const USAGE = `usage: node dist/bench/compare.js [options]
 
 Runs siberite (dist/ of this checkout), Redis (AOF, fsync everysec) and memcached (-t 1) side by
@@ -85,6 +87,12 @@ function printScenario(s: ScenarioResult): void {
 }
 
 async function main(opts: Options): Promise<number> {
+  if (!existsSync(SIBERITE_CLI)) {
+    process.stderr.write(
+      `${TOOL}: ${SIBERITE_CLI} is missing: build first (npx tsc -p tsconfig.json), and run from the checkout's top directory\n`,
+    );
+    return 2;
+  }
   const missing = missingPrograms();
   if (missing.length > 0) {
     process.stderr.write(`${TOOL}: missing ${missing.join(', ')} (apt-get install -y build-essential memcached redis-server)\n`);
@@ -95,7 +103,7 @@ async function main(opts: Options): Promise<number> {
   const flood = buildFlood(scratch.path);
   const ctx: BenchContext = {
     flood: flood.binary,
-    cli: resolvePath('dist/src/cli.js'),
+    cli: SIBERITE_CLI,
     scratch: scratch.path,
     ...opts,
     log: (line) => process.stderr.write(line + '\n'),
@@ -105,9 +113,9 @@ async function main(opts: Options): Promise<number> {
     commands: {
       floodBuild: flood.command,
       floodUsage: '[FLOOD_PROTO=redis] [FLOOD_FILL=N] flood HOST PORT CONNS SECONDS QUEUES SIZE PREFIX',
-      siberite: siberiteCommand(ctx.cli, '<port>', '<data dir>'),
-      memcached: memcachedCommand('<port>'),
-      redis: redisCommand('<port>', '<dir>'),
+      siberite: siberiteCommand(ctx.cli, 'PORT', 'DATA_DIR'),
+      memcached: memcachedCommand('PORT'),
+      redis: redisCommand('PORT', 'DIR'),
     },
     scenarios: [],
   };

@@ -3,7 +3,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 import { Child, HOST, type CommandLine } from './compareProcs.js';
 
@@ -44,7 +44,9 @@ export function floodSource(): string {
 /** Compiles flood.c into `outDir`; returns the binary's path and the compiler command used. */
 export function buildFlood(outDir: string): { binary: string; command: string[] } {
   const binary = join(outDir, 'flood');
-  const command = ['cc', '-O2', '-o', binary, floodSource()];
+  // Relative to the working directory when inside it, so the recorded command names no local path.
+  const source = relative(process.cwd(), floodSource());
+  const command = ['cc', '-O2', '-o', binary, source.startsWith('..') ? floodSource() : source];
   try {
     execFileSync(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {

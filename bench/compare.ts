@@ -86,16 +86,41 @@ function printScenario(s: ScenarioResult): void {
   for (const line of scenarioFacts(s)) process.stdout.write(`  ${line}\n`);
 }
 
-async function main(opts: Options): Promise<number> {
-  if (!existsSync(SIBERITE_CLI)) {
-    process.stderr.write(
-      `${TOOL}: ${SIBERITE_CLI} is missing: build first (npx tsc -p tsconfig.json), and run from the checkout's top directory\n`,
-    );
-    return 2;
-  }
+/** The programs and the build the comparison needs; a reason when one is missing. */
+function prerequisiteProblem(): string | null {
+  if (!existsSync(SIBERITE_CLI))
+    return `${SIBERITE_CLI} is missing: build first (npx tsc -p tsconfig.json), and run from the checkout's top directory`;
   const missing = missingPrograms();
-  if (missing.length > 0) {
-    process.stderr.write(`${TOOL}: missing ${missing.join(', ')} (apt-get install -y build-essential memcached redis-server)\n`);
+  if (missing.length > 0) return `missing ${missing.join(', ')} (apt-get install -y build-essential memcached redis-server)`;
+  return null;
+}
+
+/** Runs the chosen scenarios in order against the shared peers; one failing does not stop the rest. */
+async function runScenarios(ctx: BenchContext, only: readonly ScenarioId[], failures: string[]): Promise<ScenarioResult[]> {
+  const done: ScenarioResult[] = [];
+  const peers = await startPeers(ctx.scratch);
+  try {
+    for (const id of only) {
+      process.stderr.write(`\n${TOOL}: scenario ${id}\n`);
+      const s = await SCENARIOS[id](ctx, peers).catch(
+        (err: Error): ScenarioResult | null => (failures.push(`${id}: ${err.message}`), null),
+      );
+      if (s === null) continue;
+      if (s.error !== null) failures.push(`${id}: ${s.error}`);
+      done.push(s);
+      printScenario(s);
+    }
+  } finally {
+    await peers.redis.server.child.stop();
+    await peers.memcached.server.child.stop();
+  }
+  return done;
+}
+
+async function main(opts: Options): Promise<number> {
+  const problem = prerequisiteProblem();
+  if (problem !== null) {
+    process.stderr.write(`${TOOL}: ${problem}\n`);
     return 2;
   }
   const startedAt = new Date();
@@ -108,44 +133,30 @@ async function main(opts: Options): Promise<number> {
     ...opts,
     log: (line) => process.stderr.write(line + '\n'),
   };
-  const doc: Omit<CompareDoc, 'tool' | 'label' | 'startedAt' | 'finishedAt' | 'options' | 'failure'> = {
-    machine: machineFacts(scratch.path),
-    commands: {
-      floodBuild: flood.command,
-      floodUsage: '[FLOOD_PROTO=redis] [FLOOD_FILL=N] flood HOST PORT CONNS SECONDS QUEUES SIZE PREFIX',
-      siberite: siberiteCommand(ctx.cli, 'PORT', 'DATA_DIR'),
-      memcached: memcachedCommand('PORT'),
-      redis: redisCommand('PORT', 'DIR'),
-    },
-    scenarios: [],
+  const machine = machineFacts(scratch.path);
+  const commands: CompareDoc['commands'] = {
+    floodBuild: flood.command,
+    floodUsage: '[FLOOD_PROTO=redis] [FLOOD_FILL=N] flood HOST PORT CONNS SECONDS QUEUES SIZE PREFIX',
+    siberite: siberiteCommand(ctx.cli, 'PORT', 'DATA_DIR'),
+    memcached: memcachedCommand('PORT'),
+    redis: redisCommand('PORT', 'DIR'),
   };
   const failures: string[] = [];
-  const peers = await startPeers(scratch.path);
-  try {
-    for (const id of opts.only) {
-      process.stderr.write(`\n${TOOL}: scenario ${id}\n`);
-      const s = await SCENARIOS[id](ctx, peers).catch(
-        (err: Error): ScenarioResult | null => (failures.push(`${id}: ${err.message}`), null),
-      );
-      if (s === null) continue;
-      if (s.error !== null) failures.push(`${id}: ${s.error}`);
-      doc.scenarios.push(s);
-      printScenario(s);
-    }
-  } finally {
-    await peers.redis.server.child.stop();
-    await peers.memcached.server.child.stop();
-  }
+  const scenarios = await runScenarios(ctx, opts.only, failures);
   const { quick, rounds, seconds, warmupSeconds, backlogItems, manyQueues } = opts;
   const options = { quick, rounds, seconds, warmupSeconds, backlogItems, manyQueues, host: HOST };
-  const label = startedAt.toISOString().slice(0, 16);
-  writeResults(opts.out, { tool: TOOL, label, startedAt, options, failure: failures.length > 0 ? failures.join('; ') : null }, doc);
+  const failure = failures.length > 0 ? failures.join('; ') : null;
+  writeResults(
+    opts.out,
+    { tool: TOOL, label: startedAt.toISOString().slice(0, 16), startedAt, options, failure },
+    { machine, commands, scenarios },
+  );
   scratch.remove();
   process.stdout.write(
-    `\nmachine: ${doc.machine.cpuModel}, ${doc.machine.cores} cores, kernel ${doc.machine.kernel}, load ${doc.machine.loadAverage.join(' ')}\n`,
+    `\nmachine: ${machine.cpuModel}, ${machine.cores} cores, kernel ${machine.kernel}, load ${machine.loadAverage.join(' ')}\n`,
   );
   process.stdout.write(`results: ${opts.out}\n`);
-  return failures.length > 0 ? 1 : 0;
+  return failure === null ? 0 : 1;
 }
 
 runWithOptions(TOOL, USAGE, parse, main);

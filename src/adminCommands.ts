@@ -6,9 +6,8 @@ import { ReplyWriter } from './protocol/output.js';
 import { type GovernedCommand, statusDecision } from './readOnly.js';
 import { dumpStatsSlices, statsSlices } from './stats.js';
 import { VERSION } from './version.js';
+import { END, OK } from './replies.js';
 
-const END: Reply = { kind: 'end' };
-const OK: Reply = { kind: 'ok' };
 const READ_ONLY = () => serverError('read only', 'not_stored');
 
 /** Commands for the server and its queues: everything but reads, writes and connection control. */

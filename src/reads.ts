@@ -8,9 +8,8 @@ import { statusDecision } from './readOnly.js';
 import { type ReadSource } from './source.js';
 import { type Item } from './store/layout.js';
 import { type TakeMode, type Waiter } from './waiters.js';
+import { EMPTY_VALUES, END } from './replies.js';
 
-const END: Reply = { kind: 'end' };
-const EMPTY_VALUES: Reply = { kind: 'values', values: [] };
 const CLOSE_FIRST = () => clientError('Close current item first', 'busy');
 
 type MonitorCommand = Extract<Command, { kind: 'monitor' }>;

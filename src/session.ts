@@ -13,6 +13,7 @@ import { errorCode } from './store/store.js';
 import { needsWrite } from './writeRules.js';
 import { type InputBudget } from './limits.js';
 import { type ConnectionGuard } from './security/guard.js';
+import { END } from './replies.js';
 
 export interface SessionOptions {
   /** `full`: VALUE lines echo the whole requested key instead of the queue name. */
@@ -41,7 +42,6 @@ interface LoggedSlot extends Slot {
   ready: Reply;
 }
 
-const END: Reply = { kind: 'end' };
 const STORE_FAILED = () => serverError('store failed before the change was kept');
 
 /** Read no more from a client whose replies cannot leave, past this many buffered bytes. */

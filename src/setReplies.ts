@@ -2,9 +2,7 @@
 // happened, the session says it in the protocol's words.
 import { type Reply, serverError, tooLarge } from './protocol/command.js';
 import { type SetOutcome } from './outcomes.js';
-
-const STORED: Reply = { kind: 'stored' };
-const NOT_STORED: Reply = { kind: 'not_stored' };
+import { NOT_STORED, STORED } from './replies.js';
 
 /** One connection's replies to sets; the sets of one store batch share one reply promise. */
 export class SetReplies {

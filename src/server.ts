@@ -48,6 +48,8 @@ const WINDOW_MEMORY = 64 * 1024 * 1024;
 /** Bytes one refill read may hold. */
 const READ_BYTES = 1024 * 1024;
 const BINARY_MAGIC = 0x80;
+/** Errors of a client that went away mid-conversation (reset, gone, timed out). */
+const ROUTINE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
 
 /** The largest value any queue accepts: what a framing reads before refusing a value. */
 function framingLimit(config: ServerQueueConfig): number {
@@ -152,7 +154,7 @@ export class SiberiteServer {
           'connection refused: at -max-connections',
         );
       }
-      socket.on('error', () => socket.destroy());
+      socket.on('error', (err) => this.socketFailed(socket, err));
       socket.end('SERVER_ERROR too many open connections\r\n');
       return;
     }
@@ -186,7 +188,7 @@ export class SiberiteServer {
         socket.destroy();
       });
     }
-    socket.on('error', () => socket.destroy());
+    socket.on('error', (err) => this.socketFailed(socket, err));
     socket.on('close', () => {
       counters.currConnections--;
       this.sockets.delete(socket);
@@ -196,6 +198,13 @@ export class SiberiteServer {
         this.sessions.delete(session);
       }
     });
+  }
+
+  /** A connection failed: a client going away abruptly is routine; anything else is worth a warning. */
+  private socketFailed(socket: net.Socket, err: NodeJS.ErrnoException): void {
+    const routine = err.code !== undefined && ROUTINE_SOCKET_ERRORS.has(err.code);
+    this.options.log[routine ? 'debug' : 'warn']({ err, remote: socket.remoteAddress }, 'connection error');
+    socket.destroy();
   }
 
   private framingFor(firstByte: number, limits: { readonly maxItemSize: number }): Framing {

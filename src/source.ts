@@ -24,6 +24,7 @@ export interface ReadSource {
   isOpen(item: Item): boolean;
   /** Returns an open item to be served again first. False when it is no longer open here. */
   release(item: Item): boolean;
-  addWaiter(waiter: Waiter): void;
+  /** Parks `waiter` until an item comes or `timeoutMs` passes (then it gets null). */
+  addWaiter(waiter: Waiter, timeoutMs?: number): void;
   removeWaiter(waiter: Waiter): void;
 }

@@ -37,14 +37,37 @@ export function cursorStats(c: Cursor): Array<[string, string]> {
   ];
 }
 
+/** Totals over the live queues and those deleted (so they never go down). */
+export function queueTotals(m: QueueManager): {
+  items: number;
+  bytes: number;
+  totalItems: number;
+  getHits: number;
+  getMisses: number;
+  damaged: number;
+} {
+  let items = 0;
+  let bytes = 0;
+  let { totalItems, getHits, getMisses, damaged } = m.retired;
+  for (const q of m.queues.values()) {
+    items += q.items;
+    bytes += q.bytes;
+    totalItems += q.counters.totalItems;
+    getHits += q.counters.getHits;
+    getMisses += q.counters.getMisses;
+    damaged += q.counters.damaged;
+  }
+  return { items, bytes, totalItems, getHits, getMisses, damaged };
+}
+
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** The server-wide lines of `stats`. */
 export function serverStats(m: QueueManager): Array<[string, string]> {
   const c = m.counters;
-  const t = m.totals();
+  const t = queueTotals(m);
   const health = m.store.health();
-  const now = Date.now();
+  const now = m.clock.now();
   return [
     ['uptime', String(Math.floor((now - m.startTime) / 1000))],
     ['time', String(Math.floor(now / 1000))],

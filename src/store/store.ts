@@ -4,7 +4,7 @@
 // (failing closed and retrying), compaction.ts, reads.ts and itemReader.ts, replay.ts (start-up).
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { type BatchOp } from './layout.js';
+import { type BatchOp, type QueueMeta } from './layout.js';
 import { Batch, type BatchParticipant } from './batch.js';
 import { type ItemReader } from './itemReader.js';
 import { replayLog } from './replay.js';
@@ -317,7 +317,7 @@ export class Store {
     return this.db;
   }
 
-  loadQueueMetas(): ReturnType<StoreReads['loadQueueMetas']> {
+  loadQueueMetas(): Promise<Map<string, QueueMeta>> {
     return this.reads.loadQueueMetas();
   }
 

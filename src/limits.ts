@@ -8,13 +8,18 @@ import { STORE_DESCRIPTORS } from './store/store.js';
 const SPARE_DESCRIPTORS = 32;
 const MIN_CONNECTIONS = 16;
 
+/** Where a limit that could not be read or raised is reported (pino's Logger fits). */
+export interface LimitsLog {
+  warn(obj: object, msg: string): void;
+}
+
 export interface FileLimit {
   soft: number;
   hard: number;
 }
 
 /** This process's RLIMIT_NOFILE, from /proc (Infinity for unlimited); undefined off Linux. */
-export function fileLimit(): FileLimit | undefined {
+export function fileLimit(log?: LimitsLog): FileLimit | undefined {
   try {
     const line = readFileSync('/proc/self/limits', 'latin1')
       .split('\n')
@@ -22,7 +27,10 @@ export function fileLimit(): FileLimit | undefined {
     const [soft, hard] = line!.slice('Max open files'.length).trim().split(/\s+/);
     const num = (s: string | undefined) => (s === 'unlimited' ? Infinity : Number(s));
     return { soft: num(soft), hard: num(hard) };
-  } catch {
+  } catch (err) {
+    // Tolerable: the caller sizes from a default. Off Linux there is no /proc (expected); on
+    // Linux it says something is odd, worth a line.
+    if (process.platform === 'linux') log?.warn({ err }, 'cannot read the descriptor limit from /proc/self/limits: sizing from a default');
     return undefined;
   }
 }
@@ -31,16 +39,21 @@ export function fileLimit(): FileLimit | undefined {
  * Raises the soft descriptor limit to the hard one, as Redis and nginx do at start: Node has no
  * setrlimit, so util-linux's prlimit does it for this process. Returns the limit now in force.
  */
-export function raiseFileLimit(): FileLimit | undefined {
-  const before = fileLimit();
+export function raiseFileLimit(log?: LimitsLog): FileLimit | undefined {
+  const before = fileLimit(log);
   if (!before || before.soft >= before.hard) return before;
   const hard = Number.isFinite(before.hard) ? String(before.hard) : 'unlimited';
   try {
     execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${hard}:${hard}`], { stdio: 'ignore', timeout: 2000 });
-  } catch {
-    // no prlimit here: keep the soft limit, and size the connection cap from it
+  } catch (err) {
+    // Tolerable: no prlimit here (or not allowed): keep the soft limit, and size the connection
+    // cap from it — an operator seeing fewer connections than expected learns why.
+    log?.warn(
+      { err: String((err as Error).message), soft: before.soft, hard: before.hard },
+      'cannot raise the descriptor limit to the hard one',
+    );
   }
-  return fileLimit();
+  return fileLimit(log);
 }
 
 /** The default cap on connections: what the descriptor limit leaves after the store's share. */

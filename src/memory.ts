@@ -16,19 +16,27 @@ interface MallocTrimAddon {
 /** The addon as built in place (src/native/build), from src/ (tests) or dist/src/ (the server). */
 const ADDON_PATHS = ['./native/build/Release/malloc_trim.node', '../../src/native/build/Release/malloc_trim.node'];
 
-function loadAddon(): MallocTrimAddon | undefined {
+function loadAddon(): { addon: MallocTrimAddon | undefined; failure: string | undefined } {
   const require = createRequire(import.meta.url);
+  const failures: string[] = [];
   for (const path of ADDON_PATHS) {
     try {
-      return require(path) as MallocTrimAddon;
-    } catch {
-      // not at this path, or not built
+      return { addon: require(path) as MallocTrimAddon, failure: undefined };
+    } catch (err) {
+      // Expected at one of the paths (only one layout exists); kept for the report if none loads.
+      failures.push(String((err as Error).message).split('\n')[0]!);
     }
   }
-  return undefined;
+  return { addon: undefined, failure: failures.join('; ') };
 }
 
-const addon = loadAddon();
+const { addon, failure: addonFailure } = loadAddon();
+
+/**
+ * Why the addon could not be loaded (undefined when it was): for the start-up log line, since
+ * importing this module logs nothing itself. Tolerable: the server runs on without trimming.
+ */
+export const heapTrimUnavailable: string | undefined = addonFailure;
 
 /** Whether freed heap memory can be returned to the system on this build and C library. */
 export const canTrimHeap = addon?.glibc === true;

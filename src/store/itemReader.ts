@@ -1,6 +1,7 @@
 // Sequential reads of one queue's items through one long-lived LevelDB iterator.
 import { type ClassicLevel } from 'classic-level';
 import { type Item, decodeRecord, idFromKey, itemKey } from './layout.js';
+import { type StoreLog } from './storeLog.js';
 
 interface RawIterator {
   seek(target: Buffer): void;
@@ -30,6 +31,7 @@ export class ItemReader {
     private readonly queue: string,
     private readonly readBytes: number,
     private readonly epoch: () => number,
+    private readonly log: StoreLog,
   ) {}
 
   /**
@@ -89,7 +91,14 @@ export class ItemReader {
     const it = this.it;
     this.it = null;
     this.position = -1;
-    if (it) await it.close().catch(() => undefined);
+    if (!it) return;
+    const itEpoch = this.itEpoch;
+    await it.close().catch((err: unknown) => {
+      // Expected when the database was closed under it (a stop, or a reopen after a fault);
+      // otherwise tolerable (the iterator is dropped either way) but worth a line: it may leak.
+      if (itEpoch === this.epoch() && this.db.status === 'open')
+        this.log.warn({ err, queue: this.queue }, 'store: closing an item iterator failed');
+    });
   }
 
   /** Closes the iterator once unused for `ms`; true when it holds no snapshot (any more). */

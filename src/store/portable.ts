@@ -96,6 +96,8 @@ export async function openDataDir(dir: string, create: boolean, lockedHint = 'st
 export async function openCopy(dir: string): Promise<{ db: RawDb; dispose: () => Promise<void> }> {
   const copy = mkdtempSync(join(tmpdir(), 'siberite-import-'));
   const dispose = async () => {
+    // Expected after a failed open (nothing to close); either way the copy is deleted next, so
+    // a failed close loses nothing. (Offline commands: no logger here; the caller reports errors.)
     await db.close().catch(() => undefined);
     rmSync(copy, { recursive: true, force: true });
   };

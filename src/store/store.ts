@@ -1,37 +1,28 @@
 // The only module that touches LevelDB: group commit through the write-ahead log, range
-// clears, failure handling, recovery at start-up, reads.
+// clears, failure handling, recovery at start-up, reads. The units it is made of: batch.ts (one
+// turn's writes), wal*.ts (the log), pipeline.ts (applying to LevelDB in order), faults.ts
+// (failing closed and retrying), compaction.ts, reads.ts and itemReader.ts, replay.ts (start-up).
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import {
-  META_PREFIX,
-  STATUS_KEY,
-  WAL_SEQ_KEY,
-  type BatchOp,
-  type QueueMeta,
-  decodeMeta,
-  encodeSeq,
-  mergeBatchOps,
-  prefixRange,
-  queueFromMetaKey,
-} from './layout.js';
+import { type BatchOp, type QueueMeta } from './layout.js';
 import { Batch, type BatchParticipant } from './batch.js';
-import { ItemReader } from './itemReader.js';
+import { type ItemReader } from './itemReader.js';
 import { replayLog } from './replay.js';
 import { WriteAheadLog, removeLog } from './wal.js';
 import { type TornTail } from './walRead.js';
 import { LEVEL_OPTIONS, errorCode } from './level.js';
+import { ApplyPipeline } from './pipeline.js';
+import { FaultRecovery, type StoreFault } from './faults.js';
+import { CompactionScheduler } from './compaction.js';
+import { StoreReads } from './reads.js';
+import { SILENT_LOG, type StoreLog } from './storeLog.js';
 
 export type { BatchOp };
 export type { BatchParticipant } from './batch.js';
 export type { ItemReader } from './itemReader.js';
+export type { StoreFault } from './faults.js';
+export type { StoreLog } from './storeLog.js';
 export { STORE_DESCRIPTORS, errorCode } from './level.js';
-
-/** What the store reports to operators (pino's Logger fits). */
-export interface StoreLog {
-  error(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
 
 export interface StoreOptions {
   /** Write every batch with fsync (and keep no write-ahead log: nothing is acknowledged sooner). */
@@ -43,18 +34,10 @@ export interface StoreOptions {
    * applied: producers slow to LevelDB's pace instead of the backlog growing in memory.
    */
   maxUnappliedBytes?: number;
+  /** The store logs through a child of it (`module: 'store'`). */
   log?: StoreLog;
-  /** First delay before retrying after an I/O error; doubles up to RETRY_MAX_MS. */
+  /** First delay before retrying after an I/O error; doubles up to 2 s. */
   retryMs?: number;
-}
-
-/** A write that failed and is being retried: the store refuses new writes meanwhile. */
-export interface StoreFault {
-  /** Where: the write-ahead log, or LevelDB. */
-  where: 'log' | 'leveldb';
-  /** The error's code (ENOSPC, EMFILE, EIO, …) — safe to show a client; never a path. */
-  code: string;
-  since: number;
 }
 
 export interface StoreHealth {
@@ -66,78 +49,63 @@ export interface StoreHealth {
   walBytes: number;
 }
 
-const MAX_UNAPPLIED_BYTES = 2 * 1024 * 1024;
-/**
- * A logged batch waits up to this long to be applied, so LevelDB gets fewer, larger writes (each
- * costs a crossing to the thread pool and back) — unless someone waits for it: a reader of items
- * only on disk, an unacknowledged producer, an ordered task; or this many bytes are waiting.
- */
-const APPLY_DELAY_MS = 2;
-const APPLY_NOW_BYTES = 512 * 1024;
-/** Consecutive sealed batches are merged into one LevelDB write up to about this many bytes. */
-const MAX_APPLY_BYTES = 1024 * 1024;
-const RETRY_MS = 100;
-const RETRY_MAX_MS = 2000;
 /** How long a stop waits for pending writes while LevelDB keeps failing them. */
 const CLOSE_WAIT_MS = 3000;
-
-type Task = () => Promise<void>;
 
 /**
  * Writes from one turn of the event loop form one batch: appended to the write-ahead log and
  * acknowledged at once, then applied to LevelDB in order with the range clears and compactions
- * queued between them (one LevelDB write at a time; batches waiting meanwhile are merged).
+ * queued between them (pipeline.ts).
  *
- * Failing closed: when the log or LevelDB refuses a write (disk full, descriptors exhausted,
- * EIO), the batch is kept, in order, and retried with backoff — it is never dropped and never
- * acknowledged before it is kept — while `writable` is false so the domain refuses new writes.
- * A LevelDB that failed is closed and opened again before the retry: its background errors
- * otherwise stay for the life of the process.
+ * Failing closed (faults.ts): when the log or LevelDB refuses a write, the batch is kept, in
+ * order, and retried with backoff — never dropped and never acknowledged before it is kept —
+ * while `writable` is false so the domain refuses new writes.
  */
 export class Store {
   private pending = new Batch();
   /** Sealed batches not yet in the log (it failed): appended in order before any later one. */
   private unlogged: Batch[] = [];
-  /** Sealed batches and tasks (range clears, compactions, syncs), in the order they run. */
-  private queue: Array<Batch | Task> = [];
   private lastSealed: Batch | undefined;
-  private running = false;
   private scheduled = false;
-  /** Apply what is queued without waiting for more batches to join it. */
-  private urgent = false;
-  private applyTimer: NodeJS.Timeout | undefined;
+  /** close() has begun: nothing more is gathered into batches. */
   private closing = false;
-  private unappliedBytes = 0;
-  /** Last log record in LevelDB, and the last known fsynced there. */
-  private appliedSeq: number;
-  private syncedSeq: number;
-  /** A periodic fsync runs: log segments go once what they hold is fsynced in LevelDB. */
-  private periodicSync = false;
-  private readonly maxUnappliedBytes: number;
-  private fault: StoreFault | undefined;
-  /** LevelDB failed a write: reopen it before the next one. */
-  private levelBroken = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelay: number;
-  private readonly errors = { log: 0, leveldb: 0 };
+  /** close() has ended: a batch sealed from now on is refused at once. */
+  private closed = false;
   /** Counts opens of the database: an iterator from an earlier open is dead. */
   private epoch = 1;
-  /** The compaction running (settled when none), and the merged range waiting for it. */
-  private compacting: Promise<void> = Promise.resolve();
-  private nextCompaction: { gte: Buffer; lt: Buffer; done: Promise<void> } | undefined;
+  private readonly pipeline: ApplyPipeline;
+  private readonly recovery: FaultRecovery;
+  private readonly compactions: CompactionScheduler;
+  private readonly reads: StoreReads;
 
   private constructor(
     private readonly db: ClassicLevel<Buffer, Buffer>,
-    private readonly options: StoreOptions,
+    options: StoreOptions,
     private readonly wal: WriteAheadLog | undefined,
     appliedSeq: number,
     /** Log records replayed into LevelDB at start-up. */
     readonly recovered: number,
+    private readonly log: StoreLog,
   ) {
-    this.appliedSeq = appliedSeq;
-    this.syncedSeq = appliedSeq;
-    this.maxUnappliedBytes = options.maxUnappliedBytes ?? MAX_UNAPPLIED_BYTES;
-    this.retryDelay = options.retryMs ?? RETRY_MS;
+    this.pipeline = new ApplyPipeline(db, wal, options, appliedSeq, {
+      seal: () => this.seal(),
+      kick: () => this.kick(),
+      halted: () => this.recovery.levelBroken,
+      applyFailed: (err) => this.recovery.failed('leveldb', err),
+    });
+    this.recovery = new FaultRecovery(
+      {
+        busy: () => this.pipeline.busy,
+        reopen: () => this.reopen(),
+        relog: () => this.logUnlogged(),
+        allLogged: () => this.unlogged.length === 0,
+        resume: () => this.resume(),
+      },
+      this.log,
+      options.retryMs,
+    );
+    this.compactions = new CompactionScheduler((gte, lt) => db.compactRange(gte, lt), this.log);
+    this.reads = new StoreReads(db, options.readBytes, () => this.epoch, log);
   }
 
   /**
@@ -156,21 +124,23 @@ export class Store {
       await db.close();
       throw err;
     }
+    const log = (options.log ?? SILENT_LOG).child({ module: 'store' });
     let wal: WriteAheadLog | undefined;
     if (options.syncAlways) removeLog(walDir);
-    else wal = WriteAheadLog.create(walDir, replayed.lastSeq + 1);
-    return new Store(db, options, wal, replayed.appliedSeq, replayed.recovered);
+    else wal = WriteAheadLog.create(walDir, replayed.lastSeq + 1, log);
+    return new Store(db, options, wal, replayed.appliedSeq, replayed.recovered, log);
   }
 
   // ---- writing ------------------------------------------------------------------------------
 
   /** False while a write is failing: the domain refuses new writes until it is kept. */
   get writable(): boolean {
-    return this.fault === undefined && !this.closing;
+    return this.recovery.fault === undefined && !this.closing;
   }
 
   health(): StoreHealth {
-    return { writable: this.writable, fault: this.fault, errors: { ...this.errors }, walBytes: this.wal?.bytes ?? 0 };
+    const { fault, errors } = this.recovery;
+    return { writable: this.writable, fault, errors: { ...errors }, walBytes: this.wal?.bytes ?? 0 };
   }
 
   put(key: Buffer, value: Buffer, participant?: BatchParticipant): void {
@@ -220,7 +190,7 @@ export class Store {
   applied(): Promise<void> {
     const batch = this.pending.empty ? this.lastSealed : this.pending;
     if (!batch || batch.applied.settled) return Promise.resolve();
-    this.urgent = true;
+    this.pipeline.hurry();
     this.kick();
     return batch.applied.wait();
   }
@@ -235,31 +205,20 @@ export class Store {
    * (a queue's consumed ids). Failures are the caller's to ignore: a later call covers the range.
    */
   clearNow(range: { gte: Buffer; lt: Buffer }): Promise<void> {
-    return this.db.clear(range);
+    return this.db.clear(range).catch((err: unknown) => {
+      // Tolerable (a later clear covers the range), but an operator should see why disk space
+      // is not freed; at a stop the database is closing under it, which is expected.
+      if (!this.closing) this.log.warn({ err, code: errorCode(err) }, 'store: clearing consumed items failed');
+      throw err;
+    });
   }
 
   /**
    * Compacts [gte, lt) soon: lets LevelDB drop a consumed range's tombstones and files. One
-   * compaction runs at a time; ranges asked for meanwhile are merged into the next one (each
-   * manual compaction also writes out the memtable: thousands of flushes in a burst queued
-   * thousands of them, and a stop waited seconds for them).
+   * compaction runs at a time; ranges asked for meanwhile are merged (compaction.ts).
    */
   compactNow(gte: Buffer, lt: Buffer): Promise<void> {
-    const next = this.nextCompaction;
-    if (next) {
-      if (Buffer.compare(gte, next.gte) < 0) next.gte = gte;
-      if (Buffer.compare(lt, next.lt) > 0) next.lt = lt;
-      return next.done;
-    }
-    const queued = { gte, lt, done: Promise.resolve() };
-    queued.done = this.compacting.then(() => {
-      this.nextCompaction = undefined;
-      if (this.closing) return;
-      return this.db.compactRange(queued.gte, queued.lt);
-    });
-    this.nextCompaction = queued;
-    this.compacting = queued.done.catch(() => undefined);
-    return queued.done;
+    return this.compactions.request(gte, lt);
   }
 
   /**
@@ -268,34 +227,18 @@ export class Store {
    */
   sync(): Promise<void> {
     const logSynced = this.wal?.sync();
-    const dbSynced = this.runInOrder(async () => {
-      const seq = this.appliedSeq;
-      await this.db.batch([], { sync: true });
-      this.markSynced(seq);
-    });
+    const dbSynced = this.runInOrder(() => this.pipeline.syncLevel());
     return Promise.all([logSynced, dbSynced]).then(() => undefined);
   }
 
-  /**
-   * With a periodic fsync, a log segment is deleted only once LevelDB's copy of its records is
-   * fsynced; without, once they are applied.
-   */
+  /** See ApplyPipeline.setPeriodicSync. */
   setPeriodicSync(on: boolean): void {
-    this.periodicSync = on;
-  }
-
-  private markSynced(seq: number): void {
-    if (seq > this.syncedSeq) this.syncedSeq = seq;
-    if (this.periodicSync) this.wal?.release(this.syncedSeq);
+    this.pipeline.setPeriodicSync(on);
   }
 
   private runInOrder(fn: () => Promise<void>): Promise<void> {
     this.seal();
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push(() => fn().then(resolve, (err) => (reject(err), undefined)));
-      this.urgent = true;
-      this.kick();
-    });
+    return this.pipeline.addTask(fn);
   }
 
   /** Ends the batch being gathered: logs it (acknowledging it if it may be) and queues it. */
@@ -306,38 +249,34 @@ export class Store {
     // Participants snapshot their state now, so it matches exactly the ops of this batch.
     for (const p of batch.participants) p.sealBatch(batch.ops);
     this.lastSealed = batch;
-    this.unappliedBytes += batch.bytes;
+    if (this.closed) return failBatches([batch], new Error('store closed: write refused'));
+    this.pipeline.admit(batch);
     if (this.wal) {
       this.unlogged.push(batch);
       this.logUnlogged();
     } else {
-      this.enqueue(batch);
+      this.pipeline.enqueue(batch);
     }
   }
 
-  /** Appends the batches not yet logged, in order; stops (and fails closed) at an I/O error. */
-  private logUnlogged(): void {
+  /** Appends the batches not yet logged, in order; false (failing closed) at an I/O error. */
+  private logUnlogged(): boolean {
     while (this.unlogged.length > 0) {
       const batch = this.unlogged[0]!;
       try {
         batch.seq = this.wal!.append(batch.ops);
       } catch (err) {
-        this.failed('log', err);
-        return;
+        this.recovery.failed('log', err);
+        return false;
       }
       this.unlogged.shift();
-      this.enqueue(batch);
+      this.pipeline.enqueue(batch);
     }
-  }
-
-  private enqueue(batch: Batch): void {
-    if (batch.seq > 0 && !batch.sync && this.unappliedBytes < this.maxUnappliedBytes) batch.acked.done();
-    if (!batch.acked.settled || this.unappliedBytes >= APPLY_NOW_BYTES) this.urgent = true;
-    this.queue.push(batch);
+    return true;
   }
 
   private kick(): void {
-    if (this.scheduled || this.closing) return;
+    if (this.scheduled || (this.closing && !this.closed)) return;
     this.scheduled = true;
     // One turn of the event loop gathers the writes of every connection into one batch.
     setImmediate(this.tick);
@@ -347,143 +286,17 @@ export class Store {
     this.scheduled = false;
     // A batch of metas alone (cursor moves, reads below an open item) may wait for the next
     // write or the apply timer, unless a reply waits for it.
-    if (this.pending.ops.length > 0 || this.pending.sync || this.pending.wanted || this.urgent) this.seal();
-    else if (!this.pending.empty) this.applySoon();
-    this.runNext();
+    const p = this.pending;
+    if (p.ops.length > 0 || p.sync || p.wanted || this.pipeline.hurried || this.closed) this.seal();
+    else if (!p.empty) this.pipeline.applySoon();
+    this.pipeline.runNext();
   };
 
-  private runNext(): void {
-    if (this.running || this.levelBroken) return;
-    const head = this.queue[0];
-    if (!head) {
-      this.urgent = false;
-      return;
-    }
-    let work: Promise<void>;
-    if (head instanceof Batch) {
-      if (!this.urgent) return this.applySoon();
-      // Whatever was sealed while LevelDB was busy goes out now as one write.
-      const batches: Batch[] = [];
-      let bytes = 0;
-      while (this.queue[0] instanceof Batch && (batches.length === 0 || bytes < MAX_APPLY_BYTES)) {
-        const batch = this.queue.shift() as Batch;
-        batches.push(batch);
-        bytes += batch.bytes;
-      }
-      // What arrives from now on waits its turn again (or asks for haste itself).
-      this.urgent = this.queue.length > 0;
-      work = this.apply(batches);
-    } else {
-      this.queue.shift();
-      work = head();
-    }
-    this.running = true;
-    void work.finally(() => {
-      this.running = false;
-      this.runNext();
-    });
-  }
-
-  private applySoon(): void {
-    this.applyTimer ??= setTimeout(() => {
-      this.applyTimer = undefined;
-      this.urgent = true;
-      this.seal();
-      this.runNext();
-    }, APPLY_DELAY_MS);
-  }
-
-  private async apply(batches: Batch[]): Promise<void> {
-    // The batches' own ops are written as they are (not copied): a failed write retries them.
-    const ops = batches.length === 1 ? batches[0]!.ops : mergeBatchOps(batches.map((b) => b.ops));
-    const seq = Math.max(...batches.map((b) => b.seq));
-    const sync = this.options.syncAlways || batches.some((b) => b.sync);
-    try {
-      await this.writeOps(ops, seq, { sync });
-    } catch (err) {
-      // Kept, in order, for the retry (after a reopen): nothing after them runs before.
-      this.queue.unshift(...batches);
-      this.levelBroken = true;
-      this.failed('leveldb', err);
-      return;
-    }
-    if (seq > this.appliedSeq) this.appliedSeq = seq;
-    if (sync) this.markSynced(this.appliedSeq);
-    else if (!this.periodicSync) this.wal?.release(this.appliedSeq);
-    for (const batch of batches) {
-      this.unappliedBytes -= batch.bytes;
-      for (const p of batch.participants) p.batchDone(undefined);
-      batch.applied.done();
-      batch.acked.done();
-    }
-  }
-
-  /**
-   * Through a chained batch: one native put per op costs the main thread 1.0–1.3 µs, against
-   * 2.0–2.9 µs for `batch([...])`, whose native side reads three properties of every op object
-   * and copies each key and value twice (measured with 200-op batches of 100 B values).
-   */
-  private writeOps(ops: readonly BatchOp[], seq: number, options: { sync: boolean }): Promise<void> {
-    const batch = this.db.batch();
-    for (const op of ops) {
-      if (op.type === 'put') batch.put(op.key, op.value);
-      else batch.del(op.key);
-    }
-    // Tells start-up which log records LevelDB already holds.
-    if (seq > 0) batch.put(WAL_SEQ_KEY, encodeSeq(seq));
-    return batch.write(options);
-  }
-
-  // ---- failing closed -----------------------------------------------------------------------
-
-  /** A write failed: refuse new writes, say so once, and retry with backoff. */
-  private failed(where: StoreFault['where'], err: unknown): void {
-    this.errors[where]++;
-    if (!this.fault) {
-      this.fault = { where, code: errorCode(err), since: Date.now() };
-      this.options.log?.error({ err, where, code: this.fault.code }, 'store write failed: refusing writes, retrying until it works');
-    }
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    if (this.retryTimer || this.closing) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.retry();
-    }, this.retryDelay);
-    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
-  }
-
-  private async retry(): Promise<void> {
-    if (this.closing) return;
-    if (this.levelBroken) {
-      if (this.running) return this.scheduleRetry(); // an ordered task is still out
-      try {
-        await this.reopen();
-      } catch (err) {
-        this.errors.leveldb++;
-        return this.scheduleRetry();
-      }
-      this.levelBroken = false;
-    }
-    this.logUnlogged();
-    if (this.unlogged.length > 0) return; // failed again, retry scheduled
-    this.urgent = true;
-    this.runNext();
-    // The failed LevelDB write goes first; the fault clears once it has gone through.
-    void this.applied().then(
-      () => this.clearFault(),
-      () => undefined,
-    );
-  }
-
-  private clearFault(): void {
-    if (!this.fault || this.levelBroken || this.unlogged.length > 0) return;
-    const { where, code, since } = this.fault;
-    this.fault = undefined;
-    this.retryDelay = this.options.retryMs ?? RETRY_MS;
-    this.options.log?.warn({ where, code, downMs: Date.now() - since }, 'store writable again');
+  /** After a fault: the kept batches go first; resolves once every write so far is applied. */
+  private resume(): Promise<void> {
+    this.pipeline.hurry();
+    this.pipeline.runNext();
+    return this.applied();
   }
 
   /** Closes and opens LevelDB: clears a background error it would otherwise keep. */
@@ -493,7 +306,7 @@ export class Store {
     await this.db.open();
   }
 
-  // ---- reads -------------------------------------------------------------------------------
+  // ---- reads (reads.ts) -----------------------------------------------------------------------
 
   /**
    * The database, once every acknowledged write is applied to it: for a consistent export from
@@ -504,30 +317,28 @@ export class Store {
     return this.db;
   }
 
-  async loadQueueMetas(): Promise<Map<string, QueueMeta>> {
-    const out = new Map<string, QueueMeta>();
-    for await (const [key, value] of this.db.iterator(prefixRange(META_PREFIX))) {
-      out.set(queueFromMetaKey(key), decodeMeta(value));
-    }
-    return out;
+  loadQueueMetas(): Promise<Map<string, QueueMeta>> {
+    return this.reads.loadQueueMetas();
   }
 
   /** A sequential reader of one queue's items (see ItemReader). */
   itemReader(queue: string): ItemReader {
-    return new ItemReader(this.db, queue, this.options.readBytes, () => this.epoch);
+    return this.reads.itemReader(queue);
   }
 
-  async readRange(range: { gte: Buffer; lt: Buffer }): Promise<Array<[Buffer, Buffer]>> {
-    return this.db.iterator(range).all();
+  readRange(range: { gte: Buffer; lt: Buffer }): Promise<Array<[Buffer, Buffer]>> {
+    return this.reads.readRange(range);
   }
 
-  async getValue(key: Buffer): Promise<Buffer | undefined> {
-    return this.db.get(key);
+  getValue(key: Buffer): Promise<Buffer | undefined> {
+    return this.reads.getValue(key);
   }
 
   approximateSize(range: { gte: Buffer; lt: Buffer }): Promise<number> {
-    return this.db.approximateSize(range.gte, range.lt);
+    return this.reads.approximateSize(range);
   }
+
+  // ---- closing -------------------------------------------------------------------------------
 
   /**
    * Applies what is pending, waits for in-order tasks, and closes the log and the database.
@@ -536,36 +347,43 @@ export class Store {
    */
   async close(): Promise<void> {
     this.seal();
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    if (this.fault) await this.retry().catch(() => undefined);
-    if (!this.levelBroken && this.unlogged.length === 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
-      await Promise.race([this.idle(), gaveUp]);
-      clearTimeout(timer);
-    }
+    this.recovery.cancelTimer();
+    if (this.recovery.fault) await this.recovery.retry();
+    if (!this.recovery.levelBroken && this.unlogged.length === 0) await this.drainedOrGaveUp();
     this.closing = true;
-    clearTimeout(this.applyTimer);
-    clearTimeout(this.retryTimer);
-    const applied = !this.levelBroken && this.unlogged.length === 0 && this.queue.length === 0 && !this.running;
-    const gaveUp = new Error('store closed before the write could be kept');
-    for (const batch of [...this.unlogged, ...this.queue]) {
-      if (!(batch instanceof Batch)) continue;
-      for (const p of batch.participants) p.batchDone(batch.acked.settled ? undefined : gaveUp);
-      batch.applied.done(gaveUp);
-      batch.acked.done(gaveUp);
+    this.recovery.stop();
+    this.compactions.stop();
+    const applied = !this.recovery.levelBroken && this.unlogged.length === 0 && this.pipeline.idle;
+    const unkept = [...this.unlogged, ...this.pipeline.stop()];
+    this.unlogged = [];
+    if (unkept.length > 0) {
+      const unacknowledged = unkept.filter((b) => !b.acked.settled).length;
+      this.log.error(
+        { batches: unkept.length, unacknowledged },
+        'store closed with writes not in LevelDB: the unacknowledged failed, the log keeps the rest for the next start',
+      );
     }
+    failBatches(unkept, new Error('store closed before the write could be kept'));
     this.wal?.close(applied);
     if (this.db.status === 'open') await this.db.close();
+    this.closed = true;
+    if (!this.pending.empty) this.kick(); // gathered while closing: refused now
   }
 
-  private idle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.queue.push(async () => resolve());
-      this.urgent = true;
-      this.kick();
-    });
+  /** Waits for the queued writes and tasks, at most CLOSE_WAIT_MS (LevelDB may keep failing). */
+  private async drainedOrGaveUp(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    await Promise.race([this.pipeline.drained(), gaveUp]);
+    clearTimeout(timer);
+  }
+}
+
+/** Batches that will never be kept: whoever waits learns it (acknowledged ones stay so). */
+function failBatches(batches: readonly Batch[], err: Error): void {
+  for (const batch of batches) {
+    for (const p of batch.participants) p.batchDone(batch.acked.settled ? undefined : err);
+    batch.applied.done(err);
+    batch.acked.done(err);
   }
 }

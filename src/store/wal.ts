@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type BatchOp } from './layout.js';
 import { encodeRecord } from './walRecord.js';
+import { SILENT_LOG, type StoreLog } from './storeLog.js';
 
 /** A segment past this size is closed; the next record starts a new one. */
 export const SEGMENT_BYTES = 8 * 1024 * 1024;
@@ -53,6 +54,7 @@ export class WriteAheadLog {
   private constructor(
     private readonly dir: string,
     firstSeq: number,
+    private readonly log: StoreLog,
   ) {
     this.nextSeq = firstSeq;
     this.current = { file: path.join(dir, segmentName(firstSeq)), firstSeq };
@@ -63,10 +65,10 @@ export class WriteAheadLog {
    * Starts a new log under `dir` whose first record is `firstSeq`, deleting the segments there
    * (the caller has applied what they held).
    */
-  static create(dir: string, firstSeq: number): WriteAheadLog {
+  static create(dir: string, firstSeq: number, log: StoreLog = SILENT_LOG): WriteAheadLog {
     fs.mkdirSync(dir, { recursive: true });
     removeLog(dir);
-    return new WriteAheadLog(dir, firstSeq);
+    return new WriteAheadLog(dir, firstSeq, log);
   }
 
   /** Highest sequence number appended so far (0: none). */
@@ -94,8 +96,10 @@ export class WriteAheadLog {
       this.dirty = true;
       try {
         this.cut();
-      } catch {
-        // cut again before the next append; until it works, appends fail
+      } catch (cutErr) {
+        // Tolerable: cut again before the next append; until it works, appends fail (and the
+        // store reports the append's error as its fault).
+        this.log.warn({ err: cutErr }, 'write-ahead log: cutting off a failed append failed; retried with the next append');
       }
       throw err;
     }
@@ -116,8 +120,10 @@ export class WriteAheadLog {
     const next = { file: path.join(this.dir, segmentName(this.nextSeq)), firstSeq: this.nextSeq };
     try {
       fd = fs.openSync(next.file, 'a');
-    } catch {
-      return; // no descriptor or no space: the open segment grows on; the next append tries again
+    } catch (err) {
+      // Tolerable: no descriptor or no space; the open segment grows on, the next append tries again.
+      this.log.warn({ err }, 'write-ahead log: starting a new segment failed; the open one grows on');
+      return;
     }
     const old = this.fd;
     this.closed.push({ file: this.current.file, lastSeq: this.lastSeq });
@@ -125,7 +131,14 @@ export class WriteAheadLog {
     this.fd = fd;
     this.size = 0;
     // Flushed to disk before it is closed, so a periodic fsync need only cover the open segment.
-    fs.fsync(old, () => fs.close(old, () => undefined));
+    fs.fsync(old, (syncErr) => {
+      // Not tolerable silently: its records may not survive a power loss (a kill -9 they do).
+      if (syncErr) this.log.error({ err: syncErr }, 'write-ahead log: fsync of a full segment failed');
+      fs.close(old, (closeErr) => {
+        // Tolerable: the descriptor is gone either way; seen only with a failing disk.
+        if (closeErr) this.log.warn({ err: closeErr }, 'write-ahead log: closing a full segment failed');
+      });
+    });
   }
 
   /** Records up to `seq` are in LevelDB (durably enough): their segments can go. */

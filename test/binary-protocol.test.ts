@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { BinaryClient, flagsOf, getPacket, Op, packet, type Response, setExtras, setPacket, St } from './helpers/binaryClient.js';
-import { useServer } from './helpers/fixtures.js';
+import { useInProcessServer } from './helpers/inProcess.js';
 import { waitForWaiters } from './helpers/stats.js';
 import { setCmd } from './helpers/textClient.js';
 
@@ -17,7 +17,7 @@ const MiB = 1024 * 1024;
 /** The framing's default max_item_size (docs/protocol.md#queue-limits-expiry-and-configuration). */
 const DEFAULT_MAX_ITEM = 16 * MiB;
 
-const fx = useServer({
+const fx = useInProcessServer({
   config: { queues: { small: { max_items: 1 }, tiny: { max_item_size: 1024 } } },
   tmpPrefix: 'siberite-binary-config-',
 });
@@ -257,7 +257,7 @@ describe('basic opcodes', () => {
     const names = [...stats.keys()];
     expect(names.slice(0, 4)).toEqual(['uptime', 'time', 'version', 'pid']);
     expect(stats.get('version')).toMatch(/^siberite-\d+\.\d+\.\d+/);
-    expect(stats.get('pid')).toBe(String(fx.server.proc.pid));
+    expect(stats.get('pid')).toBe(String(fx.server.pid));
     expect(stats.get('queue_statq_items')).toBe('2');
     expect(Number(stats.get('curr_connections'))).toBeGreaterThanOrEqual(1);
     // A STAT with a key (a stats group) is answered with all stats too.
@@ -437,7 +437,7 @@ describe('errors', () => {
   });
 
   it('a declared body far beyond max_item_size → 0x0003 and close from the header alone, nothing allocated', async () => {
-    const pid = fx.server.proc.pid!;
+    const pid = fx.server.pid;
     const before = vmRssBytes(pid);
     for (const opcode of [Op.SET, Op.GET, Op.SETQ, 0x42]) {
       const c = await bin();

@@ -1,10 +1,11 @@
 // Blocking reads `/t=<ms>` (docs/protocol.md#blocking-reads), end to end over real TCP.
 import { describe, expect, it } from 'vitest';
-import { queueNamer, useServer } from './helpers/fixtures.js';
+import { queueNamer } from './helpers/fixtures.js';
+import { useInProcessServer } from './helpers/inProcess.js';
 import { stat, waitForStat } from './helpers/stats.js';
 import { TextClient, setCmd, value } from './helpers/textClient.js';
 
-const { connect } = useServer();
+const { connect } = useInProcessServer();
 const qname = queueNamer('b');
 
 const VERSION_LINE = /^VERSION \d+\.\d+\.\d+\r\n$/;

@@ -1,10 +1,11 @@
 // Durable cursors `q.c` (docs/protocol.md#durable-cursors, docs/protocol.md#server-commands, docs/protocol.md#statistics): reads that do not remove, independent
 // positions, reliable reads and blocking reads on a cursor, flush/delete, stats.
 import { describe, expect, it } from 'vitest';
-import { drain, fill, useAdmin, useServer } from './helpers/fixtures.js';
+import { drain, fill, useAdmin } from './helpers/fixtures.js';
+import { useInProcessServer } from './helpers/inProcess.js';
 import { CLOSE_FIRST, END, setCmd, value } from './helpers/textClient.js';
 
-const fx = useServer({ config: { queues: { ott: { open_transaction_timeout: 200 } } }, tmpPrefix: 'siberite-cursors-config-' });
+const fx = useInProcessServer({ config: { queues: { ott: { open_transaction_timeout: 200 } } }, tmpPrefix: 'siberite-cursors-config-' });
 const { connect } = fx;
 const admin = useAdmin(fx);
 const { stat, waitStat } = admin;

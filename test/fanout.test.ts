@@ -1,9 +1,10 @@
 // Fanout `set a+b+c` (docs/protocol.md#fanout): one reply, one copy per distinct queue, all or nothing.
 import { describe, expect, it } from 'vitest';
-import { useAdmin, useServer } from './helpers/fixtures.js';
+import { useAdmin } from './helpers/fixtures.js';
+import { useInProcessServer } from './helpers/inProcess.js';
 import { END, setCmd, value } from './helpers/textClient.js';
 
-const fx = useServer({
+const fx = useInProcessServer({
   config: {
     queues: {
       full1: { max_items: 1 },

@@ -3,14 +3,14 @@
 // they are still being produced.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerHandle, startServer } from './helpers/server.js';
+import { type InProcessServer, startInProcess } from './helpers/inProcess.js';
 import { TextClient } from './helpers/textClient.js';
 
 const QUEUES = Number(process.env.LR_QUEUES ?? 20_000);
-let server: ServerHandle;
+let server: InProcessServer;
 
 beforeAll(async () => {
-  server = await startServer();
+  server = await startInProcess();
   // One pipelined write per 1,000 sets: 20,000 queues of one item each.
   const c = await TextClient.connect(server.port);
   for (let i = 0; i < QUEUES; i += 1000) {
@@ -22,7 +22,7 @@ beforeAll(async () => {
   c.close();
 }, 120_000);
 afterAll(async () => {
-  await server.kill9();
+  await server.stop();
   server.cleanup();
 });
 

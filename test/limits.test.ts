@@ -2,7 +2,8 @@
 // max_item_size, fanout into a full queue, per-queue settings overriding `default` — observed on
 // the wire against a server started with a config file.
 import { describe, expect, it } from 'vitest';
-import { drain, useServer, withOwnServer } from './helpers/fixtures.js';
+import { drain, withOwnServer } from './helpers/fixtures.js';
+import { useInProcessServer } from './helpers/inProcess.js';
 import { queueStat, stat } from './helpers/stats.js';
 import { TextClient, setCmd, value } from './helpers/textClient.js';
 
@@ -23,7 +24,7 @@ const CONFIG = {
   },
 };
 
-const fx = useServer({ config: CONFIG, tmpPrefix: 'siberite-limits-' });
+const fx = useInProcessServer({ config: CONFIG, tmpPrefix: 'siberite-limits-' });
 const { connect } = fx;
 
 /** Sets the values one by one (each acknowledged before the next is sent); returns the replies. */

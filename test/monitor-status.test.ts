@@ -1,12 +1,13 @@
 // monitor / confirm, status, shutdown, dump_stats (docs/protocol.md#server-commands) and the server-wide and per-queue
 // stats they and ordinary traffic move (docs/protocol.md#statistics) — end to end over real TCP.
 import { describe, expect, it } from 'vitest';
-import { fill, queueNamer, useServer, withOwnServer } from './helpers/fixtures.js';
+import { fill, queueNamer, withOwnServer } from './helpers/fixtures.js';
+import { useInProcessServer } from './helpers/inProcess.js';
 import { type ServerHandle } from './helpers/server.js';
 import { type PollBound, closeAndWait, queueStats, stat, waitForStat } from './helpers/stats.js';
 import { setCmd, value } from './helpers/textClient.js';
 
-const fx = useServer();
+const fx = useInProcessServer();
 const { connect } = fx;
 const qname = queueNamer('m');
 
@@ -183,7 +184,7 @@ describe('docs/protocol.md#server-commands shutdown', () => {
     const c = await connect();
     expect(await c.call('shutdown\r\n')).toBe('ERROR unknown command\r\n');
     expect(await c.call('version\r\n')).toMatch(/^VERSION \d+\.\d+\.\d+\r\n$/);
-    expect(fx.server.proc.exitCode).toBeNull();
+    expect(fx.server.exitCode).toBeNull();
   });
 
   it('with -allow-shutdown: the process exits 0 and the data survives a restart', async () => {

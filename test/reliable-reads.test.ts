@@ -1,11 +1,12 @@
 // Reliable reads (docs/protocol.md#reliable-reads): /open, /close, /abort, disconnects, flush/delete of open items,
 // crash safety — end to end over real TCP.
 import { describe, expect, it } from 'vitest';
-import { fill, queueNamer, useServer, withOwnServer } from './helpers/fixtures.js';
+import { fill, queueNamer, withOwnServer } from './helpers/fixtures.js';
+import { useInProcessServer } from './helpers/inProcess.js';
 import { closeAndWait, stat, waitForStat } from './helpers/stats.js';
 import { CLOSE_FIRST, TextClient, value } from './helpers/textClient.js';
 
-const { connect } = useServer();
+const { connect } = useInProcessServer();
 const qname = queueNamer('r');
 
 describe('docs/protocol.md#reliable-reads reliable reads', () => {

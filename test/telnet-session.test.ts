@@ -1,9 +1,9 @@
 // The README's telnet session, byte for byte.
 import { expect, it } from 'vitest';
-import { useServer } from './helpers/fixtures.js';
+import { useInProcessServer } from './helpers/inProcess.js';
 import { TextClient } from './helpers/textClient.js';
 
-const fx = useServer();
+const fx = useInProcessServer();
 
 it('answers the README telnet session exactly', async () => {
   const c = await TextClient.connect(fx.server.port);

@@ -1,11 +1,12 @@
 // End-to-end text protocol over real TCP (docs/protocol.md#framing framing, docs/protocol.md#names-and-keys names, docs/protocol.md#adding-items-set set, docs/protocol.md#reading-items-get-and-gets get/gets,
 // docs/protocol.md#server-commands other commands): exact reply bytes, and whether the connection stays open or closes.
 import { describe, expect, it } from 'vitest';
-import { queueNamer, useServer, withOwnServer } from './helpers/fixtures.js';
+import { queueNamer, withOwnServer } from './helpers/fixtures.js';
+import { useInProcessServer, withOwnInProcessServer } from './helpers/inProcess.js';
 import { stat } from './helpers/stats.js';
 import { TextClient, setCmd } from './helpers/textClient.js';
 
-const fx = useServer({ expectCleanExit: true });
+const fx = useInProcessServer({ expectCleanExit: true });
 const { connect } = fx;
 /** A queue name no other test uses. */
 const qname = queueNamer('q');
@@ -636,7 +637,7 @@ describe('docs/protocol.md#server-commands other commands', () => {
   });
 
   it('flush_all empties every queue → OK', async () => {
-    await withOwnServer(async (start) => {
+    await withOwnInProcessServer(async (start) => {
       const s = await start();
       const c = await TextClient.connect(s.port);
       expect(await c.call(setCmd('fa', '1'))).toBe('STORED\r\n');
@@ -722,7 +723,7 @@ describe('docs/protocol.md#server-commands other commands', () => {
     ];
     expect(keys.slice(0, global.length)).toEqual(global);
     expect(stat(stats, 'version')).toMatch(/^siberite-\d+\.\d+\.\d+/);
-    expect(Number(stat(stats, 'pid'))).toBe(fx.server.proc.pid);
+    expect(Number(stat(stats, 'pid'))).toBe(fx.server.pid);
     expect(Math.abs(Number(stat(stats, 'time')) - Date.now() / 1000)).toBeLessThan(5);
     for (const k of global.filter((k) => k !== 'version')) expect(stat(stats, k), k).toMatch(/^\d+$/);
     const perQueue = [
@@ -753,7 +754,7 @@ describe('docs/protocol.md#server-commands other commands', () => {
   });
 
   it('counts cmd_get, cmd_set, cmd_peek, get_hits and get_misses', async () => {
-    await withOwnServer(async (start) => {
+    await withOwnInProcessServer(async (start) => {
       const s = await start();
       const c = await TextClient.connect(s.port);
       expect(await c.call(setCmd('cq', 'a'))).toBe('STORED\r\n');

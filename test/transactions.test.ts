@@ -1,7 +1,8 @@
 // Open transactions (docs/protocol.md#reliable-reads, docs/protocol.md#queue-limits-expiry-and-configuration): max_open_transactions, /close and /abort oldest first,
 // open_transaction_timeout, and the stats that count them — end to end over real TCP.
 import { describe, expect, it } from 'vitest';
-import { fill, queueNamer, sleep, useServer } from './helpers/fixtures.js';
+import { fill, queueNamer, sleep } from './helpers/fixtures.js';
+import { useInProcessServer } from './helpers/inProcess.js';
 import { closeAndWait, queueStats, waitForStat } from './helpers/stats.js';
 import { CLOSE_FIRST, setCmd, value } from './helpers/textClient.js';
 
@@ -14,7 +15,7 @@ const CONFIG = {
   },
 };
 
-const { connect } = useServer({ config: CONFIG, tmpPrefix: 'siberite-tx-' });
+const { connect } = useInProcessServer({ config: CONFIG, tmpPrefix: 'siberite-tx-' });
 const qname = queueNamer('t');
 
 describe('docs/protocol.md#reliable-reads max_open_transactions', () => {

@@ -52,9 +52,9 @@ export interface ServerFixtureOptions {
   expectCleanExit?: boolean;
 }
 
-export interface ServerFixture {
+export interface ServerFixture<S = ServerHandle> {
   /** The server of this file (started in beforeAll). */
-  readonly server: ServerHandle;
+  readonly server: S;
   /** The config file's path ('' without `config`). */
   readonly configPath: string;
   /** Rewrites the config file (for reload tests). */
@@ -65,17 +65,34 @@ export interface ServerFixture {
   track<T extends Closable>(c: T): T;
 }
 
+/** What a fixture needs of a server, spawned (ServerHandle) or in-process (InProcessServer). */
+export interface RunningServer {
+  readonly port: number;
+  /** Stops it; resolves to the exit code (0: a clean stop). */
+  stop(): Promise<number | null>;
+  /** Removes its data directory (after stop). */
+  cleanup(): void;
+}
+
 /**
  * Starts one server for the calling test file (beforeAll) and, after all its tests, closes the
  * clients opened through the fixture, stops the server and removes its data and config.
  */
 export function useServer(options: ServerFixtureOptions = {}): ServerFixture {
+  return useServerFrom(options, (configPath) => startServer({ args: configPath === undefined ? [] : ['-config', configPath] }));
+}
+
+/** useServer with a server made by `start`, given the config file's path (if `options.config`). */
+export function useServerFrom<S extends RunningServer>(
+  options: ServerFixtureOptions,
+  start: (configPath: string | undefined) => Promise<S>,
+): ServerFixture<S> {
   const clients = new Clients();
-  let server: ServerHandle | undefined;
+  let server: S | undefined;
   let configDir: string | undefined;
   let configPath = '';
-  const fixture: ServerFixture = {
-    get server(): ServerHandle {
+  const fixture: ServerFixture<S> = {
+    get server(): S {
       if (server === undefined) throw new Error('the server is not running (it starts in beforeAll)');
       return server;
     },
@@ -87,14 +104,12 @@ export function useServer(options: ServerFixtureOptions = {}): ServerFixture {
     track: (c) => clients.track(c),
   };
   beforeAll(async () => {
-    const args: string[] = [];
     if (options.config !== undefined) {
       configDir = mkdtempSync(join(tmpdir(), options.tmpPrefix ?? 'siberite-config-'));
       configPath = join(configDir, 'config.json');
       writeConfigFile(configPath, options.config);
-      args.push('-config', configPath);
     }
-    server = await startServer({ args });
+    server = await start(configDir === undefined ? undefined : configPath);
   });
   afterAll(async () => {
     clients.closeAll();
@@ -117,7 +132,7 @@ export interface Admin {
 }
 
 /** Opens the admin connection to `fx`'s server in beforeAll (closed with the fixture's clients). */
-export function useAdmin(fx: ServerFixture): Admin {
+export function useAdmin(fx: Pick<ServerFixture<unknown>, 'connect'>): Admin {
   let admin: TextClient | undefined;
   beforeAll(async () => {
     admin = await fx.connect();
@@ -136,7 +151,7 @@ export function useAdmin(fx: ServerFixture): Admin {
 }
 
 /** Starts a server for withOwnServer's body; the first on a new data directory, the next ones on the same. */
-export type StartOnOwnData = (options?: Omit<StartOptions, 'dataDir'>) => Promise<ServerHandle>;
+export type StartOnOwnData<O = Omit<StartOptions, 'dataDir'>, S = ServerHandle> = (options?: O) => Promise<S>;
 
 /**
  * Runs `body` with servers of its own, all on one data directory: the first `start` creates it,
@@ -144,14 +159,21 @@ export type StartOnOwnData = (options?: Omit<StartOptions, 'dataDir'>) => Promis
  * still runs) and the directory removed, whatever happened.
  */
 export async function withOwnServer(body: (start: StartOnOwnData) => Promise<void>): Promise<void> {
-  const started: ServerHandle[] = [];
-  const start: StartOnOwnData = async (options = {}) => {
-    const s = await startServer({ ...options, ...(started[0] ? { dataDir: started[0].dataDir } : {}) });
-    started.push(s);
-    return s;
-  };
+  await withOwnServerFrom((options: Omit<StartOptions, 'dataDir'> = {}, dataDir) => startServer({ ...options, dataDir }), body);
+}
+
+/** withOwnServer with servers made by `start`, given their options and the shared data directory (after the first). */
+export async function withOwnServerFrom<O, S extends RunningServer & { readonly dataDir: string }>(
+  start: (options: O | undefined, dataDir: string | undefined) => Promise<S>,
+  body: (start: StartOnOwnData<O, S>) => Promise<void>,
+): Promise<void> {
+  const started: S[] = [];
   try {
-    await body(start);
+    await body(async (options) => {
+      const s = await start(options, started[0]?.dataDir);
+      started.push(s);
+      return s;
+    });
   } finally {
     for (const s of [...started].reverse()) await s.stop();
     started[0]?.cleanup();

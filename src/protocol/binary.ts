@@ -8,7 +8,6 @@
 // vbucket was, and echoes the request's opcode and opaque.
 import { Buffer } from 'node:buffer';
 import {
-  RECORD_HEADROOM,
   TOO_LARGE_TEXT,
   clientError,
   type Command,
@@ -21,6 +20,7 @@ import {
 } from './command.js';
 import { copyBytes, latin1 } from './bytes.js';
 import { type ReplyWriter } from './output.js';
+import { RECORD_HEADROOM } from '../store/layout.js';
 import { MAX_KEY_BYTES, BAD_NAME, getKeyList, parseQueueRef, setKeyQueues } from './keys.js';
 
 export const REQUEST_MAGIC = 0x80;

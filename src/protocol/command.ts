@@ -2,12 +2,6 @@
 // Framings turn bytes into Commands and Replies into bytes; they never touch queues.
 import { type ReplyWriter } from './output.js';
 
-/**
- * Bytes reserved in front of every value a framing reads, so the store can write the item
- * header in place and hand LevelDB one buffer without copying the payload again.
- */
-export const RECORD_HEADROOM = 25;
-
 /** One key of a `get`, with its `/options` parsed. */
 export interface GetKey {
   /** The key exactly as the client sent it (for `--value-key full` and binary GETK). */
@@ -28,7 +22,10 @@ export interface QueueRef {
   cursor?: string;
 }
 
-/** A value read off the wire: `record` holds RECORD_HEADROOM spare bytes, then the payload. */
+/**
+ * A value read off the wire: `record` holds RECORD_HEADROOM (store/layout.ts) spare bytes, then
+ * the payload.
+ */
 export interface SetCommand {
   kind: 'set';
   key: string;

@@ -6,14 +6,13 @@ import {
   type Framing,
   type Reply,
   type ValueOut,
-  RECORD_HEADROOM,
   clientError,
-  serverError,
   tooLarge,
   unknownCommand,
 } from './command.js';
 import { copyBytes, latin1 } from './bytes.js';
 import { type ReplyWriter } from './output.js';
+import { RECORD_HEADROOM } from '../store/layout.js';
 import { BAD_NAME, getKeyList, parseDecimal, parseQueueRef, parseSignedDecimal, setKeyQueues } from './keys.js';
 
 export const MAX_LINE_BYTES = 8 * 1024;

@@ -31,7 +31,7 @@ function fail(message: string): never {
 }
 
 /** `-admin host:port` (same forms as -listen) and `-metrics-max-queues N`. */
-export function parseAdmin(value: string, maxQueues: number): AdminConfig {
+function parseAdmin(value: string, maxQueues: number): AdminConfig {
   if (!Number.isInteger(maxQueues) || maxQueues < 0 || maxQueues > 100_000)
     throw new Error(`bad -metrics-max-queues "${maxQueues}" (want an integer from 0 to 100000)`);
   try {
@@ -41,7 +41,7 @@ export function parseAdmin(value: string, maxQueues: number): AdminConfig {
   }
 }
 
-export function parseFsync(value: string): FsyncMode {
+function parseFsync(value: string): FsyncMode {
   if (value === 'never' || value === 'always') return value;
   return parseDuration(value, '-fsync', { max: MAX_TIMER_MS });
 }

@@ -32,7 +32,7 @@
 // - A UTF-8 byte-order mark at the start of the file is ignored.
 import { readFileSync } from 'node:fs';
 import { type FsyncMode, type QueueConfig, type ServerQueueConfig, DEFAULT_QUEUE_CONFIG } from './config.js';
-import { MAX_NAME_BYTES, isValidName } from './protocol/keys.js';
+import { BAD_NAME, MAX_NAME_BYTES, isValidName } from './protocol/keys.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -180,7 +180,7 @@ export function queueNameProblem(name: string): string | null {
   return `${name.length} bytes, at most ${MAX_NAME_BYTES}`;
 }
 
-const NAME_RULE = "1–200 printable ASCII characters other than '/', '.' and '+'";
+const NAME_RULE = `1–${MAX_NAME_BYTES} printable ASCII characters other than '/', '.' and '+'`;
 
 // ---- options ------------------------------------------------------------------------------------
 
@@ -223,7 +223,7 @@ const OPTIONS: Readonly<Record<string, { key: keyof QueueConfig; parse: Parser }
       if (value === null) return null;
       if (typeof value !== 'string') fail(where, `must be a queue name or null (got ${shown(value)})`);
       const problem = queueNameProblem(value);
-      if (problem) fail(where, `bad queue name ${shown(value)}: ${problem} (${NAME_RULE})`);
+      if (problem) fail(where, `${BAD_NAME} ${shown(value)}: ${problem} (${NAME_RULE})`);
       return value;
     },
   },
@@ -405,7 +405,7 @@ export function loadConfigFile(path: string): ServerQueueConfig {
     for (const [name, block] of Object.entries(doc.queues)) {
       const where = member('queues', name);
       const problem = queueNameProblem(name);
-      if (problem) fail(`${path}: ${where}`, `bad queue name: ${problem} (${NAME_RULE})`);
+      if (problem) fail(`${path}: ${where}`, `${BAD_NAME}: ${problem} (${NAME_RULE})`);
       if (OPTIONS[name] && !isPlainObject(block)) {
         fail(`${path}: ${where}`, `must be an object of options for the queue "${name}" (options go inside "queues.<name>")`);
       }

@@ -8,7 +8,6 @@
 // vbucket was, and echoes the request's opcode and opaque.
 import { Buffer } from 'node:buffer';
 import {
-  TOO_LARGE_TEXT,
   clientError,
   type Command,
   type ErrorCode,
@@ -16,6 +15,7 @@ import {
   type Framing,
   type Reply,
   type ValueOut,
+  tooLarge,
   unknownCommand,
 } from './command.js';
 import { copyBytes, latin1 } from './bytes.js';
@@ -121,7 +121,6 @@ const DEFAULT_ERROR_TEXT: Record<ErrorCode, string> = {
   denied: 'Access denied',
 };
 
-const TOO_LARGE_MESSAGE = TOO_LARGE_TEXT;
 /** SASL PLAIN carries a user name and a password: more than this is not a credential. */
 const MAX_SASL_BYTES = 1024;
 
@@ -383,7 +382,7 @@ export class BinaryFraming implements Framing {
 
     // Decided from the header alone: never buffer (or allocate) a declared length we refuse.
     if (bodyLength > this.maxBody) {
-      return this.fatal({ ...this.tooLarge(), close: true }, tag);
+      return this.fatal({ ...tooLarge(), close: true }, tag);
     }
     if (keyLength + extrasLength > bodyLength) return this.fatal(clientError('bad packet length', 'bad_format', true), tag);
 
@@ -407,7 +406,7 @@ export class BinaryFraming implements Framing {
         else if (valueLength > this.options.maxItemSize) {
           // Within the body limit: read and discard it, and stay open (as text does).
           this.discard(bodyLength);
-          return { kind: 'invalid', reply: this.tooLarge(), tag };
+          return { kind: 'invalid', reply: tooLarge(), tag };
         }
         break;
       case Opcode.FLUSH:
@@ -527,10 +526,6 @@ export class BinaryFraming implements Framing {
       default: // VERSION (readHeader lets no other opcode through)
         return { kind: 'version', tag };
     }
-  }
-
-  private tooLarge(): ErrorReply {
-    return { kind: 'error', type: 'SERVER_ERROR', message: TOO_LARGE_MESSAGE, code: 'too_large' };
   }
 
   /** Framing is lost: drop everything, parse nothing more, answer `reply` (which closes). */

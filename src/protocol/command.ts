@@ -62,8 +62,6 @@ export type Command =
   /** Input that could not be turned into a command: answer `reply` (and close if it says so). */
   | { kind: 'invalid'; reply: ErrorReply; tag?: unknown };
 
-export type CommandKind = Command['kind'];
-
 /** Why an error happened, so each framing can pick its own status (binary) or text. */
 export type ErrorCode =
   | 'unknown_command' // ERROR unknown command

@@ -102,6 +102,17 @@ function whole(amount: number, unit: number): number | null {
   return Math.abs(exact - rounded) <= Math.max(1e-6, exact * 1e-12) ? rounded : null;
 }
 
+/**
+ * `<number><unit>` as the file writes a size or duration ("1.5 MiB", "-30s", "250"): its sign,
+ * and its magnitude in base units when that is a whole number (else null). Null when the text is
+ * not of that form or the unit is not one of `units`.
+ */
+function amountWithUnit(text: string, units: Readonly<Record<string, number>>): { negative: boolean; whole: number | null } | null {
+  const m = /^\s*(-?)(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$/.exec(text);
+  if (!m || !Object.hasOwn(units, m[3]!)) return null; // own keys only: "5constructor" is no unit
+  return { negative: m[1] === '-', whole: whole(Number(m[2]), units[m[3]!]!) };
+}
+
 // ---- reusable parsers ---------------------------------------------------------------------------
 
 export interface RangeOptions {
@@ -125,13 +136,11 @@ export function parseSize(value: unknown, where: string, range: RangeOptions = {
     if (!Number.isInteger(value)) fail(where, `must be a whole number of bytes (got ${shown(value)})`);
     bytes = value;
   } else if (typeof value === 'string') {
-    const m = /^\s*(-?)(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$/.exec(value);
-    const unit = m ? SIZE_UNITS[m[3]!] : undefined;
-    if (!m || unit === undefined) fail(where, `bad size ${shown(value)} (use bytes or a unit: KiB, MiB, GiB)`);
-    if (m[1]) fail(where, `size must not be negative (got ${shown(value)})`);
-    const b = whole(Number(m[2]), unit);
-    if (b === null) fail(where, `${shown(value)} is not a whole number of bytes`);
-    bytes = b;
+    const amount = amountWithUnit(value, SIZE_UNITS);
+    if (amount === null) fail(where, `bad size ${shown(value)} (use bytes or a unit: KiB, MiB, GiB)`);
+    if (amount.negative) fail(where, `size must not be negative (got ${shown(value)})`);
+    if (amount.whole === null) fail(where, `${shown(value)} is not a whole number of bytes`);
+    bytes = amount.whole;
   } else {
     fail(where, `must be a size: bytes as a number, or a string like "64MiB" (got ${shown(value)})`);
   }
@@ -154,12 +163,10 @@ export function parseDuration(value: unknown, where: string, range: RangeOptions
     if (!Number.isInteger(value)) fail(where, `must be a whole number of milliseconds (got ${shown(value)})`);
     ms = value;
   } else if (typeof value === 'string') {
-    const m = /^\s*(-?)(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$/.exec(value);
-    const unit = m ? DURATION_UNITS[m[3]!] : undefined;
-    if (!m || unit === undefined) fail(where, `bad duration ${shown(value)} (use milliseconds or a unit: ms, s, m, h, d)`);
-    const d = whole(Number(m[2]), unit);
-    if (d === null) fail(where, `${shown(value)} is not a whole number of milliseconds`);
-    ms = m[1] ? -d : d;
+    const amount = amountWithUnit(value, DURATION_UNITS);
+    if (amount === null) fail(where, `bad duration ${shown(value)} (use milliseconds or a unit: ms, s, m, h, d)`);
+    if (amount.whole === null) fail(where, `${shown(value)} is not a whole number of milliseconds`);
+    ms = amount.negative ? -amount.whole : amount.whole;
   } else {
     fail(where, `must be a duration: milliseconds as a number, or a string like "30s" (got ${shown(value)})`);
   }

@@ -128,6 +128,8 @@ export class TextFraming implements Framing {
   private parseLine(t: string[]): Command | null {
     if (t.length === 0) return { kind: 'invalid', reply: { kind: 'error', type: 'ERROR', code: 'empty' } };
     const word = t[0]!.toLowerCase();
+    // The two words of nearly every line are tried before the table: a lookup costs more.
+    if (word === 'get') return parseGet(t, false);
     if (word === 'set') return this.parseSet(t);
     const parse = LINE_COMMANDS.get(word);
     if (parse !== undefined) return parse(t);

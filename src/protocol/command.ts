@@ -129,12 +129,12 @@ export function unknownCommand(): ErrorReply {
   return { kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' };
 }
 
-/** The reply texts that more than one layer sends. */
-export const TOO_LARGE_TEXT = 'object too large for cache';
-
-/** SERVER_ERROR object too large for cache: a value over max_item_size. */
+/**
+ * SERVER_ERROR object too large for cache: a value over max_item_size. The one place this text
+ * is written: both framings and every layer that refuses a value send this reply.
+ */
 export function tooLarge(): ErrorReply {
-  return serverError(TOO_LARGE_TEXT, 'too_large');
+  return serverError('object too large for cache', 'too_large');
 }
 
 export function serverError(message: string, code: ErrorCode = 'server'): ErrorReply {

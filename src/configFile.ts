@@ -32,7 +32,7 @@
 // - A UTF-8 byte-order mark at the start of the file is ignored.
 import { readFileSync } from 'node:fs';
 import { type FsyncMode, type QueueConfig, type ServerQueueConfig, DEFAULT_QUEUE_CONFIG } from './config.js';
-import { MAX_NAME_BYTES, isValidName } from './protocol/keys.js';
+import { BAD_NAME, MAX_NAME_BYTES, isValidName } from './protocol/keys.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -102,6 +102,17 @@ function whole(amount: number, unit: number): number | null {
   return Math.abs(exact - rounded) <= Math.max(1e-6, exact * 1e-12) ? rounded : null;
 }
 
+/**
+ * `<number><unit>` as the file writes a size or duration ("1.5 MiB", "-30s", "250"): its sign,
+ * and its magnitude in base units when that is a whole number (else null). Null when the text is
+ * not of that form or the unit is not one of `units`.
+ */
+function amountWithUnit(text: string, units: Readonly<Record<string, number>>): { negative: boolean; whole: number | null } | null {
+  const m = /^\s*(-?)(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$/.exec(text);
+  if (!m || !Object.hasOwn(units, m[3]!)) return null; // own keys only: "5constructor" is no unit
+  return { negative: m[1] === '-', whole: whole(Number(m[2]), units[m[3]!]!) };
+}
+
 // ---- reusable parsers ---------------------------------------------------------------------------
 
 export interface RangeOptions {
@@ -125,13 +136,11 @@ export function parseSize(value: unknown, where: string, range: RangeOptions = {
     if (!Number.isInteger(value)) fail(where, `must be a whole number of bytes (got ${shown(value)})`);
     bytes = value;
   } else if (typeof value === 'string') {
-    const m = /^\s*(-?)(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$/.exec(value);
-    const unit = m ? SIZE_UNITS[m[3]!] : undefined;
-    if (!m || unit === undefined) fail(where, `bad size ${shown(value)} (use bytes or a unit: KiB, MiB, GiB)`);
-    if (m[1]) fail(where, `size must not be negative (got ${shown(value)})`);
-    const b = whole(Number(m[2]), unit);
-    if (b === null) fail(where, `${shown(value)} is not a whole number of bytes`);
-    bytes = b;
+    const amount = amountWithUnit(value, SIZE_UNITS);
+    if (amount === null) fail(where, `bad size ${shown(value)} (use bytes or a unit: KiB, MiB, GiB)`);
+    if (amount.negative) fail(where, `size must not be negative (got ${shown(value)})`);
+    if (amount.whole === null) fail(where, `${shown(value)} is not a whole number of bytes`);
+    bytes = amount.whole;
   } else {
     fail(where, `must be a size: bytes as a number, or a string like "64MiB" (got ${shown(value)})`);
   }
@@ -154,12 +163,10 @@ export function parseDuration(value: unknown, where: string, range: RangeOptions
     if (!Number.isInteger(value)) fail(where, `must be a whole number of milliseconds (got ${shown(value)})`);
     ms = value;
   } else if (typeof value === 'string') {
-    const m = /^\s*(-?)(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$/.exec(value);
-    const unit = m ? DURATION_UNITS[m[3]!] : undefined;
-    if (!m || unit === undefined) fail(where, `bad duration ${shown(value)} (use milliseconds or a unit: ms, s, m, h, d)`);
-    const d = whole(Number(m[2]), unit);
-    if (d === null) fail(where, `${shown(value)} is not a whole number of milliseconds`);
-    ms = m[1] ? -d : d;
+    const amount = amountWithUnit(value, DURATION_UNITS);
+    if (amount === null) fail(where, `bad duration ${shown(value)} (use milliseconds or a unit: ms, s, m, h, d)`);
+    if (amount.whole === null) fail(where, `${shown(value)} is not a whole number of milliseconds`);
+    ms = amount.negative ? -amount.whole : amount.whole;
   } else {
     fail(where, `must be a duration: milliseconds as a number, or a string like "30s" (got ${shown(value)})`);
   }
@@ -180,7 +187,7 @@ export function queueNameProblem(name: string): string | null {
   return `${name.length} bytes, at most ${MAX_NAME_BYTES}`;
 }
 
-const NAME_RULE = "1–200 printable ASCII characters other than '/', '.' and '+'";
+const NAME_RULE = `1–${MAX_NAME_BYTES} printable ASCII characters other than '/', '.' and '+'`;
 
 // ---- options ------------------------------------------------------------------------------------
 
@@ -223,7 +230,7 @@ const OPTIONS: Readonly<Record<string, { key: keyof QueueConfig; parse: Parser }
       if (value === null) return null;
       if (typeof value !== 'string') fail(where, `must be a queue name or null (got ${shown(value)})`);
       const problem = queueNameProblem(value);
-      if (problem) fail(where, `bad queue name ${shown(value)}: ${problem} (${NAME_RULE})`);
+      if (problem) fail(where, `${BAD_NAME} ${shown(value)}: ${problem} (${NAME_RULE})`);
       return value;
     },
   },
@@ -405,7 +412,7 @@ export function loadConfigFile(path: string): ServerQueueConfig {
     for (const [name, block] of Object.entries(doc.queues)) {
       const where = member('queues', name);
       const problem = queueNameProblem(name);
-      if (problem) fail(`${path}: ${where}`, `bad queue name: ${problem} (${NAME_RULE})`);
+      if (problem) fail(`${path}: ${where}`, `${BAD_NAME}: ${problem} (${NAME_RULE})`);
       if (OPTIONS[name] && !isPlainObject(block)) {
         fail(`${path}: ${where}`, `must be an object of options for the queue "${name}" (options go inside "queues.<name>")`);
       }

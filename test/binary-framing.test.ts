@@ -1,8 +1,10 @@
 // Pure unit tests of the memcache binary framing (docs/protocol.md#binary-protocol): bytes → Commands, Replies → packets.
 import { describe, it, expect } from 'vitest';
 import memjs from 'memjs';
-import { BinaryFraming, Opcode, Status, type BinaryTag } from '../src/protocol/binary.js';
-import { RECORD_HEADROOM, clientError, serverError, type Command, type Reply } from '../src/protocol/command.js';
+import { BinaryFraming } from '../src/protocol/binary.js';
+import { Opcode, Status, type BinaryTag } from '../src/protocol/binaryWire.js';
+import { clientError, serverError, type Command, type Reply } from '../src/protocol/command.js';
+import { RECORD_HEADROOM } from '../src/store/layout.js';
 import { packet, parseResponse, type Request, type Response, setExtras } from './helpers/binaryClient.js';
 import { encoded } from './helpers/encode.js';
 

@@ -431,4 +431,9 @@ describe('mistakes', () => {
     expect(() => parseSize(5, 'limit', { max: 4 })).toThrow('limit: must be at most 4 B (got 5)');
     expect(parseDuration(0, 'x', { min: 0 })).toBe(0);
   });
+
+  it('a unit is one of the table, never a name every object has', () => {
+    expect(() => parseSize('5constructor', 'limit')).toThrow('limit: bad size "5constructor" (use bytes or a unit: KiB, MiB, GiB)');
+    expect(() => parseDuration('5toString', 'x')).toThrow('x: bad duration "5toString" (use milliseconds or a unit: ms, s, m, h, d)');
+  });
 });

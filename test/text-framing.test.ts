@@ -1,6 +1,7 @@
 // Unit tests of the text framing (docs/protocol.md#framing–docs/protocol.md#reading-items-get-and-gets parsing) and the shared key syntax (keys.ts).
 import { describe, expect, it } from 'vitest';
-import { type Command, type GetKey, RECORD_HEADROOM } from '../src/protocol/command.js';
+import { type Command, type GetKey } from '../src/protocol/command.js';
+import { RECORD_HEADROOM } from '../src/store/layout.js';
 import {
   MAX_KEY_BYTES,
   MAX_NAME_BYTES,

@@ -2,12 +2,6 @@
 // Framings turn bytes into Commands and Replies into bytes; they never touch queues.
 import { type ReplyWriter } from './output.js';
 
-/**
- * Bytes reserved in front of every value a framing reads, so the store can write the item
- * header in place and hand LevelDB one buffer without copying the payload again.
- */
-export const RECORD_HEADROOM = 25;
-
 /** One key of a `get`, with its `/options` parsed. */
 export interface GetKey {
   /** The key exactly as the client sent it (for `--value-key full` and binary GETK). */
@@ -28,7 +22,10 @@ export interface QueueRef {
   cursor?: string;
 }
 
-/** A value read off the wire: `record` holds RECORD_HEADROOM spare bytes, then the payload. */
+/**
+ * A value read off the wire: `record` holds RECORD_HEADROOM (store/layout.ts) spare bytes, then
+ * the payload.
+ */
 export interface SetCommand {
   kind: 'set';
   key: string;
@@ -64,8 +61,6 @@ export type Command =
   | { kind: 'auth'; step: 'mechanisms' | 'start' | 'continue'; mechanism: string; data: Buffer; tag?: unknown }
   /** Input that could not be turned into a command: answer `reply` (and close if it says so). */
   | { kind: 'invalid'; reply: ErrorReply; tag?: unknown };
-
-export type CommandKind = Command['kind'];
 
 /** Why an error happened, so each framing can pick its own status (binary) or text. */
 export type ErrorCode =
@@ -134,12 +129,12 @@ export function unknownCommand(): ErrorReply {
   return { kind: 'error', type: 'ERROR', message: 'unknown command', code: 'unknown_command' };
 }
 
-/** The reply texts that more than one layer sends. */
-export const TOO_LARGE_TEXT = 'object too large for cache';
-
-/** SERVER_ERROR object too large for cache: a value over max_item_size. */
+/**
+ * SERVER_ERROR object too large for cache: a value over max_item_size. The one place this text
+ * is written: both framings and every layer that refuses a value send this reply.
+ */
 export function tooLarge(): ErrorReply {
-  return serverError(TOO_LARGE_TEXT, 'too_large');
+  return serverError('object too large for cache', 'too_large');
 }
 
 export function serverError(message: string, code: ErrorCode = 'server'): ErrorReply {

@@ -8,7 +8,8 @@
 // current auth file at every command, so a reload that removes a user or narrows their
 // patterns applies to connections already open.
 import { type Logger } from 'pino';
-import { type Command, type ErrorReply, type Reply, RECORD_HEADROOM, clientError } from '../protocol/command.js';
+import { type Command, type ErrorReply, type Reply, clientError } from '../protocol/command.js';
+import { RECORD_HEADROOM } from '../store/layout.js';
 import { type UserTable } from './authFile.js';
 import { securityCounters } from './counters.js';
 import { MECHANISMS, parsePlain } from './sasl.js';

@@ -9,7 +9,6 @@
 //
 // Queue and cursor names never contain '/', so every prefix below is unambiguous.
 import { crc32 } from 'node:zlib';
-import { RECORD_HEADROOM } from '../protocol/command.js';
 
 /**
  * Item record: [u8 version 2][u32 flags][f64 add time][f64 expiry][u32 crc32][payload]. The
@@ -17,7 +16,13 @@ import { RECORD_HEADROOM } from '../protocol/command.js';
  * served as data (LevelDB does not verify its own block checksums on reads). Version 1 records
  * (no checksum, 21-byte header) from earlier releases are still read.
  */
-export const RECORD_HEADER = RECORD_HEADROOM;
+export const RECORD_HEADER = 25;
+/**
+ * Bytes a framing reserves in front of every value it reads, so that writeRecordHeader fills the
+ * header in place and LevelDB gets one buffer without the payload being copied again: exactly
+ * the header.
+ */
+export const RECORD_HEADROOM = RECORD_HEADER;
 const RECORD_VERSION = 2;
 const CRC_AT = 21;
 const LEGACY_VERSION = 1;

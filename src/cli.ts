@@ -18,15 +18,12 @@ import {
 import { MAX_TIMER_MS, loadConfigFile, parseDuration } from './configFile.js';
 import { canTrimHeap, limitHeapGrowth } from './memory.js';
 import { SiberiteServer } from './server.js';
-import { defaultMaxConnections, raiseFileLimit } from './limits.js';
+import { DEFAULT_MAX_INPUT_BYTES, defaultMaxConnections, raiseFileLimit } from './limits.js';
 import { repairCommand } from './repairCommand.js';
 import { loadAdminToken } from './security/adminToken.js';
 import { LogDamageError } from './store/walRead.js';
 import { type SecuritySetup, securityFlags, loadSecurityFromFlags, exposureWarnings } from './security/flags.js';
 import { VERSION } from './version.js';
-
-/** Bytes of values arriving at once, over all connections (at least two of the largest item). */
-const MAX_INPUT_BYTES = 128 * 1024 * 1024;
 
 /** The server's flags (the security flags are src/security's). */
 const FLAGS = {
@@ -50,7 +47,7 @@ const FLAGS = {
   'idle-timeout': { type: 'string', default: '0', describe: 'close connections idle this long (e.g. 300s); 0 = never' },
   'max-input-bytes': {
     type: 'number',
-    default: MAX_INPUT_BYTES,
+    default: DEFAULT_MAX_INPUT_BYTES,
     describe: 'bytes of values still arriving over all connections; a connection past it is refused',
   },
   admin: { type: 'string', describe: 'admin HTTP server (metrics, probes, dashboard) on host:port; off unless given' },

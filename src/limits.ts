@@ -68,6 +68,9 @@ export function defaultMaxConnections(limit: FileLimit | undefined): number {
  * connection that would take the total past the limit is refused, so many stalled large sets
  * cannot hold unbounded memory (Redis closes a client over its query buffer limit likewise).
  */
+/** Default -max-input-bytes: bytes of values arriving at once, over all connections (at least two of the largest item). */
+export const DEFAULT_MAX_INPUT_BYTES = 128 * 1024 * 1024;
+
 export class InputBudget {
   used = 0;
   refused = 0;

@@ -8,12 +8,9 @@ import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { DEFAULT_MAX_ITEM_SIZE, defaultServerQueueConfig, type ServerQueueConfig } from '../../src/config.js';
 import { loadConfigFile } from '../../src/configFile.js';
-import { defaultMaxConnections, fileLimit } from '../../src/limits.js';
+import { DEFAULT_MAX_INPUT_BYTES, defaultMaxConnections, fileLimit } from '../../src/limits.js';
 import { type ServerOptions, SiberiteServer } from '../../src/server.js';
 import { type ServerFixture, type ServerFixtureOptions, type StartOnOwnData, useServerFrom, withOwnServerFrom } from './fixtures.js';
-
-/** src/cli.ts's default -max-input-bytes (not exported there: cli.ts runs main() when imported). */
-const CLI_MAX_INPUT_BYTES = 128 * 1024 * 1024;
 
 /** What the caller may set beyond the flags below, as the CLI's flags would. */
 export type ServerSettings = Partial<Omit<ServerOptions, 'host' | 'port' | 'dataDir' | 'log' | 'reload' | 'onShutdown'>>;
@@ -77,7 +74,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     queueConfig: queueConfigOf(configPath),
     maxConnections: defaultMaxConnections(fileLimit()),
     idleTimeoutMs: 0,
-    maxInputBytes: Math.max(CLI_MAX_INPUT_BYTES, 2 * DEFAULT_MAX_ITEM_SIZE),
+    maxInputBytes: Math.max(DEFAULT_MAX_INPUT_BYTES, 2 * DEFAULT_MAX_ITEM_SIZE),
     log,
     reload: async () => reloadConfig(server, configPath, log),
     onShutdown: () => void stop(),

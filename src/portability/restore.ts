@@ -3,7 +3,7 @@
 // and SHA-256 at the end. Nothing becomes visible before the whole backup has passed: queue
 // metas and cursors are committed last, and a refused backup leaves the directory as it was.
 import { type Readable } from 'node:stream';
-import { isValidName } from '../protocol/keys.js';
+import { BAD_NAME, isValidName } from '../protocol/keys.js';
 import { type PortableItem, PortableWriter, type QueueSink } from '../store/portable.js';
 import { type BackupCounts, FORMAT, FORMAT_VERSION, newHash, parseLine, readLines, zeroCounts } from './backupFormat.js';
 import { PortabilityError, lineError } from './errors.js';
@@ -153,7 +153,7 @@ async function readBackup(input: Readable, writer: PortableWriter, options: Rest
 
 async function beginSection(rec: Rec, no: number, writer: PortableWriter, merge: boolean): Promise<Section> {
   const name = rec.name;
-  if (typeof name !== 'string' || !isValidName(name)) throw lineError(no, `bad queue name ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !isValidName(name)) throw lineError(no, `${BAD_NAME} ${JSON.stringify(name)}`);
   if (!isCount(rec.items) || !isCount(rec.cursors) || !isCount(rec.retries)) throw lineError(no, 'queue record without its counts');
   const merged = writer.exists(name);
   let sink: QueueSink;

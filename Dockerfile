@@ -59,7 +59,7 @@ RUN npx tsc -p tsconfig.json \
 # ---- runtime stage ----------------------------------------------------------------------------
 FROM node:24.22.3-bookworm-slim
 
-ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
+ENV NODE_ENV=production
 
 WORKDIR /app
 
@@ -68,6 +68,9 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /out/native/ ./src/native/build/Release/
+# The `siberite` command: starts dist/src/cli.js with the runtime tuning (malloc settings, node
+# flag), which it alone defines.
+COPY bin/siberite ./bin/siberite
 
 # /data belongs to the `node` user (uid 1000) and to group 0, group-writable: a fresh named
 # volume copies this ownership, and a platform that runs the image under an arbitrary uid in
@@ -89,8 +92,9 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "dist/src/healthcheck.js"]
 
 # The server handles SIGTERM itself (finishes writes, returns open items, closes the database,
-# exits 0); the exec form keeps it PID 1 so the signal reaches it.
+# exits 0); the exec form, and bin/siberite's own `exec node`, keep it PID 1 so the signal
+# reaches it.
 STOPSIGNAL SIGTERM
 
-ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/src/cli.js"]
+ENTRYPOINT ["/app/bin/siberite"]
 CMD ["-listen", "0.0.0.0:22133", "-data", "/data", "-admin", "0.0.0.0:9090"]

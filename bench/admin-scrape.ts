@@ -8,13 +8,13 @@ import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Args, runWithOptions } from './lib/cli.js';
-import { freePort, makeScratchDir, ServerProcess } from './lib/server.js';
+import { freePort, makeScratchDir, ServerProcess, SIBERITE_COMMAND, siberiteCommand } from './lib/server.js';
 import { formatInt, round, TablePrinter } from './lib/stats.js';
 
 const TOOL = 'admin-scrape';
 const USAGE = `usage: node dist/bench/admin-scrape.js [options]
 
-  --cli <path>        the server's CLI script                    [dist/src/cli.js]
+  --cli <path>        the siberite command to start              [bin/siberite]
   --queues <n>        queues to create                           [100000]
   --requests <n>      requests per endpoint                      [5]
   --max-queues <n>    -metrics-max-queues                        [100]`;
@@ -30,7 +30,7 @@ function parse(argv: string[]): Options | null {
   const args = new Args(argv, ['cli', 'queues', 'requests', 'max-queues'], ['help']);
   if (args.flag('help')) return null;
   return {
-    cli: args.str('cli', 'dist/src/cli.js'),
+    cli: siberiteCommand(args.str('cli', SIBERITE_COMMAND)),
     queues: args.int('queues', 100_000, 1, 10_000_000),
     requests: args.int('requests', 5, 1, 1000),
     maxQueues: args.int('max-queues', 100, 0, 100_000),
@@ -118,7 +118,7 @@ async function main(opts: Options): Promise<number> {
   const scratch = makeScratchDir('siberite-admin-scrape-');
   const [port, adminPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1')];
   const server = ServerProcess.spawn({
-    cli: opts.cli,
+    command: opts.cli,
     host: '127.0.0.1',
     port,
     dataDir: scratch.path,

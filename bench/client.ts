@@ -14,7 +14,6 @@
 //   npx tsc -p tsconfig.json && node dist/bench/client.js [--seconds 5] [--servers 1,3]
 
 import { performance } from 'node:perf_hooks';
-import { resolve as resolvePath } from 'node:path';
 
 import { Client } from '../src/client/index.js';
 import { Args, UsageError, runWithOptions, sleep } from './lib/cli.js';
@@ -104,11 +103,10 @@ interface Row {
 }
 
 async function startCluster(n: number): Promise<{ servers: ServerProcess[]; stop: () => Promise<void> }> {
-  const cli = resolvePath(import.meta.dirname, '../src/cli.js');
   const dirs = Array.from({ length: n }, () => makeScratchDir('siberite-client-bench-'));
   const servers: ServerProcess[] = [];
   for (const dir of dirs) {
-    const s = ServerProcess.spawn({ cli, host: '127.0.0.1', port: await freePort('127.0.0.1'), dataDir: dir.path });
+    const s = ServerProcess.spawn({ host: '127.0.0.1', port: await freePort('127.0.0.1'), dataDir: dir.path });
     servers.push(s);
     await s.waitReady(30_000);
   }

@@ -17,7 +17,7 @@ import { Args, runWithOptions, UsageError } from './lib/cli.js';
 import { runFloodLevel, type LevelResult } from './lib/floodRunner.js';
 import { resolveLoopbackHost } from './lib/loopback.js';
 import { defaultResultsPath, writeResults } from './lib/results.js';
-import { freePort, fsTypeOf, makeScratchDir, ServerProcess } from './lib/server.js';
+import { freePort, fsTypeOf, makeScratchDir, ServerProcess, SIBERITE_COMMAND, siberiteCommand } from './lib/server.js';
 import { formatInt, round, TablePrinter } from './lib/stats.js';
 
 const TOOL = 'fsync';
@@ -25,7 +25,7 @@ const TARGET_PCT = 20;
 const MODES = ['never', 'always'] as const;
 const USAGE = `usage: node dist/bench/fsync.js [options]
 
-  --cli <path>           the server's CLI script                                [dist/src/cli.js]
+  --cli <path>           the siberite command to start                          [bin/siberite]
   --dir <path>           where to create the temporary data directories          [${tmpdir()}]
   --allow-tmpfs          run even if --dir is on tmpfs (fsync is then free)
   --connections <list>   comma-separated connection counts                       [1,100]
@@ -62,8 +62,7 @@ function parseOptions(argv: string[]): Options | null {
   );
   if (a.help) return null;
   const label = a.label('siberite');
-  const cli = resolvePath(a.str('cli', 'dist/src/cli.js'));
-  if (!existsSync(cli)) throw new UsageError(`--cli ${cli} does not exist (build first: npx tsc -p tsconfig.json)`);
+  const cli = siberiteCommand(a.str('cli', SIBERITE_COMMAND));
   const dir = resolvePath(a.str('dir', tmpdir()));
   if (!existsSync(dir)) throw new UsageError(`--dir ${dir} does not exist`);
   return {
@@ -123,7 +122,7 @@ async function main(opts: Options): Promise<number> {
     let server: ServerProcess | null = null;
     try {
       const port = await freePort(host);
-      server = ServerProcess.spawn({ cli: opts.cli, host, port, dataDir, fsync });
+      server = ServerProcess.spawn({ command: opts.cli, host, port, dataDir, fsync });
       await server.waitReady(30_000);
       for (const n of opts.connections) {
         const r = await runFloodLevel(

@@ -13,8 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDataDir } from '../src/store/portable.js';
-
-const CLI = resolve(import.meta.dirname, '../src/cli.js');
+import { SIBERITE_COMMAND, siberiteEnv } from './lib/server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,19 +65,22 @@ interface Run {
   stderr: string;
 }
 
-/** Prints the process's own resource usage to stderr as it exits (loaded with --import). */
+/**
+ * Prints the process's own resource usage to stderr as it exits (loaded with --import); base64,
+ * since bin/siberite splits its extra node options on spaces.
+ */
 const RUSAGE_HOOK =
-  'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nRUSAGE "+JSON.stringify(process.resourceUsage())+"\\n"))';
+  'data:text/javascript;base64,' +
+  Buffer.from('process.on("exit",()=>process.stderr.write("\\nRUSAGE "+JSON.stringify(process.resourceUsage())+"\\n"))').toString('base64');
 
 /**
- * Runs `siberite <args>` as the installed command runs (the flags and malloc settings of its
- * #! line), stdin/stdout from/to files when given; wall time, CPU time and peak RSS.
+ * Runs `siberite <args>` as the installed command (bin/siberite, with its runtime tuning), stdin/stdout
+ * from/to files when given; wall time, CPU time and peak RSS.
  */
 async function run(cliArgs: string[], io: { stdin?: string; stdout?: string } = {}): Promise<Run> {
   const started = process.hrtime.bigint();
-  const env = { ...process.env, MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
-  const nodeArgs = ['--max-semi-space-size=2', '--import', RUSAGE_HOOK, CLI, ...cliArgs, '-quiet'];
-  const proc = spawn(process.execPath, nodeArgs, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  const env = siberiteEnv(['--import', RUSAGE_HOOK]);
+  const proc = spawn(SIBERITE_COMMAND, [...cliArgs, '-quiet'], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   if (io.stdout) proc.stdout.pipe(createWriteStream(io.stdout));

@@ -23,8 +23,8 @@ usage: bench/profile.sh flood|pipelined|packing|all [--no-build]
   --no-build  do not run `npx tsc -p tsconfig.json` first
 
 Output: docs/benchmarks/flame-<workload>.svg, bench/results/profile-<workload>.cpuprofile.
-Environment: SIBERITE_CLI (default dist/src/cli.js), BENCH_TMP (temporary directories; /tmp),
-STEP_TIMEOUT (seconds a workload may run; 600).
+Environment: SIBERITE_CLI (the siberite command; default bin/siberite), BENCH_TMP (temporary
+directories; /tmp), STEP_TIMEOUT (seconds a workload may run; 600).
 EOF
 }
 
@@ -47,11 +47,11 @@ if [ "${#WORKLOADS[@]}" = 0 ]; then
 fi
 
 cd "$(dirname "$0")/.."
-CLI="${SIBERITE_CLI:-dist/src/cli.js}"
+CLI="${SIBERITE_CLI:-bin/siberite}"
 HOST=127.0.0.1
 NAME=profile
 STEP_TIMEOUT="${STEP_TIMEOUT:-600}"
-# free_port, wait_ready, stop_pid, spawn_siberite
+# check_siberite, free_port, wait_ready, stop_pid, spawn_siberite
 source bench/lib/servers.sh
 
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/siberite-profile.XXXXXX")
@@ -72,7 +72,8 @@ if [ "$BUILD" = 1 ]; then
   echo "=== build: npx tsc -p tsconfig.json"
   npx tsc -p tsconfig.json
 fi
-for f in "$CLI" dist/bench/flamegraph.js dist/bench/flood.js dist/bench/pipelined.js dist/bench/packing.js; do
+check_siberite || exit 1
+for f in dist/bench/flamegraph.js dist/bench/flood.js dist/bench/pipelined.js dist/bench/packing.js; do
   [ -f "$f" ] || { echo "profile: $f missing (build first)" >&2; exit 1; }
 done
 

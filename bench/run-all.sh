@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # run-all.sh: every benchmark against siberite and, where it applies, against memcached
-# (`memcached -t 1`, the reference in the design's targets), side by side in one run.
+# (`memcached -t 1`, the reference of the targets in docs/benchmarks.md), side by side in one run.
 # All results go to bench/results/*.json; the charts to docs/benchmarks/.
 #
 #   bench/run-all.sh              quick mode (small sizes, a few minutes)
-#   bench/run-all.sh --full       the sizes of the design's targets (~15-20 minutes on 2 cores)
+#   bench/run-all.sh --full       the sizes of the targets (~15-20 minutes on 2 cores)
 #
 # Each benchmark gets a freshly started server on a new temporary data directory (siberite) or a
 # fresh memcached, and only the server under test runs. Every process this script starts is
@@ -16,7 +16,7 @@ usage() {
 usage: bench/run-all.sh [--quick | --full] [options]
 
   --quick              small sizes, a few minutes (default)
-  --full               design sizes: 1 M x 1 KiB packing/rss, 10 M x 64 B rss/startup, 5 s levels
+  --full               target sizes: 1 M x 1 KiB packing/rss, 10 M x 64 B rss/startup, 5 s levels
   --only <list>        comma-separated subset of:
                        flood,pipelined,packing,rss,cursor-rss,startup,fsync,charts
   --no-build           do not run `npx tsc -p tsconfig.json` first
@@ -26,8 +26,9 @@ usage: bench/run-all.sh [--quick | --full] [options]
   --step-timeout <s>   hard limit per benchmark step      [quick 900, full 7200]
   -h, --help           this text
 
-Environment: SIBERITE_CLI (default dist/src/cli.js), MEMCACHED (default: memcached on PATH),
-BENCH_TMP (where temporary data directories go; default /tmp; must not be tmpfs for fsync).
+Environment: SIBERITE_CLI (the siberite command; default bin/siberite), MEMCACHED (default:
+memcached on PATH), BENCH_TMP (where temporary data directories go; default /tmp; must not be
+tmpfs for fsync).
 EOF
 }
 
@@ -55,12 +56,12 @@ done
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-CLI="${SIBERITE_CLI:-dist/src/cli.js}"
+CLI="${SIBERITE_CLI:-bin/siberite}"
 MEMCACHED="${MEMCACHED:-memcached}"
 TMPBASE="${BENCH_TMP:-/tmp}"
 HOST=127.0.0.1
 NAME=run-all
-# free_port, wait_ready, stop_pid, spawn_siberite
+# check_siberite, free_port, wait_ready, stop_pid, spawn_siberite
 source bench/lib/servers.sh
 if [ -z "$STEP_TIMEOUT" ]; then
   if [ "$MODE" = full ]; then STEP_TIMEOUT=7200; else STEP_TIMEOUT=900; fi
@@ -188,7 +189,8 @@ if [ "$BUILD" = 1 ]; then
     exit 1
   fi
 fi
-for f in "$CLI" dist/bench/flood.js dist/bench/flood-medians.js dist/bench/packing.js dist/bench/rss.js dist/bench/startup.js dist/bench/fsync.js dist/bench/charts.js; do
+check_siberite || exit 1
+for f in dist/bench/flood.js dist/bench/flood-medians.js dist/bench/packing.js dist/bench/rss.js dist/bench/startup.js dist/bench/fsync.js dist/bench/charts.js; do
   [ -f "$f" ] || { echo "run-all: $f missing (build first)" >&2; exit 1; }
 done
 

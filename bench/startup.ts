@@ -3,7 +3,7 @@
 // 1. Fill: starts the server on --data, queues --items items of --value-size bytes into one
 //    queue with pipelined sets, and stops it with SIGTERM (skipped with --reuse when --data
 //    already holds data).
-// 2. Runs --runs times: spawn `node <cli> -listen ... -data <dir>`, poll a connect + `version`
+// 2. Runs --runs times: spawn `<cli> -listen ... -data <dir>`, poll a connect + `version`
 //    every --poll-ms until the first reply (that is the start-up time), then `get <queue>/peek`
 //    (first item served), read `stats` (the item count must have survived), and stop with SIGTERM.
 // Prints one row per run and min / median / max. Design target: < 2 s with 10 M items queued.
@@ -22,7 +22,16 @@ import { resolveLoopbackHost } from './lib/loopback.js';
 import { PipelinePool, repeatedRequest } from './lib/pipeline.js';
 import { bytesToMB, readRssBytes } from './lib/proc.js';
 import { defaultResultsPath, writeResults } from './lib/results.js';
-import { describeExit, freePort, makeScratchDir, makeTempDir, onExit, ServerProcess } from './lib/server.js';
+import {
+  describeExit,
+  freePort,
+  makeScratchDir,
+  makeTempDir,
+  onExit,
+  ServerProcess,
+  SIBERITE_COMMAND,
+  siberiteCommand,
+} from './lib/server.js';
 import { formatInt, round, TablePrinter } from './lib/stats.js';
 import { buildSet, makePayload } from './lib/textClient.js';
 
@@ -30,7 +39,7 @@ const TOOL = 'startup';
 const TARGET_MS = 2000;
 const USAGE = `usage: node dist/bench/startup.js [options]
 
-  --cli <path>           the server's CLI script                                [dist/src/cli.js]
+  --cli <path>           the siberite command to start                          [bin/siberite]
   --data <dir>           data directory (default: a new temporary directory)
   --reuse                --data already holds data: measure it as it is, no fill
   --keep                 keep the temporary data directory
@@ -100,8 +109,7 @@ function parseOptions(argv: string[]): Options | null {
   const label = a.label('siberite');
   const queue = a.str('queue', 'startup');
   if (!/^[A-Za-z0-9_-]{1,100}$/.test(queue)) throw new UsageError('--queue may only contain letters, digits, "_" and "-"');
-  const cli = resolvePath(a.str('cli', 'dist/src/cli.js'));
-  if (!existsSync(cli)) throw new UsageError(`--cli ${cli} does not exist (build first: npx tsc -p tsconfig.json)`);
+  const cli = siberiteCommand(a.str('cli', SIBERITE_COMMAND));
   const data = a.optStr('data');
   if (a.flag('reuse') && data === null) throw new UsageError('--reuse needs --data');
   return {
@@ -185,7 +193,7 @@ async function main(opts: Options): Promise<number> {
   }
 
   const startedAt = new Date();
-  const spawnOpts = { cli: opts.cli, host, port, dataDir };
+  const spawnOpts = { command: opts.cli, host, port, dataDir };
   process.stdout.write(`${TOOL} ${opts.label}: ${opts.cli} on ${host}:${port}, data ${dataDir}${temporary ? ' (temporary)' : ''}\n`);
 
   let failure: string | null = null;

@@ -7,11 +7,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Args, runMain } from './lib/cli.js';
 import { type Account, TextClient, account, drain, holdOpen, newLedger, runLoad, setCmd } from './lib/ledger.js';
+import { SIBERITE_COMMAND, siberiteEnv } from './lib/server.js';
 
-const CLI = resolve(import.meta.dirname, '../src/cli.js');
 const QUEUES = ['a', 'b', 'c', 'd'];
 
 interface Running {
@@ -21,7 +21,8 @@ interface Running {
 }
 
 function startServer(dataDir: string, fsync: string): Promise<Running> {
-  const proc = spawn(process.execPath, [CLI, '-listen', '127.0.0.1:0', '-data', dataDir, '-fsync', fsync], {
+  const proc = spawn(SIBERITE_COMMAND, ['-listen', '127.0.0.1:0', '-data', dataDir, '-fsync', fsync], {
+    env: siberiteEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((res) => proc.once('exit', () => res()));

@@ -1,8 +1,7 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=2
-// (A small young generation keeps resident memory low at no measurable cost in throughput. The
-// malloc settings keep LevelDB's and libuv's threads from each growing an arena of their own, and
-// give large freed buffers back to the system: 30 MB less resident memory, see docs/benchmarks.md.)
-// The `siberite` command: flags, logging, PID file, signals.
+// The `siberite` command: flags, logging, PID file, signals. Started by bin/siberite (npm's "bin"
+// and "start", the Docker image), which sets the runtime tuning: malloc settings and a node flag,
+// defined there only. `node dist/src/cli.js` runs the same server, with more resident memory
+// (docs/benchmarks.md#runtime-tuning).
 import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { type Logger, pino } from 'pino';
 import yargs from 'yargs';

@@ -63,7 +63,8 @@ describe('Dockerfile', () => {
     expect(instr('VOLUME')).toEqual(['VOLUME ["/data"]']);
     expect(instr('CMD').at(-1)).toContain('"-listen", "0.0.0.0:22133"');
     expect(instr('CMD').at(-1)).toContain('"-admin", "0.0.0.0:9090"');
-    expect(instr('ENTRYPOINT')[0]).toMatch(/^ENTRYPOINT \["node",/); // exec form: PID 1 gets SIGTERM
+    // exec form, and bin/siberite ends in `exec node` (test/launcher.test.ts): PID 1 gets SIGTERM
+    expect(instr('ENTRYPOINT')).toEqual(['ENTRYPOINT ["/app/bin/siberite"]']);
   });
   it('has a health check with a start period, through the healthcheck script', () => {
     const hc = instr('HEALTHCHECK');
@@ -85,6 +86,7 @@ describe('Dockerfile', () => {
       .filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('*');
     expect(ignore).toContain('src/native/build');
+    expect(ignore).toContain('!bin/siberite');
   });
 });
 

@@ -1,20 +1,55 @@
 // Starting and stopping a siberite server process for the benches that need their own
-// (startup.ts, fsync.ts): spawn `node <cli> -listen host:port -data dir ...`, wait until it
-// answers `version`, stop it with SIGTERM. Every process started here is killed if the bench
-// itself exits or is interrupted, so no server outlives its benchmark.
+// (startup.ts, fsync.ts, admin-scrape.ts, client.ts, torture.ts, portability.ts): run the
+// `siberite` command (bin/siberite, which sets the runtime tuning, so a bench measures the
+// server as it is deployed) with `-listen host:port -data dir ...`, wait until it answers
+// `version`, stop it with SIGTERM. Every process started here is killed if the bench itself
+// exits or is interrupted, so no server outlives its benchmark.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { sleep } from './cli.js';
+import { sleep, UsageError } from './cli.js';
+
+/** This checkout's `siberite` command (from dist/bench/lib/). */
+export const SIBERITE_COMMAND = resolve(import.meta.dirname, '../../../bin/siberite');
+
+/**
+ * The environment to run a `siberite` command in: the node running the bench first on PATH
+ * (the command runs `node`), and `nodeArgs` as the command's extra node options.
+ */
+export function siberiteEnv(nodeArgs: readonly string[] = []): NodeJS.ProcessEnv {
+  const path = `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`;
+  return { ...process.env, PATH: path, SIBERITE_NODE_ARGS: nodeArgs.join(' ') };
+}
+
+/**
+ * A `--cli` option's value, checked: an executable `siberite` command (a checkout's bin/siberite)
+ * whose build (dist/src/cli.js beside it) exists.
+ */
+export function siberiteCommand(path: string): string {
+  const command = resolve(path);
+  if (command.endsWith('.js')) throw new UsageError(`--cli ${path}: give the siberite command (bin/siberite), not a script`);
+  try {
+    accessSync(command, constants.X_OK);
+  } catch {
+    throw new UsageError(`--cli ${path}: not an executable file (want a checkout's bin/siberite)`);
+  }
+  const build = join(dirname(dirname(realpathSync(command))), 'dist/src/cli.js');
+  try {
+    accessSync(build, constants.R_OK);
+  } catch {
+    throw new UsageError(`--cli ${path}: ${build} does not exist (build first: npx tsc -p tsconfig.json)`);
+  }
+  return command;
+}
 
 export interface SpawnOptions {
-  /** Path of the server's CLI script, e.g. dist/src/cli.js. */
-  cli: string;
+  /** The `siberite` command to run; default this checkout's bin/siberite. */
+  command?: string;
   host: string;
   port: number;
   dataDir: string;
@@ -103,12 +138,11 @@ export class ServerProcess {
 
   static spawn(opts: SpawnOptions): ServerProcess {
     installCleanup();
-    const args = [opts.cli, '-listen', `${opts.host}:${opts.port}`, '-data', opts.dataDir, '-log-level', opts.logLevel ?? 'warn'];
+    const args = ['-listen', `${opts.host}:${opts.port}`, '-data', opts.dataDir, '-log-level', opts.logLevel ?? 'warn'];
     if (opts.fsync !== undefined) args.push('-fsync', opts.fsync);
     if (opts.extraArgs) args.push(...opts.extraArgs);
     const t0 = performance.now();
-    // The node flag the `siberite` command's shebang carries (a small young generation).
-    const child = spawn(process.execPath, ['--max-semi-space-size=2', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(opts.command ?? SIBERITE_COMMAND, args, { env: siberiteEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     const s = new ServerProcess(child, t0, opts.host, opts.port, opts.dataDir);
     live.add(s);
     return s;

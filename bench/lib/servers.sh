@@ -1,6 +1,16 @@
 # Shell helpers shared by bench/run-all.sh and bench/profile.sh; sourced, they start nothing.
-# The sourcing script sets HOST (a loopback address), CLI (siberite's entry point, e.g.
-# dist/src/cli.js) and NAME (its name, for messages).
+# The sourcing script sets HOST (a loopback address), CLI (the `siberite` command to start: a
+# checkout's bin/siberite, which sets the runtime tuning) and NAME (its name, for messages).
+
+check_siberite() { # fails, saying why, unless $CLI is a siberite command with its build beside it
+  local build
+  if [ ! -x "$CLI" ] || [ "${CLI%.js}" != "$CLI" ]; then
+    echo "$NAME: $CLI is not a siberite command (want a checkout's bin/siberite)" >&2
+    return 1
+  fi
+  build="$(dirname "$(dirname "$(readlink -f "$CLI")")")/dist/src/cli.js"
+  [ -f "$build" ] || { echo "$NAME: $build missing (build first)" >&2; return 1; }
+}
 
 free_port() { # prints a free TCP port on $HOST
   node -e "const s=require('net').createServer();s.listen(0,'$HOST',()=>{console.log(s.address().port);s.close()})"
@@ -38,11 +48,12 @@ stop_pid() { # pid: SIGTERM, wait up to 20 s, then SIGKILL
   wait "$pid" 2>/dev/null || true
 }
 
-spawn_siberite() { # data-dir port log [node options...]: starts siberite in the background with
-  # the malloc settings and node flags its start script uses; its pid goes to SPAWNED_PID
+spawn_siberite() { # data-dir port log [node options...]: starts $CLI in the background (node
+  # options without spaces, passed as bin/siberite's SIBERITE_NODE_ARGS); bin/siberite execs node,
+  # so the server's pid goes to SPAWNED_PID
   local dir=$1 port=$2 log=$3
   shift 3
   mkdir -p "$dir"
-  MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=2 "$@" "$CLI" -listen "$HOST:$port" -data "$dir" -log-level warn >"$log" 2>&1 &
+  SIBERITE_NODE_ARGS="$*" "$CLI" -listen "$HOST:$port" -data "$dir" -log-level warn >"$log" 2>&1 &
   SPAWNED_PID=$!
 }

@@ -15,11 +15,11 @@ import { renderText, scenarioFacts, scenarioTable, type CompareDoc, type Scenari
 import type { BenchContext, Target } from './lib/compareRun.js';
 import { backlogScenario, connectionsScenario, fsyncScenario, queuesScenario, type Peers } from './lib/compareScenarios.js';
 import { RESULTS_DIR, writeResults } from './lib/results.js';
-import { makeScratchDir, makeTempDir } from './lib/server.js';
+import { makeScratchDir, makeTempDir, SIBERITE_COMMAND } from './lib/server.js';
 
 const TOOL = 'compare';
 /** Relative to the checkout (the bench runs from its top directory), so the JSON names no local path. */
-const SIBERITE_CLI = 'dist/src/cli.js';
+const SIBERITE_CLI = SIBERITE_COMMAND;
 const USAGE = `usage: node dist/bench/compare.js [options]
 
 Runs siberite (dist/ of this checkout), Redis (AOF, fsync everysec) and memcached (-t 1) side by
@@ -88,8 +88,7 @@ function printScenario(s: ScenarioResult): void {
 
 /** The programs and the build the comparison needs; a reason when one is missing. */
 function prerequisiteProblem(): string | null {
-  if (!existsSync(SIBERITE_CLI))
-    return `${SIBERITE_CLI} is missing: build first (npx tsc -p tsconfig.json), and run from the checkout's top directory`;
+  if (!existsSync(SIBERITE_CLI)) return `${SIBERITE_CLI} is missing: run from a checkout (build first: npx tsc -p tsconfig.json)`;
   const missing = missingPrograms();
   if (missing.length > 0) return `missing ${missing.join(', ')} (apt-get install -y build-essential memcached redis-server)`;
   return null;

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { sleep } from './cli.js';
 import { rawCommand } from './commands.js';
 import { readRssBytes } from './proc.js';
-import { freePort, onExit } from './server.js';
+import { freePort, onExit, siberiteEnv } from './server.js';
 
 export const HOST = '127.0.0.1';
 const OUTPUT_KEEP = 8 * 1024;
@@ -139,15 +139,15 @@ export class ServerUnderTest {
 }
 
 /** The node flags and allocator settings the siberite server runs with. */
-const SIBERITE_NODE_FLAGS = ['--max-semi-space-size=2'];
-const SIBERITE_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
-
-/** The command line of siberite on `port` with `dataDir` (and `-fsync` when given). */
+/**
+ * The command line of siberite on `port` with `dataDir` (and `-fsync` when given): `cli` is a
+ * checkout's bin/siberite, which sets the runtime tuning; the bench's own node runs it.
+ */
 export function siberiteCommand(cli: string, port: number | string, dataDir: string, fsync?: string): CommandLine {
-  // TODO(lead): use the single tuning definition
-  const argv = [process.execPath, ...SIBERITE_NODE_FLAGS, cli, '-listen', `${HOST}:${port}`, '-data', dataDir, '-log-level', 'warn'];
+  const argv = [cli, '-listen', `${HOST}:${port}`, '-data', dataDir, '-log-level', 'warn'];
   if (fsync !== undefined) argv.push('-fsync', fsync);
-  return { argv, env: { ...SIBERITE_ENV } };
+  const env = siberiteEnv();
+  return { argv, env: { PATH: env.PATH ?? '', SIBERITE_NODE_ARGS: '' } };
 }
 
 export function memcachedCommand(port: number | string): CommandLine {

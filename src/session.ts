@@ -14,7 +14,8 @@ import {
   unknownCommand,
 } from './protocol/command.js';
 import { ReplyWriter } from './protocol/output.js';
-import { type ReadSource, type TakeMode, type Waiter } from './source.js';
+import { type ReadSource } from './source.js';
+import { type TakeMode, type Waiter } from './waiters.js';
 import { type Item } from './store/layout.js';
 import { VERSION } from './version.js';
 import { MAX_TIMER_MS } from './configFile.js';
@@ -552,7 +553,7 @@ export class Session {
       );
       const wait: Wait = { queue, waiter, timer };
       this.wait = wait;
-      queue.addWaiter(waiter);
+      queue.addWaiter(waiter, key.timeoutMs ?? 0);
     });
   }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../src/config.js';
+import { Cursor } from '../../src/cursor.js';
 import { MemoryBudget, Queue } from '../../src/queue.js';
 import { type ReadSource } from '../../src/source.js';
 import { RECORD_HEADER, type Item, type QueueMeta, writeRecordHeader } from '../../src/store/layout.js';
@@ -59,6 +60,13 @@ export class DomainHarness {
       meta,
       { clock: this.clock, log: this.log },
     );
+  }
+
+  /** A new cursor of `queue`, registered with it as the manager does (clock and log: the queue's). */
+  cursor(queue: Queue, name: string): Cursor {
+    const cursor = new Cursor(queue, name, this.store);
+    queue.cursors.set(name, cursor);
+    return cursor;
   }
 
   /** Appends `value` to `queue` as a set would, stamped with the clock (expiry: ms from now). */

@@ -2,7 +2,7 @@
 // reads its queue without consuming it; its open and aborted reads come back first; its waiters
 // have deadlines on the clock; flush rewinds it and delete wakes its waiters.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DomainHarness, drain, recordingWaiter, take, text } from '../helpers/domain.js';
+import { DomainHarness, drain, numbered, recordingWaiter, take, text } from '../helpers/domain.js';
 
 let h: DomainHarness;
 beforeEach(async () => {
@@ -34,12 +34,8 @@ describe('Cursor: reading', () => {
   });
 
   it('reads items that are only on disk, each cursor at its own pace', async () => {
-    let q = await h.queue('disk');
-    const sent = Array.from({ length: 600 }, (_, i) => `v${i}`);
-    for (const v of sent) h.set(q, v);
-    await h.store.close();
-    await h.reopen();
-    q = await h.queue('disk');
+    const sent = numbered('v', 600);
+    const q = await h.queueOnDisk('disk', sent);
     const fast = h.cursor(q, 'fast');
     const slow = h.cursor(q, 'slow');
     expect(await drain(fast)).toEqual(sent);
@@ -140,18 +136,14 @@ describe('Cursor: flush and delete', () => {
   });
 
   it('a flush while a read from disk is out serves each item once, from the head', async () => {
-    let q = await h.queue('guard');
-    for (let i = 0; i < 20; i++) h.set(q, `g${i}`);
-    await h.store.close();
-    await h.reopen();
-    q = await h.queue('guard');
+    const q = await h.queueOnDisk('guard', numbered('g', 20));
     const c = h.cursor(q, 'c');
     const loading = c.take('remove');
     expect(loading).toBeInstanceOf(Promise);
     const flushed = c.flush();
     await loading;
     await flushed;
-    expect(await drain(c)).toEqual(Array.from({ length: 20 }, (_, i) => `g${i}`));
+    expect(await drain(c)).toEqual(numbered('g', 20));
   });
 
   it('delete wakes its waiters with nothing and clears their deadlines; the queue keeps its items', async () => {

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DomainHarness, WARN, drain, take, text } from '../helpers/domain.js';
+import { DomainHarness, WARN, drain, numbered, take, text } from '../helpers/domain.js';
 import { fillDisk, mountTmpfs, unmount } from '../helpers/tmpfs.js';
 
 /** Settles after `turns` turns of the event loop: the store seals a batch on the next one. */
@@ -75,12 +75,8 @@ describe('Queue when a load fails', () => {
   });
 
   it('logs a failed read-ahead, surfaces the failure on the next take, and serves on after the store reopens LevelDB', async () => {
-    let q = await h.queue('reads');
-    const sent = Array.from({ length: 2000 }, (_, i) => `r${i}`);
-    for (const value of sent) h.set(q, value);
-    await h.store.close();
-    await h.reopen();
-    q = await h.queue('reads'); // every item is on disk now
+    const sent = numbered('r', 2000);
+    const q = await h.queueOnDisk('reads', sent);
     const served: string[] = [];
     served.push(text(await take(q))!); // the first refill
     const inWindow = q.memItems;

@@ -62,6 +62,19 @@ export class DomainHarness {
     );
   }
 
+  /**
+   * A queue holding `values` only on disk, as after a restart: written, the store reopened, the
+   * queue made again from its meta (the window of the one before no longer counts).
+   */
+  async queueOnDisk(name: string, values: string[]): Promise<Queue> {
+    const before = await this.queue(name);
+    for (const value of values) this.set(before, value);
+    await this.store.close();
+    await this.reopen();
+    this.budget.used = 0;
+    return this.queue(name);
+  }
+
   /** A new cursor of `queue`, registered with it as the manager does (clock and log: the queue's). */
   cursor(queue: Queue, name: string): Cursor {
     const cursor = new Cursor(queue, name, this.store);
@@ -114,5 +127,8 @@ export async function drain(source: ReadSource, mode: TakeMode = 'remove'): Prom
 export function recordingWaiter(mode: TakeMode, got: Array<string | null>): Waiter {
   return { mode, deliver: (item) => got.push(item ? item.data.toString() : null) };
 }
+
+/** `count` values: `${prefix}0`, `${prefix}1`, … */
+export const numbered = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
 export const text = (item: Item | null): string | null => (item ? item.data.toString() : null);

@@ -2,9 +2,11 @@
 // Aborted and open reads live in the cursor's persistent retry list and are served first.
 import { Deque } from './deque.js';
 import { isExpired, type Queue } from './queue.js';
-import { type ReadSource, type TakeMode, type Waiter } from './source.js';
+import { type ReadSource } from './source.js';
 import { type Item, cursorKey, recordOf, retryKey, prefixRange, retryPrefix } from './store/layout.js';
-import { type BatchOp, type BatchParticipant, type ItemReader, type Store } from './store/store.js';
+import { type BatchOp, type Store } from './store/store.js';
+import { type SourceOptions, StoredSource } from './storedSource.js';
+import { type TakeMode } from './waiters.js';
 
 /** Items one read-ahead of a cursor holds: a cursor far behind never pulls the queue in. */
 const READ_AHEAD = 256;
@@ -25,31 +27,32 @@ export function decodeCursor(b: Buffer): number {
   return b.readDoubleBE(0);
 }
 
-export class Cursor implements BatchParticipant, ReadSource {
-  deleted = false;
+export class Cursor extends StoredSource implements ReadSource {
   /** Next queue item id this cursor reads. */
   private position: number;
   /** Items to serve before new ones: aborted, timed-out, or open at the last stop. */
   private readonly retries = new Deque<Item>();
-  /** Items open on this cursor (their retry entries stay stored until closed). */
-  private readonly open = new Map<number, Item>();
   /** Items read ahead from the store, ids ≥ position. */
   private ahead: Item[] = [];
-  private loading: Promise<void> | null = null;
-  private readonly waiters = new Deque<Waiter>();
-  /** Bumped by flush: reads and open items from before are void. */
-  private generation = 0;
-  private readonly key: Buffer;
-  private readonly reader: ItemReader;
 
+  /** Without `options`, the cursor keeps its queue's clock and log. */
   constructor(
     readonly queue: Queue,
     readonly name: string,
-    private readonly store: Store,
+    store: Store,
     state?: CursorState,
+    options: SourceOptions = {},
   ) {
-    this.key = cursorKey(queue.name, name);
-    this.reader = store.itemReader(queue.name);
+    super(
+      store,
+      queue.name,
+      cursorKey(queue.name, name),
+      { queue: queue.name, cursor: name },
+      {
+        clock: options.clock ?? queue.clock,
+        log: options.log ?? queue.log,
+      },
+    );
     this.position = state?.position ?? queue.headId();
     for (const item of state?.retries ?? []) this.retries.push(item);
     if (!state) store.touch(this);
@@ -66,14 +69,6 @@ export class Cursor implements BatchParticipant, ReadSource {
     return ahead + this.retries.length;
   }
 
-  get openCount(): number {
-    return this.open.size;
-  }
-
-  get waiterCount(): number {
-    return this.waiters.length;
-  }
-
   sealBatch(ops: BatchOp[]): void {
     if (!this.deleted) ops.push({ type: 'put', key: this.key, value: encodeCursor(this.position) });
   }
@@ -83,7 +78,7 @@ export class Cursor implements BatchParticipant, ReadSource {
   // ---- reading ------------------------------------------------------------------------------
 
   take(mode: TakeMode): Item | null | Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     const retry = this.retries.peek();
     if (retry) {
       if (mode !== 'peek') this.retries.shift();
@@ -125,23 +120,15 @@ export class Cursor implements BatchParticipant, ReadSource {
   }
 
   private load(): Promise<void> {
-    if (this.loading) return this.loading;
-    const generation = this.generation;
+    const pending = this.pendingLoad;
+    if (pending) return pending;
     const to = this.queue.committedNext;
-    const loading = this.reader
-      .read(this.position, to, READ_AHEAD)
-      .then((items) => {
-        if (generation !== this.generation) return;
-        // A damaged record is never served (the queue reports it when its head reaches it).
-        const good = items.filter((item) => !item.damaged);
-        if (good.length > 0) this.ahead = good;
-        else this.moveTo(items.length > 0 ? items[items.length - 1]!.id + 1 : Math.max(this.position, to));
-      })
-      .finally(() => {
-        this.loading = null;
-      });
-    this.loading = loading;
-    return loading;
+    return this.loadItems(this.position, to, READ_AHEAD, (items) => {
+      // A damaged record is never served (the queue reports it when its head reaches it).
+      const good = items.filter((item) => !item.damaged);
+      if (good.length > 0) this.ahead = good;
+      else this.moveTo(items.length > 0 ? items[items.length - 1]!.id + 1 : Math.max(this.position, to));
+    });
   }
 
   /** A new item was written to the queue: hand it to a waiter if this cursor is caught up. */
@@ -169,10 +156,6 @@ export class Cursor implements BatchParticipant, ReadSource {
 
   // ---- open items ---------------------------------------------------------------------------
 
-  isOpen(item: Item): boolean {
-    return this.open.get(item.id) === item;
-  }
-
   confirm(item: Item): boolean {
     if (!this.isOpen(item)) return false;
     this.open.delete(item.id);
@@ -188,24 +171,11 @@ export class Cursor implements BatchParticipant, ReadSource {
     return true;
   }
 
-  addWaiter(waiter: Waiter): void {
-    this.waiters.push(waiter);
-  }
+  // ---- flush --------------------------------------------------------------------------------
 
-  removeWaiter(waiter: Waiter): void {
-    this.waiters.remove(waiter);
-  }
-
-  cancelWaiters(): void {
-    for (let waiter = this.waiters.shift(); waiter; waiter = this.waiters.shift()) waiter.deliver(null);
-  }
-
-  // ---- flush and delete ---------------------------------------------------------------------
-
-  /** Rewinds to the queue's head and empties the retry list (open reads included). */
   /** Rewinds to the queue's head and drops the retry list (its range too, unless `clear` is false). */
   flush(clear = true): Promise<void> {
-    this.generation++;
+    this.dropLoads();
     this.ahead = [];
     this.retries.clear();
     this.open.clear();
@@ -217,13 +187,5 @@ export class Cursor implements BatchParticipant, ReadSource {
   /** Lets go of the store iterator if this cursor has not read from disk for `ms`. */
   closeIdleReader(ms: number): void {
     void this.reader.closeIfIdle(ms);
-  }
-
-  destroy(): Promise<void> {
-    this.deleted = true;
-    void this.reader.close();
-    this.cancelWaiters();
-    this.store.del(this.key);
-    return this.flush();
   }
 }

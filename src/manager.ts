@@ -2,6 +2,7 @@
 import { pino, type Logger } from 'pino';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type Clock, systemClock } from './clock.js';
+import { type SourceOptions } from './storedSource.js';
 import { type FsyncMode, type ServerQueueConfig, queueConfigFor } from './config.js';
 import { type QueueRef, type SetCommand } from './protocol/command.js';
 import { Cursor } from './cursor.js';
@@ -137,9 +138,15 @@ export class QueueManager {
     return total;
   }
 
+  /** Time and logging for every queue (one object shared by all, as a cursor shares its queue's). */
+  private get sourceOptions(): SourceOptions {
+    return (this.sharedSourceOptions ??= { clock: this.clock, log: this.log });
+  }
+  private sharedSourceOptions: SourceOptions | undefined;
+
   private makeQueue(name: string, meta?: QueueMeta): Queue {
     const config = queueConfigFor(this.options.queueConfig, name);
-    return new Queue(name, config, this.store, this.budget, this.expireSink, this.onDamaged, meta);
+    return new Queue(name, config, this.store, this.budget, this.expireSink, this.onDamaged, meta, this.sourceOptions);
   }
 
   /** A stored item failed its checksum: it is dropped (never served) and reported. */

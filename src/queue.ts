@@ -1,12 +1,15 @@
 // One FIFO: an in-memory head window over the items in the store, waiters, open items.
 import { type QueueConfig } from './config.js';
-import { Deque } from './deque.js';
+import { ConsumedRange } from './consumedRange.js';
+import { HeadWindow, LOW_WATER } from './headWindow.js';
+import { PendingWrites } from './pendingWrites.js';
+import { type QueueCounters, newQueueCounters } from './queueCounters.js';
+import { type ReadSource } from './source.js';
 import { RECORD_HEADER, type Item, type QueueMeta, encodeMeta, itemKey, itemPrefix, metaKey, prefixRange } from './store/layout.js';
-import { type BatchOp, type BatchParticipant, type ItemReader, type Store } from './store/store.js';
+import { type BatchOp, type Store } from './store/store.js';
 import { type Cursor } from './cursor.js';
-import { type ReadSource, type TakeMode, type Waiter } from './source.js';
-
-export type { TakeMode, Waiter } from './source.js';
+import { type SourceOptions, StoredSource } from './storedSource.js';
+import { type TakeMode } from './waiters.js';
 
 /** Memory for head windows, shared by all queues so many queues cannot add up without bound. */
 export class MemoryBudget {
@@ -14,56 +17,17 @@ export class MemoryBudget {
   constructor(readonly limit: number) {}
 }
 
-/** Window sizing: refill below LOW_WATER items, read REFILL_ITEMS at a time, cap per queue. */
-const LOW_WATER = 256;
-const REFILL_ITEMS = 1024;
-const WINDOW_MAX_ITEMS = 4096;
-const WINDOW_MAX_BYTES = 4 * 1024 * 1024;
-/** A drained queue is compacted early once it has consumed this much since the last time. */
-const DRAINED_COMPACT_BYTES = 16 * 1024 * 1024;
-/** Consumed items between physical deletes of the range below the durable head. */
-const RECLAIM_EVERY = 4096;
-
-export interface QueueCounters {
-  totalItems: number;
-  expiredItems: number;
-  discarded: number;
-  transactions: number;
-  canceledTransactions: number;
-  totalFlushes: number;
-  /** ms the last fetched item waited in the queue. */
-  age: number;
-  getHits: number;
-  getMisses: number;
-  /** Records found damaged (checksum) and dropped. */
-  damaged: number;
-}
-
 /** Where expired items go instead of being dropped (expire_to_queue). */
 export type ExpireSink = (from: Queue, item: Item) => void;
 
-export class Queue implements BatchParticipant, ReadSource {
-  readonly counters: QueueCounters = {
-    totalItems: 0,
-    expiredItems: 0,
-    discarded: 0,
-    transactions: 0,
-    canceledTransactions: 0,
-    totalFlushes: 0,
-    age: 0,
-    getHits: 0,
-    getMisses: 0,
-    damaged: 0,
-  };
-  /** Set when the queue is deleted: it then writes nothing more. */
-  deleted = false;
+export class Queue extends StoredSource implements ReadSource {
+  readonly counters: QueueCounters;
   /** Bytes the queue's items take on disk, as LevelDB estimates them (refreshed by the sweep). */
   logSize = 0;
   /** Durable cursors reading this queue, by name. */
   readonly cursors = new Map<string, Cursor>();
 
-  private readonly window = new Deque<Item>();
-  private windowBytes = 0;
+  private readonly window: HeadWindow;
   /** Ids below this are in the window, open, or consumed; the rest are only in the store. */
   private loadedUpTo: number;
   /** Ids below this are applied to LevelDB (or failed to be): loads read only below it. */
@@ -72,49 +36,31 @@ export class Queue implements BatchParticipant, ReadSource {
   /** Items and bytes in the store, open ones included, uncommitted ones included. */
   private storedItems: number;
   private storedBytes: number;
-  private readonly open = new Map<number, Item>();
   private openBytes = 0;
-  /** Items appended since the last batch was sealed, then one group per sealed batch. */
-  private appended: Item[] = [];
-  private readonly sealedGroups: Array<{ items: Item[]; headId: number; nextId: number }> = [];
-  /** The head recorded in the last written meta: every id below it is consumed for good. */
-  private durableHead: number;
-  /** Ids below this are physically deleted from the store. */
-  private reclaimedUpTo = 0;
-  /** The physical delete in flight, if any. */
-  private reclaiming: Promise<void> | null = null;
-  private readonly waiters = new Deque<Waiter>();
-  private loading: Promise<void> | null = null;
-  /** Bumped by flush/delete: reads started before are discarded. */
-  private generation = 0;
-  /** Items (and their bytes) consumed since the last compaction, and when the last one was. */
-  private consumedSinceCompact = 0;
-  private consumedBytesSinceCompact = 0;
-  private lastConsumed = 0;
-  private compacting = false;
-  private readonly key: Buffer;
-  private readonly reader: ItemReader;
+  private readonly pendingWrites = new PendingWrites();
+  private readonly consumedRange: ConsumedRange;
 
   constructor(
     readonly name: string,
     public config: QueueConfig,
-    private readonly store: Store,
-    private readonly budget: MemoryBudget,
+    store: Store,
+    budget: MemoryBudget,
     private readonly expireSink: ExpireSink,
     private readonly onDamaged: (queue: Queue, id: number) => void,
     meta?: QueueMeta,
+    options: SourceOptions = {},
   ) {
-    this.key = metaKey(name);
-    this.reader = store.itemReader(name);
+    super(store, name, metaKey(name), { queue: name }, options);
+    this.counters = newQueueCounters(meta?.totalItems ?? 0);
+    this.window = new HeadWindow(budget);
     // A new queue's ids start at the clock (µs-scale), so a queue deleted and created again never
     // reuses ids that a background delete of its predecessor may still be removing.
-    this.nextId = meta?.nextId ?? Date.now() * 1000;
+    this.nextId = meta?.nextId ?? this.clock.now() * 1000;
     this.committedNextId = this.nextId;
     this.loadedUpTo = meta?.headId ?? this.nextId;
-    this.durableHead = this.loadedUpTo;
+    this.consumedRange = new ConsumedRange(this, store, this.clock, (what) => this.tolerate(what), this.loadedUpTo);
     this.storedItems = meta?.items ?? 0;
     this.storedBytes = meta?.bytes ?? 0;
-    this.counters.totalItems = meta?.totalItems ?? 0;
     if (!meta) store.touch(this); // a new queue is recorded even before its first item
   }
 
@@ -158,20 +104,23 @@ export class Queue implements BatchParticipant, ReadSource {
   }
 
   get memBytes(): number {
-    return this.windowBytes;
-  }
-
-  get waiterCount(): number {
-    return this.waiters.length;
-  }
-
-  get openCount(): number {
-    return this.open.size;
+    return this.window.bytes;
   }
 
   /** Full: it already holds max_items items or max_size bytes (docs/protocol.md#queue-limits-expiry-and-configuration). */
   isFull(): boolean {
     return this.storedItems >= this.config.maxItems || this.storedBytes >= this.config.maxSize;
+  }
+
+  /** Bytes the stored items take as records (payload, header, key), open ones included. */
+  storedSize(): number {
+    return this.storedBytes + this.storedItems * (RECORD_HEADER + this.key.length + 8);
+  }
+
+  /** True while item `id` is still in the queue (ready, open, or not yet read from disk). */
+  holds(id: number): boolean {
+    if (id >= this.loadedUpTo) return id < this.nextId;
+    return this.open.has(id) || this.window.has(id);
   }
 
   // ---- writing ------------------------------------------------------------------------------
@@ -190,22 +139,22 @@ export class Queue implements BatchParticipant, ReadSource {
     this.storedItems++;
     this.storedBytes += data.length;
     this.counters.totalItems++;
-    this.appended.push(item);
+    this.pendingWrites.add(item);
     this.store.put(itemKey(this.name, item.id), record, this);
     for (const cursor of this.cursors.values()) cursor.appended(item);
     if (this.loadedUpTo !== item.id) return; // older items are still on disk: it waits its turn
-    if (this.waiters.length === 0 && !this.windowHasRoom(item)) return; // read back later
+    if (this.waiters.length === 0 && !this.window.hasRoom(item)) return; // read back later
     // Counted as loaded before a waiter takes it, so no read-ahead fetches it again.
     this.loadedUpTo++;
-    if (!this.offer(item)) this.addToWindow(item);
+    if (!this.offer(item)) this.window.push(item);
   }
 
   /** Drops the oldest ready items until the queue is no longer full (discard_old_when_full). */
   private discardOldest(): void {
     // Stops at an empty window: either the oldest are not in memory yet (the set waited for
     // them, see needsLoadToDiscard) or only open items are left (the set goes over the limit).
-    for (let item = this.window.peek(); item && this.isFull(); item = this.window.peek()) {
-      this.removeFromWindow();
+    while (this.window.length > 0 && this.isFull()) {
+      const item = this.window.shift();
       this.counters.discarded++;
       this.consume(item);
     }
@@ -226,13 +175,12 @@ export class Queue implements BatchParticipant, ReadSource {
 
   sealBatch(ops: BatchOp[]): void {
     const meta = this.meta();
-    this.sealedGroups.push({ items: this.appended, headId: meta.headId, nextId: this.nextId });
-    this.appended = [];
+    this.pendingWrites.seal(meta.headId, meta.nextId);
     if (!this.deleted) ops.push({ type: 'put', key: this.key, value: encodeMeta(meta) });
   }
 
   batchDone(err: Error | undefined): void {
-    const group = this.sealedGroups.shift();
+    const group = this.pendingWrites.done();
     if (!group) return;
     // Failed or not, ids below the group's end are settled: loads may read up to there.
     if (group.nextId > this.committedNextId) this.committedNextId = group.nextId;
@@ -240,10 +188,7 @@ export class Queue implements BatchParticipant, ReadSource {
       for (const item of group.items) this.unwrite(item);
       return;
     }
-    if (group.headId > this.durableHead) {
-      this.durableHead = group.headId;
-      if (this.durableHead - this.reclaimedUpTo >= RECLAIM_EVERY) this.reclaim();
-    }
+    this.consumedRange.headWritten(group.headId);
   }
 
   /**
@@ -251,13 +196,8 @@ export class Queue implements BatchParticipant, ReadSource {
    * it yet; one already delivered stays delivered.
    */
   private unwrite(item: Item): void {
-    const inWindow = item.id < this.loadedUpTo && this.windowIndex(item.id) >= 0;
-    if (item.id < this.loadedUpTo && !inWindow) return; // taken by a reader
-    if (inWindow) {
-      this.window.remove(item);
-      this.windowBytes -= item.data.length;
-      this.budget.used -= item.data.length;
-    }
+    const loaded = item.id < this.loadedUpTo;
+    if (loaded && !this.window.remove(item)) return; // taken by a reader
     this.storedItems--;
     this.storedBytes -= item.data.length;
   }
@@ -279,16 +219,16 @@ export class Queue implements BatchParticipant, ReadSource {
    * empty; a promise when the head must first be read from the store — then take again.
    */
   take(mode: TakeMode): Item | null | Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     for (;;) {
       const item = this.window.peek();
       if (item) {
         if (isExpired(item, now)) {
-          this.removeFromWindow();
+          this.window.shift();
           this.expire(item);
           continue;
         }
-        if (mode !== 'peek') this.removeFromWindow();
+        if (mode !== 'peek') this.window.shift();
         this.taken(item, mode, now);
         return item;
       }
@@ -311,59 +251,28 @@ export class Queue implements BatchParticipant, ReadSource {
     } else {
       this.consume(item);
     }
-    if (this.window.length < LOW_WATER && this.loadedUpTo < this.committedNextId && !this.loading) {
-      this.load().catch(() => undefined); // read ahead; a failure shows on the next take
+    if (this.window.length < LOW_WATER && this.loadedUpTo < this.committedNextId && !this.pendingLoad) {
+      this.load().catch(this.tolerate('read-ahead failed')); // a failure shows on the next take
     }
-  }
-
-  private removeFromWindow(): void {
-    const item = this.window.shift()!;
-    this.windowBytes -= item.data.length;
-    this.budget.used -= item.data.length;
-  }
-
-  private windowHasRoom(item: Item): boolean {
-    return (
-      this.window.length < WINDOW_MAX_ITEMS &&
-      this.windowBytes + item.data.length <= WINDOW_MAX_BYTES &&
-      this.budget.used + item.data.length <= this.budget.limit
-    );
-  }
-
-  private addToWindow(item: Item): void {
-    this.window.push(item);
-    this.windowBytes += item.data.length;
-    this.budget.used += item.data.length;
   }
 
   /** Reads the next items after the window from the store. */
   private load(): Promise<void> {
-    if (this.loading) return this.loading;
-    const generation = this.generation;
+    const pending = this.pendingLoad;
+    if (pending) return pending;
     const from = this.loadedUpTo;
     const to = this.committedNextId;
     if (from >= to) return Promise.resolve();
     // While this read is out, loadedUpTo cannot move (new items have ids ≥ to), so the window
-    // stays in id order. It reads within this queue's window cap and what the shared budget
-    // has left (at least one item).
-    const room = Math.min(WINDOW_MAX_BYTES - this.windowBytes, this.budget.limit - this.budget.used);
-    const itemBytes = Math.max(1, this.storedBytes / Math.max(1, this.storedItems));
-    const count = Math.max(1, Math.min(REFILL_ITEMS, Math.floor(room / itemBytes)));
-    const loading = this.reader
-      .read(from, to, count)
-      .then((items) => {
-        if (generation !== this.generation) return;
-        for (const item of items) {
-          if (item.damaged) this.dropDamaged(item);
-          else this.addToWindow(item);
-        }
-        this.loadedUpTo = items.length === 0 ? to : items[items.length - 1]!.id + 1;
-      })
-      .finally(() => {
-        this.loading = null;
-      });
-    this.loading = loading;
-    return loading;
+    // stays in id order.
+    const count = this.window.refillCount(this.storedItems, this.storedBytes);
+    return this.loadItems(from, to, count, (items) => {
+      for (const item of items) {
+        if (item.damaged) this.dropDamaged(item);
+        else this.window.push(item);
+      }
+      this.loadedUpTo = items.length === 0 ? to : items[items.length - 1]!.id + 1;
+    });
   }
 
   /** A record whose checksum failed: reported, counted, deleted; the items after it are served. */
@@ -376,18 +285,18 @@ export class Queue implements BatchParticipant, ReadSource {
   /**
    * Deletes an item for good (read, closed, expired, discarded). An item below the head needs
    * no delete of its own: the head recorded in the queue's meta (written in the same batch)
-   * says it is gone, and reclaim() removes the range later, off the request path. Only an item
-   * consumed above an older open item is deleted by key.
+   * says it is gone, and the consumed range is reclaimed later, off the request path. Only an
+   * item consumed above an older open item is deleted by key.
    */
   consume(item: Item): void {
-    this.consumedSinceCompact++;
-    this.consumedBytesSinceCompact += item.data.length;
-    this.lastConsumed = Date.now();
+    this.consumedRange.consumed(item.data.length);
     this.storedItems--;
     this.storedBytes -= item.data.length;
     if (item.id < this.headId()) this.store.touch(this);
     else this.store.del(itemKey(this.name, item.id), this);
   }
+
+  // ---- expiry and housekeeping --------------------------------------------------------------
 
   /**
    * Housekeeping from the sweep: reclaims the consumed range; releases the store iterator once
@@ -401,44 +310,23 @@ export class Queue implements BatchParticipant, ReadSource {
   housekeep(idleMs: number, drainedMs: number): void {
     // Nothing consumed since start: nothing to reclaim or compact (with 100,000 idle queues this
     // must cost next to nothing: no LevelDB call, no promise).
-    if (this.lastConsumed === 0) {
+    if (this.consumedRange.untouched) {
       this.reader.closeIfIdle(idleMs);
       return;
     }
-    // A delete already in flight may stop short of the head: then one more covers the rest.
-    const reclaimed = this.reclaim().then(() => this.reclaim());
-    const drained =
-      this.storedItems === 0 && this.loadedUpTo >= this.committedNextId && this.consumedBytesSinceCompact >= DRAINED_COMPACT_BYTES;
+    const reclaimed = this.consumedRange.reclaimAll();
+    const drained = this.storedItems === 0 && this.loadedUpTo >= this.committedNextId && this.consumedRange.drainedBacklog;
     const quietMs = drained ? drainedMs : idleMs;
-    const readerIdle = this.reader.closeIfIdle(quietMs);
-    if (readerIdle && this.consumedSinceCompact > 0 && Date.now() - this.lastConsumed > quietMs) this.compact(reclaimed);
+    if (this.reader.closeIfIdle(quietMs)) this.consumedRange.compactIfQuiet(reclaimed, quietMs);
   }
 
-  /** Physically deletes the consumed range below the durable head, off the request path. */
-  reclaim(): Promise<void> {
-    if (this.reclaiming) return this.reclaiming;
-    if (this.deleted || this.durableHead <= this.reclaimedUpTo) return Promise.resolve();
-    const from = this.reclaimedUpTo;
-    const to = this.durableHead;
-    // Not ordered with writes: no id below the durable head is ever written again.
-    this.reclaiming = this.store
-      .clearNow({ gte: itemKey(this.name, from), lt: itemKey(this.name, to) })
-      .then(() => {
-        this.reclaimedUpTo = Math.max(this.reclaimedUpTo, to);
-      })
-      .catch(() => undefined) // a closing store; the next reclaim covers the range
-      .finally(() => (this.reclaiming = null));
-    return this.reclaiming;
-  }
-
-  /** True when the head item in memory has expired, or items wait on disk (which may have). */
   /**
    * True when the head item in memory has expired, or (with `onDisk`) items wait on disk, which
    * may have: the sweep reads those heads for only a few queues at a time.
    */
   hasExpiringHead(onDisk: boolean): boolean {
     const head = this.window.peek();
-    return head ? isExpired(head, Date.now()) : onDisk && this.loadedUpTo < this.committedNextId;
+    return head ? isExpired(head, this.clock.now()) : onDisk && this.loadedUpTo < this.committedNextId;
   }
 
   /**
@@ -447,20 +335,20 @@ export class Queue implements BatchParticipant, ReadSource {
    */
   async removeExpired(readStore: boolean): Promise<number> {
     let count = 0;
-    const now = Date.now();
+    const now = this.clock.now();
     for (;;) {
       const item = this.window.peek();
       if (!item) {
         if (this.loadedUpTo >= this.committedNextId) return count;
         if (!readStore) {
-          if (!this.loading) this.load().catch(() => undefined); // the next sweep sees them
+          if (!this.pendingLoad) this.load().catch(this.tolerate('reading heads for expiry failed')); // the next sweep sees them
           return count;
         }
         await this.load();
         continue;
       }
       if (!isExpired(item, now)) return count;
-      this.removeFromWindow();
+      this.window.shift();
       this.expire(item);
       count++;
     }
@@ -472,7 +360,7 @@ export class Queue implements BatchParticipant, ReadSource {
     this.consume(item);
   }
 
-  // ---- open items ---------------------------------------------------------------------------
+  // ---- open items and waiters ---------------------------------------------------------------
 
   /** Confirms an open item: deleted for good. False when it is no longer open (flushed). */
   confirm(item: Item): boolean {
@@ -485,44 +373,12 @@ export class Queue implements BatchParticipant, ReadSource {
   release(item: Item): boolean {
     if (!this.closeOpen(item)) return false;
     this.counters.canceledTransactions++;
-    if (isExpired(item, Date.now())) {
+    if (isExpired(item, this.clock.now())) {
       this.expire(item);
       return true;
     }
-    if (this.offer(item)) return true;
-    this.window.insertBefore(item, (other) => other.id > item.id);
-    this.windowBytes += item.data.length;
-    this.budget.used += item.data.length;
+    if (!this.offer(item)) this.window.insertInOrder(item);
     return true;
-  }
-
-  /** Bytes the stored items take as records (payload, header, key), open ones included. */
-  storedSize(): number {
-    return this.storedBytes + this.storedItems * (RECORD_HEADER + this.key.length + 8);
-  }
-
-  /** True while item `id` is still in the queue (ready, open, or not yet read from disk). */
-  holds(id: number): boolean {
-    if (id >= this.loadedUpTo) return id < this.nextId;
-    return this.open.has(id) || this.windowIndex(id) >= 0;
-  }
-
-  /** Where item `id` is in the window (which is in id order), or -1. */
-  private windowIndex(id: number): number {
-    let lo = 0;
-    let hi = this.window.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const at = this.window.at(mid)!.id;
-      if (at === id) return mid;
-      if (at < id) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
-  }
-
-  isOpen(item: Item): boolean {
-    return this.open.get(item.id) === item;
   }
 
   private closeOpen(item: Item): boolean {
@@ -532,19 +388,9 @@ export class Queue implements BatchParticipant, ReadSource {
     return true;
   }
 
-  // ---- waiting ------------------------------------------------------------------------------
-
-  addWaiter(waiter: Waiter): void {
-    this.waiters.push(waiter);
-  }
-
-  removeWaiter(waiter: Waiter): void {
-    this.waiters.remove(waiter);
-  }
-
   /** Hands a newly available item to the oldest waiters: peekers see it, one taker takes it. */
   private offer(item: Item): boolean {
-    const now = Date.now();
+    const now = this.clock.now();
     if (this.waiters.length === 0) return false;
     if (isExpired(item, now)) {
       this.expire(item);
@@ -558,26 +404,23 @@ export class Queue implements BatchParticipant, ReadSource {
     return false;
   }
 
-  // ---- flush and delete ---------------------------------------------------------------------
+  // ---- flush --------------------------------------------------------------------------------
 
   /**
    * Removes every item, open ones included; resolves when the store has dropped them. With
    * `clear` false the caller deletes the items' range itself (flush_all clears all queues at once).
    */
   flush(clear = true): Promise<void> {
-    this.generation++;
+    this.dropLoads();
     this.counters.totalFlushes++;
-    this.budget.used -= this.windowBytes;
     this.window.clear();
-    this.windowBytes = 0;
     this.open.clear();
     this.openBytes = 0;
-    this.appended = [];
-    for (const group of this.sealedGroups) group.items = [];
+    this.pendingWrites.forget();
     this.storedItems = 0;
     this.storedBytes = 0;
     this.loadedUpTo = this.nextId;
-    this.reclaimedUpTo = this.nextId; // the clear below removes everything
+    this.consumedRange.flushed(this.nextId); // the clear below removes everything
     if (!clear) {
       this.store.touch(this);
       return Promise.resolve();
@@ -585,39 +428,13 @@ export class Queue implements BatchParticipant, ReadSource {
     const range = prefixRange(itemPrefix(this.name));
     const done = this.store.clearRange(range);
     this.store.touch(this);
-    // Then let LevelDB drop the cleared data and its files now rather than some day.
-    void done.then(() => this.store.compactNow(range.gte, range.lt)).catch(() => undefined);
+    // Then let LevelDB drop the cleared data and its files now rather than some day (that only
+    // frees space sooner: a failed compaction costs nothing else).
+    void done.then(
+      () => this.store.compactNow(range.gte, range.lt).catch(this.tolerate('compacting a flushed queue failed')),
+      () => undefined, // a failed clear: the caller hears of it through `done`
+    );
     return done;
-  }
-
-  /** Wakes every waiter with nothing (the queue is going away or the server stops). */
-  cancelWaiters(): void {
-    for (let waiter = this.waiters.shift(); waiter; waiter = this.waiters.shift()) waiter.deliver(null);
-  }
-
-  /**
-   * Compacts the reclaimed range once `reclaimed` (the physical delete up to the head) is done,
-   * so LevelDB drops the tombstones and the table files of what was consumed.
-   */
-  private compact(reclaimed: Promise<void>): void {
-    if (this.compacting || this.deleted) return;
-    this.consumedSinceCompact = 0;
-    this.consumedBytesSinceCompact = 0;
-    this.compacting = true;
-    const range = prefixRange(itemPrefix(this.name));
-    reclaimed
-      .then(() => this.store.compactNow(range.gte, itemKey(this.name, this.reclaimedUpTo)))
-      .catch(() => undefined)
-      .finally(() => (this.compacting = false));
-  }
-
-  /** Drops the queue: items, meta; its cursors are the manager's to drop. */
-  destroy(): Promise<void> {
-    this.deleted = true;
-    void this.reader.close();
-    this.cancelWaiters();
-    this.store.del(this.key);
-    return this.flush();
   }
 }
 

@@ -1,15 +1,7 @@
 // What a reader reads from: a queue (consuming) or a cursor of a queue (not consuming).
 import { type QueueConfig } from './config.js';
 import { type Item } from './store/layout.js';
-
-/** How a reader takes an item: removed for good, held open, or only looked at. */
-export type TakeMode = 'remove' | 'open' | 'peek';
-
-/** A blocked reader. `deliver` gets the item (already taken for it, unless peek) or null. */
-export interface Waiter {
-  mode: TakeMode;
-  deliver(item: Item | null): void;
-}
+import { type TakeMode, type Waiter } from './waiters.js';
 
 export interface ReadSource {
   readonly config: QueueConfig;
@@ -24,7 +16,8 @@ export interface ReadSource {
   isOpen(item: Item): boolean;
   /** Returns an open item to be served again first. False when it is no longer open here. */
   release(item: Item): boolean;
-  /** Parks `waiter` until an item comes or `timeoutMs` passes (then it gets null). */
-  addWaiter(waiter: Waiter, timeoutMs?: number): void;
+  /** Parks a blocked reader; the source times it out (deliver(null)) after `timeoutMs`. */
+  addWaiter(waiter: Waiter, timeoutMs: number): void;
+  /** Forgets a blocked reader that stopped waiting (its connection closed). */
   removeWaiter(waiter: Waiter): void;
 }

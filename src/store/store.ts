@@ -354,7 +354,9 @@ export class Store {
     this.recovery.stop();
     this.compactions.stop();
     const applied = !this.recovery.levelBroken && this.unlogged.length === 0 && this.pipeline.idle;
-    const unkept = [...this.unlogged, ...this.pipeline.stop()];
+    // In seal order, as participants match outcomes to their batches: every logged batch (in the
+    // pipeline) was sealed before any batch the log has not taken yet.
+    const unkept = [...this.pipeline.stop(), ...this.unlogged];
     this.unlogged = [];
     if (unkept.length > 0) {
       const unacknowledged = unkept.filter((b) => !b.acked.settled).length;

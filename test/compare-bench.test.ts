@@ -10,8 +10,7 @@ import { rawCommand, serverStats } from '../bench/lib/commands.js';
 import { buildFlood, runFlood, type FloodRun } from '../bench/lib/compareFlood.js';
 import { missingPrograms } from '../bench/lib/compareMachine.js';
 import { HOST, memcachedCommand, redisCommand, siberiteCommand, startServer, type ServerUnderTest } from '../bench/lib/compareProcs.js';
-import { makeTempDir } from '../bench/lib/server.js';
-import { CLI } from './helpers/server.js';
+import { makeTempDir, SIBERITE_COMMAND } from '../bench/lib/server.js';
 
 const missing = missingPrograms(['cc', 'memcached', 'redis-server']);
 const skipReason = missing.length > 0 ? ` (skipped: ${missing.join(', ')} not installed)` : '';
@@ -33,7 +32,7 @@ describe.skipIf(missing.length > 0)(`compare bench: flood.c fill and flood${skip
     const dataDir = makeTempDir('data-', scratch);
     const redisDir = makeTempDir('redis-', scratch);
     const starts = await Promise.all([
-      startServer('siberite', (p) => siberiteCommand(CLI, p, dataDir), 20_000),
+      startServer('siberite', (p) => siberiteCommand(SIBERITE_COMMAND, p, dataDir), 20_000),
       startServer('redis', (p) => redisCommand(p, redisDir), 20_000),
       startServer('memcached', memcachedCommand, 20_000),
     ]);

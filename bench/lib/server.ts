@@ -6,7 +6,7 @@
 // exits or is interrupted, so no server outlives its benchmark.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -14,8 +14,10 @@ import { performance } from 'node:perf_hooks';
 
 import { sleep, UsageError } from './cli.js';
 
-/** This checkout's `siberite` command (from dist/bench/lib/). */
-export const SIBERITE_COMMAND = resolve(import.meta.dirname, '../../../bin/siberite');
+/** This checkout's `siberite` command (from dist/bench/lib/ when built, bench/lib/ in tests). */
+export const SIBERITE_COMMAND =
+  ['../../../bin/siberite', '../../bin/siberite'].map((p) => resolve(import.meta.dirname, p)).find((p) => existsSync(p)) ??
+  resolve(import.meta.dirname, '../../../bin/siberite');
 
 /**
  * The environment to run a `siberite` command in: the node running the bench first on PATH

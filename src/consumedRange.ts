@@ -13,6 +13,9 @@ const RECLAIM_EVERY = 4096;
 export interface ConsumedRangeOwner {
   readonly name: string;
   readonly deleted: boolean;
+  readonly clock: Clock;
+  /** Logs a failure that is tolerated (see StoredSource.tolerate). */
+  tolerate(what: string): (err: unknown) => void;
 }
 
 export class ConsumedRange {
@@ -31,9 +34,6 @@ export class ConsumedRange {
   constructor(
     private readonly owner: ConsumedRangeOwner,
     private readonly store: Store,
-    private readonly clock: Clock,
-    /** Logs a failure that is tolerated (see StoredSource.tolerate). */
-    private readonly tolerate: (what: string) => (err: unknown) => void,
     durableHead: number,
   ) {
     this.durableHead = durableHead;
@@ -52,7 +52,7 @@ export class ConsumedRange {
   consumed(bytes: number): void {
     this.consumedSinceCompact++;
     this.consumedBytesSinceCompact += bytes;
-    this.lastConsumed = this.clock.now();
+    this.lastConsumed = this.owner.clock.now();
   }
 
   /** A meta recording `headId` is in LevelDB: reclaims the range below it every so often. */
@@ -77,7 +77,7 @@ export class ConsumedRange {
    * last compaction and nothing for `quietMs` (a manual compaction stalls LevelDB's writers).
    */
   compactIfQuiet(reclaimed: Promise<void>, quietMs: number): void {
-    if (this.consumedSinceCompact === 0 || this.clock.now() - this.lastConsumed <= quietMs) return;
+    if (this.consumedSinceCompact === 0 || this.owner.clock.now() - this.lastConsumed <= quietMs) return;
     if (this.compacting || this.owner.deleted) return;
     this.consumedSinceCompact = 0;
     this.consumedBytesSinceCompact = 0;
@@ -86,7 +86,7 @@ export class ConsumedRange {
     reclaimed
       .then(() => this.store.compactNow(range.gte, itemKey(this.owner.name, this.reclaimedUpTo)))
       // Compaction only frees space sooner; the next quiet sweep tries again.
-      .catch(this.tolerate('compacting the consumed range failed'))
+      .catch(this.owner.tolerate('compacting the consumed range failed'))
       .finally(() => (this.compacting = false));
   }
 
@@ -104,7 +104,7 @@ export class ConsumedRange {
         this.reclaimedUpTo = Math.max(this.reclaimedUpTo, to);
       })
       // The next reclaim covers the range (typically the store was closing).
-      .catch(this.tolerate('reclaiming the consumed range failed'))
+      .catch(this.owner.tolerate('reclaiming the consumed range failed'))
       .finally(() => (this.reclaiming = null));
     return this.reclaiming;
   }

@@ -43,16 +43,10 @@ export class Cursor extends StoredSource implements ReadSource {
     state?: CursorState,
     options: SourceOptions = {},
   ) {
-    super(
-      store,
-      queue.name,
-      cursorKey(queue.name, name),
-      { queue: queue.name, cursor: name },
-      {
-        clock: options.clock ?? queue.clock,
-        log: options.log ?? queue.log,
-      },
-    );
+    super(store, queue.name, name, {
+      clock: options.clock ?? queue.clock,
+      log: options.log ?? queue.log,
+    });
     this.position = state?.position ?? queue.headId();
     for (const item of state?.retries ?? []) this.retries.push(item);
     if (!state) store.touch(this);
@@ -70,10 +64,14 @@ export class Cursor extends StoredSource implements ReadSource {
   }
 
   sealBatch(ops: BatchOp[]): void {
-    if (!this.deleted) ops.push({ type: 'put', key: this.key, value: encodeCursor(this.position) });
+    if (!this.deleted) ops.push({ type: 'put', key: this.recordKey(), value: encodeCursor(this.position) });
   }
 
   batchDone(): void {}
+
+  protected recordKey(): Buffer {
+    return cursorKey(this.queue.name, this.name);
+  }
 
   // ---- reading ------------------------------------------------------------------------------
 
@@ -82,7 +80,7 @@ export class Cursor extends StoredSource implements ReadSource {
     const retry = this.retries.peek();
     if (retry) {
       if (mode !== 'peek') this.retries.shift();
-      if (mode === 'open') this.open.set(retry.id, retry);
+      if (mode === 'open') this.holdOpen(retry);
       else if (mode === 'remove') this.store.del(retryKey(this.queue.name, this.name, retry.id));
       return retry;
     }
@@ -109,7 +107,7 @@ export class Cursor extends StoredSource implements ReadSource {
     if (this.ahead[0] === item) this.ahead.shift();
     this.moveTo(item.id + 1);
     if (mode === 'open') {
-      this.open.set(item.id, item);
+      this.holdOpen(item);
       this.store.put(retryKey(this.queue.name, this.name, item.id), recordOf(item), this);
     }
   }
@@ -133,7 +131,7 @@ export class Cursor extends StoredSource implements ReadSource {
 
   /** A new item was written to the queue: hand it to a waiter if this cursor is caught up. */
   appended(item: Item): void {
-    if (this.waiters.length === 0 || this.retries.length > 0 || this.ahead.length > 0) return;
+    if (this.waiterCount === 0 || this.retries.length > 0 || this.ahead.length > 0) return;
     if (item.id < this.position) return;
     this.offer(item, false);
   }
@@ -142,7 +140,7 @@ export class Cursor extends StoredSource implements ReadSource {
     for (let waiter = this.waiters.shift(); waiter; waiter = this.waiters.shift()) {
       if (waiter.mode !== 'peek') {
         if (fromRetry) {
-          if (waiter.mode === 'open') this.open.set(item.id, item);
+          if (waiter.mode === 'open') this.holdOpen(item);
           else this.store.del(retryKey(this.queue.name, this.name, item.id));
         } else {
           this.advance(item, waiter.mode);
@@ -158,14 +156,14 @@ export class Cursor extends StoredSource implements ReadSource {
 
   confirm(item: Item): boolean {
     if (!this.isOpen(item)) return false;
-    this.open.delete(item.id);
+    this.forgetOpen(item.id);
     this.store.del(retryKey(this.queue.name, this.name, item.id), this);
     return true;
   }
 
   release(item: Item): boolean {
     if (!this.isOpen(item)) return false;
-    this.open.delete(item.id);
+    this.forgetOpen(item.id);
     if (this.offer(item, true)) return true;
     this.retries.insertBefore(item, (other) => other.id > item.id);
     return true;
@@ -178,7 +176,7 @@ export class Cursor extends StoredSource implements ReadSource {
     this.dropLoads();
     this.ahead = [];
     this.retries.clear();
-    this.open.clear();
+    this.forgetAllOpen();
     this.moveTo(this.queue.headId());
     if (!clear) return Promise.resolve();
     return this.store.clearRange(prefixRange(retryPrefix(this.queue.name, this.name)));
@@ -186,6 +184,6 @@ export class Cursor extends StoredSource implements ReadSource {
 
   /** Lets go of the store iterator if this cursor has not read from disk for `ms`. */
   closeIdleReader(ms: number): void {
-    void this.reader.closeIfIdle(ms);
+    this.closeReaderIfIdle(ms);
   }
 }

@@ -20,12 +20,13 @@ export class MemoryBudget {
 /** Where expired items go instead of being dropped (expire_to_queue). */
 export type ExpireSink = (from: Queue, item: Item) => void;
 
+const NO_CURSORS: ReadonlyMap<string, Cursor> = new Map();
+
 export class Queue extends StoredSource implements ReadSource {
   readonly counters: QueueCounters;
   /** Bytes the queue's items take on disk, as LevelDB estimates them (refreshed by the sweep). */
   logSize = 0;
-  /** Durable cursors reading this queue, by name. */
-  readonly cursors = new Map<string, Cursor>();
+  private cursorMap: Map<string, Cursor> | null = null;
 
   private readonly window: HeadWindow;
   /** Ids below this are in the window, open, or consumed; the rest are only in the store. */
@@ -50,7 +51,7 @@ export class Queue extends StoredSource implements ReadSource {
     meta?: QueueMeta,
     options: SourceOptions = {},
   ) {
-    super(store, name, metaKey(name), { queue: name }, options);
+    super(store, name, undefined, options);
     this.counters = newQueueCounters(meta?.totalItems ?? 0);
     this.window = new HeadWindow(budget);
     // A new queue's ids start at the clock (µs-scale), so a queue deleted and created again never
@@ -58,10 +59,31 @@ export class Queue extends StoredSource implements ReadSource {
     this.nextId = meta?.nextId ?? this.clock.now() * 1000;
     this.committedNextId = this.nextId;
     this.loadedUpTo = meta?.headId ?? this.nextId;
-    this.consumedRange = new ConsumedRange(this, store, this.clock, (what) => this.tolerate(what), this.loadedUpTo);
+    this.consumedRange = new ConsumedRange(this, store, this.loadedUpTo);
     this.storedItems = meta?.items ?? 0;
     this.storedBytes = meta?.bytes ?? 0;
     if (!meta) store.touch(this); // a new queue is recorded even before its first item
+  }
+
+  /** Durable cursors reading this queue, by name (no map until the first: few queues have one). */
+  get cursors(): ReadonlyMap<string, Cursor> {
+    return this.cursorMap ?? NO_CURSORS;
+  }
+
+  addCursor(name: string, cursor: Cursor): void {
+    (this.cursorMap ??= new Map()).set(name, cursor);
+  }
+
+  removeCursor(name: string): void {
+    this.cursorMap?.delete(name);
+  }
+
+  clearCursors(): void {
+    this.cursorMap = null;
+  }
+
+  protected recordKey(): Buffer {
+    return metaKey(this.name);
   }
 
   // ---- state --------------------------------------------------------------------------------
@@ -114,7 +136,7 @@ export class Queue extends StoredSource implements ReadSource {
 
   /** Bytes the stored items take as records (payload, header, key), open ones included. */
   storedSize(): number {
-    return this.storedBytes + this.storedItems * (RECORD_HEADER + this.key.length + 8);
+    return this.storedBytes + this.storedItems * (RECORD_HEADER + metaKey(this.name).length + 8);
   }
 
   /** True while item `id` is still in the queue (ready, open, or not yet read from disk). */
@@ -143,7 +165,7 @@ export class Queue extends StoredSource implements ReadSource {
     this.store.put(itemKey(this.name, item.id), record, this);
     for (const cursor of this.cursors.values()) cursor.appended(item);
     if (this.loadedUpTo !== item.id) return; // older items are still on disk: it waits its turn
-    if (this.waiters.length === 0 && !this.window.hasRoom(item)) return; // read back later
+    if (this.waiterCount === 0 && !this.window.hasRoom(item)) return; // read back later
     // Counted as loaded before a waiter takes it, so no read-ahead fetches it again.
     this.loadedUpTo++;
     if (!this.offer(item)) this.window.push(item);
@@ -176,7 +198,7 @@ export class Queue extends StoredSource implements ReadSource {
   sealBatch(ops: BatchOp[]): void {
     const meta = this.meta();
     this.pendingWrites.seal(meta.headId, meta.nextId);
-    if (!this.deleted) ops.push({ type: 'put', key: this.key, value: encodeMeta(meta) });
+    if (!this.deleted) ops.push({ type: 'put', key: this.recordKey(), value: encodeMeta(meta) });
   }
 
   batchDone(err: Error | undefined): void {
@@ -245,7 +267,7 @@ export class Queue extends StoredSource implements ReadSource {
     if (mode === 'peek') return;
     this.counters.age = now - item.addTime;
     if (mode === 'open') {
-      this.open.set(item.id, item);
+      this.holdOpen(item);
       this.openBytes += item.data.length;
       this.counters.transactions++;
     } else {
@@ -311,13 +333,13 @@ export class Queue extends StoredSource implements ReadSource {
     // Nothing consumed since start: nothing to reclaim or compact (with 100,000 idle queues this
     // must cost next to nothing: no LevelDB call, no promise).
     if (this.consumedRange.untouched) {
-      this.reader.closeIfIdle(idleMs);
+      this.closeReaderIfIdle(idleMs);
       return;
     }
     const reclaimed = this.consumedRange.reclaimAll();
     const drained = this.storedItems === 0 && this.loadedUpTo >= this.committedNextId && this.consumedRange.drainedBacklog;
     const quietMs = drained ? drainedMs : idleMs;
-    if (this.reader.closeIfIdle(quietMs)) this.consumedRange.compactIfQuiet(reclaimed, quietMs);
+    if (this.closeReaderIfIdle(quietMs)) this.consumedRange.compactIfQuiet(reclaimed, quietMs);
   }
 
   /**
@@ -383,7 +405,7 @@ export class Queue extends StoredSource implements ReadSource {
 
   private closeOpen(item: Item): boolean {
     if (!this.isOpen(item)) return false;
-    this.open.delete(item.id);
+    this.forgetOpen(item.id);
     this.openBytes -= item.data.length;
     return true;
   }
@@ -391,7 +413,7 @@ export class Queue extends StoredSource implements ReadSource {
   /** Hands a newly available item to the oldest waiters: peekers see it, one taker takes it. */
   private offer(item: Item): boolean {
     const now = this.clock.now();
-    if (this.waiters.length === 0) return false;
+    if (this.waiterCount === 0) return false;
     if (isExpired(item, now)) {
       this.expire(item);
       return true;
@@ -414,7 +436,7 @@ export class Queue extends StoredSource implements ReadSource {
     this.dropLoads();
     this.counters.totalFlushes++;
     this.window.clear();
-    this.open.clear();
+    this.forgetAllOpen();
     this.openBytes = 0;
     this.pendingWrites.forget();
     this.storedItems = 0;

@@ -13,15 +13,18 @@ export interface SourceOptions {
   log?: Logger;
 }
 
+const NO_OPEN_ITEMS: ReadonlyMap<number, Item> = new Map();
+
 export abstract class StoredSource implements BatchParticipant {
   /** Set when the source is deleted: it then writes nothing more. */
   deleted = false;
   readonly clock: Clock;
   readonly log: Logger | undefined;
-  protected readonly waiters: WaiterList;
-  /** Items held open by readers, by id. */
-  protected readonly open = new Map<number, Item>();
-  protected readonly reader: ItemReader;
+  // Per-source state below is made on first use: with 100,000 queues most never block a reader,
+  // hold an item open or read from the store, and an empty Map alone costs ~150 bytes.
+  private waitList: WaiterList | null = null;
+  private openItems: Map<number, Item> | null = null;
+  private storeReader: ItemReader | null = null;
   private loading: Promise<void> | null = null;
   /** Bumped by flush/delete: reads started before are discarded. */
   private generation = 0;
@@ -29,26 +32,56 @@ export abstract class StoredSource implements BatchParticipant {
   protected constructor(
     protected readonly store: Store,
     /** The queue whose items this source reads. */
-    queueName: string,
-    /** The source's own record (meta or cursor position), deleted with it. */
-    protected readonly key: Buffer,
-    /** Who this is, in log lines: `{ queue }`, plus `cursor` for a cursor. */
-    private readonly logFields: Record<string, string>,
+    private readonly queueName: string,
+    /** The cursor's name, in log lines; none for a queue. */
+    private readonly cursorName: string | undefined,
     options: SourceOptions,
   ) {
     this.clock = options.clock ?? systemClock;
     this.log = options.log;
-    this.waiters = new WaiterList(this.clock);
-    this.reader = store.itemReader(queueName);
   }
 
+  /** Blocked readers (check waiterCount first: asking for the list makes one). */
+  protected get waiters(): WaiterList {
+    return (this.waitList ??= new WaiterList(this.clock));
+  }
+
+  /** Items held open by readers, by id. */
+  protected get open(): ReadonlyMap<number, Item> {
+    return this.openItems ?? NO_OPEN_ITEMS;
+  }
+
+  protected holdOpen(item: Item): void {
+    (this.openItems ??= new Map()).set(item.id, item);
+  }
+
+  /** Forgets an open item; false if it was not open. */
+  protected forgetOpen(id: number): boolean {
+    return this.openItems?.delete(id) ?? false;
+  }
+
+  protected forgetAllOpen(): void {
+    this.openItems = null;
+  }
+
+  protected get reader(): ItemReader {
+    return (this.storeReader ??= this.store.itemReader(this.queueName));
+  }
+
+  /** Closes the store iterator if unused for `ms`; true when none is left open. */
+  protected closeReaderIfIdle(ms: number): boolean {
+    return this.storeReader?.closeIfIdle(ms) ?? true;
+  }
+
+  /** The source's own record (meta or cursor position), deleted with it; made when needed. */
+  protected abstract recordKey(): Buffer;
   abstract sealBatch(ops: BatchOp[]): void;
   abstract batchDone(err: Error | undefined): void;
   /** Drops every item of the source; resolves when the store has dropped them. */
   abstract flush(clear?: boolean): Promise<void>;
 
   get waiterCount(): number {
-    return this.waiters.length;
+    return this.waitList?.length ?? 0;
   }
 
   get openCount(): number {
@@ -66,20 +99,20 @@ export abstract class StoredSource implements BatchParticipant {
   }
 
   removeWaiter(waiter: Waiter): void {
-    this.waiters.remove(waiter);
+    this.waitList?.remove(waiter);
   }
 
   /** Wakes every waiter with nothing (the source is going away or the server stops). */
   cancelWaiters(): void {
-    this.waiters.cancelAll();
+    this.waitList?.cancelAll();
   }
 
   /** Drops the source: its waiters, its record and its items. */
   destroy(): Promise<void> {
     this.deleted = true;
-    void this.reader.close();
+    void this.storeReader?.close();
     this.cancelWaiters();
-    this.store.del(this.key);
+    this.store.del(this.recordKey());
     return this.flush();
   }
 
@@ -120,10 +153,11 @@ export abstract class StoredSource implements BatchParticipant {
    * A handler for a failure the caller tolerates (the call site says why): logged at warn so an
    * operator sees it, except while the store is closing, where failures are expected.
    */
-  protected tolerate(what: string): (err: unknown) => void {
+  tolerate(what: string): (err: unknown) => void {
     return (err) => {
-      if (this.storeClosing()) this.log?.debug({ ...this.logFields, err }, `${what} (store closing)`);
-      else this.log?.warn({ ...this.logFields, err }, what);
+      const fields = this.cursorName === undefined ? { queue: this.queueName } : { queue: this.queueName, cursor: this.cursorName };
+      if (this.storeClosing()) this.log?.debug({ ...fields, err }, `${what} (store closing)`);
+      else this.log?.warn({ ...fields, err }, what);
     };
   }
 

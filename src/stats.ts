@@ -3,7 +3,7 @@
 // client for seconds. Each slice covers SLICE_QUEUES queues; the event loop runs between slices.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type Cursor } from './cursor.js';
-import { type QueueManager } from './manager.js';
+import { type QueueManager, type RetiredCounters } from './manager.js';
 import { type Queue } from './queue.js';
 import { VERSION } from './version.js';
 
@@ -38,14 +38,7 @@ export function cursorStats(c: Cursor): Array<[string, string]> {
 }
 
 /** Totals over the live queues and those deleted (so they never go down). */
-export function queueTotals(m: QueueManager): {
-  items: number;
-  bytes: number;
-  totalItems: number;
-  getHits: number;
-  getMisses: number;
-  damaged: number;
-} {
+export function queueTotals(m: QueueManager): RetiredCounters & { items: number; bytes: number } {
   let items = 0;
   let bytes = 0;
   let { totalItems, getHits, getMisses, damaged } = m.retired;

@@ -5,7 +5,7 @@
 import { type Readable } from 'node:stream';
 import { BAD_NAME, isValidName } from '../protocol/keys.js';
 import { type PortableItem, PortableWriter, type QueueSink } from '../store/portable.js';
-import { type BackupCounts, FORMAT, FORMAT_VERSION, newHash, parseLine, readLines, zeroCounts } from './backupFormat.js';
+import { type BackupCounts, FORMAT, FORMAT_VERSION, type Line, newHash, parseLine, readLines, zeroCounts } from './backupFormat.js';
 import { PortabilityError, lineError } from './errors.js';
 import { type Progress } from './progress.js';
 
@@ -62,93 +62,128 @@ export async function restoreBackup(input: Readable, dir: string, options: Resto
 }
 
 async function readBackup(input: Readable, writer: PortableWriter, options: RestoreOptions): Promise<RestoreResult> {
-  const hash = newHash();
-  const counts = zeroCounts();
-  const result: RestoreResult = { counts, queues: [], skipped: [], created: '' };
-  let header: Rec | undefined;
-  let section: Section | undefined;
-  let trailerAt = 0;
-  let lastLine = 0;
+  const reader = new BackupReader(writer, options);
+  for await (const line of readLines(input)) await reader.read(line);
+  return reader.finish();
+}
 
-  const endSection = (no: number) => {
-    if (!section) return;
-    const s = section;
+/** One restore's reading state: the running hash and counts, the header, the open queue section. */
+class BackupReader {
+  private readonly hash = newHash();
+  private readonly counts = zeroCounts();
+  private readonly result: RestoreResult = { counts: this.counts, queues: [], skipped: [], created: '' };
+  private header: Rec | undefined;
+  private section: Section | undefined;
+  private trailerAt = 0;
+  private lastLine = 0;
+
+  constructor(
+    private readonly writer: PortableWriter,
+    private readonly options: RestoreOptions,
+  ) {}
+
+  async read({ no, text, raw }: Line): Promise<void> {
+    this.lastLine = no;
+    if (this.trailerAt) throw lineError(no, `data after the trailer (line ${this.trailerAt})`);
+    const rec = parseLine(text, no);
+    if (!this.header) return this.readHeader(rec, no, raw);
+    if (rec.type === 'trailer') return this.readTrailer(rec, no, this.header);
+    // The trailer's SHA-256 covers every line before it, the header included.
+    this.hash.update(raw);
+    if (rec.type === 'queue') return this.openSection(rec, no);
+    const section = this.sectionOf(rec, no);
+    switch (rec.type) {
+      case 'item':
+        return this.readItem(rec, no, section);
+      case 'cursor':
+        return this.readCursor(rec, no, section);
+      case 'retry':
+        return this.readRetry(rec, no, section);
+      default:
+        throw lineError(no, `unknown record type ${JSON.stringify(rec.type)}`);
+    }
+  }
+
+  finish(): RestoreResult {
+    if (!this.header) throw new PortabilityError('the input is empty: not a Siberite backup');
+    if (!this.trailerAt) throw lineError(this.lastLine, `truncated: the backup ends after this line, without its trailer`);
+    return this.result;
+  }
+
+  private readHeader(rec: Rec, no: number, raw: Buffer): void {
+    if (rec.type !== 'header' || rec.format !== FORMAT)
+      throw lineError(no, `not a Siberite backup (the first line must be its ${FORMAT} header)`);
+    if (rec.version !== FORMAT_VERSION)
+      throw lineError(no, `backup format version ${String(rec.version)} is not supported (this server reads version ${FORMAT_VERSION})`);
+    this.header = rec;
+    this.result.created = String(rec.created);
+    const planned = (rec.counts as Partial<BackupCounts> | undefined)?.items;
+    if (typeof planned === 'number') this.options.progress?.setTotal(planned);
+    this.hash.update(raw);
+  }
+
+  private readTrailer(rec: Rec, no: number, header: Rec): void {
+    this.closeSection(no);
+    checkTrailer(rec, no, this.counts, header, this.hash.digest('hex'));
+    this.trailerAt = no;
+  }
+
+  private async openSection(rec: Rec, no: number): Promise<void> {
+    this.closeSection(no);
+    this.section = await beginSection(rec, no, this.writer, this.options.merge);
+    this.counts.queues++;
+  }
+
+  /** The section ends at the next queue record or the trailer: its declared counts must have all arrived. */
+  private closeSection(no: number): void {
+    const s = this.section;
+    if (!s) return;
     const got = { items: s.items, cursors: s.cursors.size, retries: s.retries };
     for (const k of ['items', 'cursors', 'retries'] as const) {
       if (got[k] !== s.declared[k])
         throw lineError(no, `queue ${s.name} (line ${s.line}) declares ${s.declared[k]} ${k} but ${got[k]} came before this line`);
     }
-    result.queues.push({ name: s.name, items: s.items, bytes: s.bytes, cursors: s.cursors.size - s.kept.size, merged: s.merged });
-    section = undefined;
-  };
-
-  for await (const { no, text, raw } of readLines(input)) {
-    lastLine = no;
-    if (trailerAt) throw lineError(no, `data after the trailer (line ${trailerAt})`);
-    const rec = parseLine(text, no);
-    const type = rec.type;
-    if (!header) {
-      if (type !== 'header' || rec.format !== FORMAT)
-        throw lineError(no, `not a Siberite backup (the first line must be its ${FORMAT} header)`);
-      if (rec.version !== FORMAT_VERSION)
-        throw lineError(no, `backup format version ${String(rec.version)} is not supported (this server reads version ${FORMAT_VERSION})`);
-      header = rec;
-      result.created = String(rec.created);
-      const planned = (rec.counts as Partial<BackupCounts> | undefined)?.items;
-      if (typeof planned === 'number') options.progress?.setTotal(planned);
-      hash.update(raw);
-      continue;
-    }
-    if (type === 'trailer') {
-      endSection(no);
-      checkTrailer(rec, no, counts, header, hash.digest('hex'));
-      trailerAt = no;
-      continue;
-    }
-    hash.update(raw);
-    if (type === 'queue') {
-      endSection(no);
-      section = await beginSection(rec, no, writer, options.merge);
-      counts.queues++;
-      continue;
-    }
-    if (!section) throw lineError(no, `a ${String(type)} record before any queue record`);
-    if (rec.queue !== section.name)
-      throw lineError(
-        no,
-        `record of queue ${JSON.stringify(rec.queue)} inside the section of queue ${section.name} (line ${section.line})`,
-      );
-    const s = section;
-    if (type === 'item') {
-      if (s.phase !== 'items') throw lineError(no, 'an item after the cursors of its queue');
-      const item = itemOf(rec, no);
-      await s.sink.addItem(item);
-      s.items++;
-      s.bytes += item.data.length;
-      counts.items++;
-      counts.bytes += item.data.length;
-      options.progress?.add(1, item.data.length);
-    } else if (type === 'cursor') {
-      if (s.phase === 'retries') throw lineError(no, 'a cursor after the retry entries of its queue');
-      s.phase = 'cursors';
-      restoreCursor(rec, no, s, result);
-      counts.cursors++;
-    } else if (type === 'retry') {
-      s.phase = 'retries';
-      const cursor = rec.cursor;
-      if (typeof cursor !== 'string' || !s.cursors.has(cursor))
-        throw lineError(no, `retry entry of a cursor not declared in this queue: ${JSON.stringify(cursor)}`);
-      const item = itemOf(rec, no);
-      if (!s.kept.has(cursor)) await s.sink.addRetry(cursor, item);
-      s.retries++;
-      counts.retries++;
-    } else {
-      throw lineError(no, `unknown record type ${JSON.stringify(type)}`);
-    }
+    this.result.queues.push({ name: s.name, items: s.items, bytes: s.bytes, cursors: s.cursors.size - s.kept.size, merged: s.merged });
+    this.section = undefined;
   }
-  if (!header) throw new PortabilityError('the input is empty: not a Siberite backup');
-  if (!trailerAt) throw lineError(lastLine, `truncated: the backup ends after this line, without its trailer`);
-  return result;
+
+  /** The open section, which a record of a queue must belong to. */
+  private sectionOf(rec: Rec, no: number): Section {
+    const s = this.section;
+    if (!s) throw lineError(no, `a ${String(rec.type)} record before any queue record`);
+    if (rec.queue !== s.name)
+      throw lineError(no, `record of queue ${JSON.stringify(rec.queue)} inside the section of queue ${s.name} (line ${s.line})`);
+    return s;
+  }
+
+  private async readItem(rec: Rec, no: number, s: Section): Promise<void> {
+    if (s.phase !== 'items') throw lineError(no, 'an item after the cursors of its queue');
+    const item = itemOf(rec, no);
+    await s.sink.addItem(item);
+    s.items++;
+    s.bytes += item.data.length;
+    this.counts.items++;
+    this.counts.bytes += item.data.length;
+    this.options.progress?.add(1, item.data.length);
+  }
+
+  private readCursor(rec: Rec, no: number, s: Section): void {
+    if (s.phase === 'retries') throw lineError(no, 'a cursor after the retry entries of its queue');
+    s.phase = 'cursors';
+    restoreCursor(rec, no, s, this.result);
+    this.counts.cursors++;
+  }
+
+  private async readRetry(rec: Rec, no: number, s: Section): Promise<void> {
+    s.phase = 'retries';
+    const cursor = rec.cursor;
+    if (typeof cursor !== 'string' || !s.cursors.has(cursor))
+      throw lineError(no, `retry entry of a cursor not declared in this queue: ${JSON.stringify(cursor)}`);
+    const item = itemOf(rec, no);
+    if (!s.kept.has(cursor)) await s.sink.addRetry(cursor, item);
+    s.retries++;
+    this.counts.retries++;
+  }
 }
 
 async function beginSection(rec: Rec, no: number, writer: PortableWriter, merge: boolean): Promise<Section> {

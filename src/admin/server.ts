@@ -65,6 +65,20 @@ export class AdminServer {
   private readonly metrics: Metrics;
   private readonly assets = loadAssets();
 
+  /** Routes that answer before the store is open too: probes get answers during a long recovery. */
+  private readonly probeRoutes = new Map<string, (exchange: Exchange) => void | Promise<void>>([
+    ['/healthz', ({ res }) => sendProbe(res, healthz())],
+    ['/readyz', async ({ res }) => sendProbe(res, await readyz(this.source))],
+    [
+      '/metrics',
+      async ({ res, head }) => {
+        const text = await this.metrics.render(this.source);
+        res.writeHead(200, { 'content-type': this.metrics.contentType, ...HEADERS });
+        res.end(head ? undefined : text);
+      },
+    ],
+  ]);
+
   private constructor(
     private readonly http: http.Server,
     private readonly options: AdminOptions,
@@ -125,73 +139,90 @@ export class AdminServer {
       return;
     }
     const url = new URL(req.url ?? '/', 'http://admin');
-    if (!adminRequestAllowed(url.pathname, req.headers.authorization, this.options.token ?? null, this.options.host)) {
+    const exchange: Exchange = { req, res, url, head: req.method === 'HEAD', token: this.options.token ?? null };
+    if (!adminRequestAllowed(url.pathname, req.headers.authorization, exchange.token, this.options.host)) {
       res.writeHead(401, { 'www-authenticate': 'Bearer realm="siberite"', ...HEADERS });
-      res.end(req.method === 'HEAD' ? undefined : '{"error":"a bearer token is required (-admin-token-file) off loopback"}');
+      res.end(exchange.head ? undefined : '{"error":"a bearer token is required (-admin-token-file) off loopback"}');
       return;
     }
     const asset = this.assets.get(url.pathname);
-    if (asset) {
-      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache', ...HEADERS });
-      res.end(req.method === 'HEAD' ? undefined : asset.body);
-      return;
-    }
-    const source = this.source;
-    switch (url.pathname) {
-      case '/healthz':
-        return sendProbe(res, healthz());
-      case '/readyz':
-        return sendProbe(res, await readyz(source));
-      case '/metrics': {
-        const text = await this.metrics.render(source);
-        res.writeHead(200, { 'content-type': this.metrics.contentType, ...HEADERS });
-        res.end(req.method === 'HEAD' ? undefined : text);
-        return;
-      }
-    }
-    if (!source || !this.sampler) {
+    if (asset) return sendAsset(exchange, asset);
+    const probe = this.probeRoutes.get(url.pathname);
+    if (probe) return probe(exchange);
+    if (!this.source || !this.sampler) {
       sendJson(res, 503, { error: 'starting: the store is being opened and recovered' });
       return;
     }
-    switch (url.pathname) {
-      case '/export':
-        // Every payload leaves by this route: it always needs the token, even on loopback.
-        if (!bearerMatches(req.headers.authorization, this.options.token ?? null)) {
-          res.writeHead(401, { 'www-authenticate': 'Bearer realm="siberite"', ...HEADERS });
-          res.end('{"error":"GET /export needs the bearer token of -admin-token-file"}');
-          return;
-        }
-        if (req.method === 'HEAD') {
-          res.writeHead(200, { 'content-type': 'application/x-ndjson', ...HEADERS }).end();
-          return;
-        }
-        return handleExportRequest(await source.exportDb(), req, res, { kind: 'server', server: `siberite ${VERSION}` });
-      case '/stats.json':
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', ...HEADERS });
-        if (req.method === 'HEAD') res.end();
-        else await streamStatsJson(source, res);
-        return;
-      case '/api/overview': {
-        const since = Number(url.searchParams.get('since') ?? 0);
-        if (!Number.isFinite(since)) throw new BadRequest('since must be a number (Unix ms)');
-        return sendJson(res, 200, await overview(source, this.sampler, since));
-      }
-      case '/api/queues': {
-        let query;
-        try {
-          query = parsePageQuery(url.searchParams);
-        } catch (err) {
-          throw new BadRequest((err as Error).message);
-        }
-        return sendJson(res, 200, await queuePage(source, query));
-      }
-      default:
-        sendJson(res, 404, {
-          error: 'not found',
-          endpoints: ['/', '/metrics', '/healthz', '/readyz', '/stats.json', '/api/overview', '/api/queues', '/export'],
-        });
-    }
+    const serve = LIVE_ROUTES.get(url.pathname) ?? sendNotFound;
+    return serve(exchange, this.source, this.sampler);
   }
+}
+
+/** One request being answered. */
+interface Exchange {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  url: URL;
+  /** HEAD: the status and headers of a GET, without its body. */
+  head: boolean;
+  token: Buffer | null;
+}
+
+type LiveRoute = (exchange: Exchange, source: AdminSource, sampler: Sampler) => void | Promise<void>;
+
+/** Routes that need the queue server (attached once the store is open and recovered). */
+const LIVE_ROUTES = new Map<string, LiveRoute>([
+  ['/export', serveExport],
+  ['/stats.json', serveStatsJson],
+  ['/api/overview', serveOverview],
+  ['/api/queues', serveQueuePage],
+]);
+
+const ENDPOINTS = ['/', '/metrics', '/healthz', '/readyz', '/stats.json', '/api/overview', '/api/queues', '/export'];
+
+async function serveExport({ req, res, head, token }: Exchange, source: AdminSource): Promise<void> {
+  // Every payload leaves by this route: it always needs the token, even on loopback.
+  if (!bearerMatches(req.headers.authorization, token)) {
+    res.writeHead(401, { 'www-authenticate': 'Bearer realm="siberite"', ...HEADERS });
+    res.end('{"error":"GET /export needs the bearer token of -admin-token-file"}');
+    return;
+  }
+  if (head) {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', ...HEADERS }).end();
+    return;
+  }
+  return handleExportRequest(await source.exportDb(), req, res, { kind: 'server', server: `siberite ${VERSION}` });
+}
+
+async function serveStatsJson({ res, head }: Exchange, source: AdminSource): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', ...HEADERS });
+  if (head) res.end();
+  else await streamStatsJson(source, res);
+}
+
+async function serveOverview({ res, url }: Exchange, source: AdminSource, sampler: Sampler): Promise<void> {
+  const since = Number(url.searchParams.get('since') ?? 0);
+  if (!Number.isFinite(since)) throw new BadRequest('since must be a number (Unix ms)');
+  sendJson(res, 200, await overview(source, sampler, since));
+}
+
+async function serveQueuePage({ res, url }: Exchange, source: AdminSource): Promise<void> {
+  let query;
+  try {
+    query = parsePageQuery(url.searchParams);
+  } catch (err) {
+    throw new BadRequest((err as Error).message);
+  }
+  sendJson(res, 200, await queuePage(source, query));
+}
+
+function sendNotFound({ res }: Exchange): void {
+  sendJson(res, 404, { error: 'not found', endpoints: ENDPOINTS });
+}
+
+function sendAsset({ res, head }: Exchange, asset: Asset): void {
+  res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache', ...HEADERS });
+  res.end(head ? undefined : asset.body);
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

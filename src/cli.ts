@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { type Logger, pino } from 'pino';
 import yargs from 'yargs';
-import { DEFAULT_METRICS_MAX_QUEUES } from './admin/server.js';
+import { DEFAULT_METRICS_MAX_QUEUES } from './admin/defaults.js';
 import {
   type AdminConfig,
   DEFAULT_MAX_ITEM_SIZE,

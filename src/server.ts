@@ -1,9 +1,8 @@
 // Wires sockets to sessions: picks the framing from a connection's first byte.
 import net from 'node:net';
+import { type AdminServer } from './admin/server.js';
 import type tls from 'node:tls';
 import { type Logger } from 'pino';
-import { adminSourceFrom } from './admin/adapter.js';
-import { AdminServer } from './admin/server.js';
 import { type AdminConfig, DEFAULT_MAX_ITEM_SIZE, type FsyncMode, type ServerQueueConfig } from './config.js';
 import { maxItemSizeOf } from './configFile.js';
 import { QueueManager } from './manager.js';
@@ -89,13 +88,16 @@ export class SiberiteServer {
 
   /** Starts the admin server (if asked for) first, so probes answer during recovery. */
   static async start(options: ServerOptions): Promise<SiberiteServer> {
-    const admin = options.admin && (await AdminServer.start({ ...options.admin, log: options.log }));
+    // Loaded only when asked for: the admin server's modules (prom-client, the export) add
+    // ~30 MB resident to a server that does not use them.
+    const { AdminServer } = options.admin ? await import('./admin/server.js') : { AdminServer: undefined };
+    const admin = options.admin && (await AdminServer!.start({ ...options.admin, log: options.log }));
     const server = await SiberiteServer.open(options).catch(async (err: unknown) => {
       await admin?.stop();
       throw err;
     });
     server.admin = admin;
-    admin?.attach(adminSourceFrom(server));
+    if (admin) admin.attach((await import('./admin/adapter.js')).adminSourceFrom(server));
     return server;
   }
 

@@ -28,8 +28,6 @@ export interface AdminOptions {
   log: Logger;
 }
 
-export const DEFAULT_METRICS_MAX_QUEUES = 100;
-
 interface Asset {
   type: string;
   body: Buffer;

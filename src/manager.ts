@@ -112,7 +112,7 @@ export class QueueManager {
     }
     for (const [queueName, byCursor] of await loadCursorStates(store)) {
       const queue = manager.queue(queueName);
-      for (const [name, state] of byCursor) queue.addCursor(name, new Cursor(queue, name, store, state));
+      for (const [name, state] of byCursor) queue.editCursors().set(name, new Cursor(queue, name, store, state));
     }
     const status = (await store.getValue(STATUS_KEY))?.toString('latin1') as ServerStatus | undefined;
     if (status && STATUSES.includes(status)) manager.status = status;
@@ -182,7 +182,7 @@ export class QueueManager {
     let cursor = queue.cursors.get(name);
     if (!cursor) {
       cursor = new Cursor(queue, name, this.store);
-      queue.addCursor(name, cursor);
+      queue.editCursors().set(name, cursor);
     }
     return cursor;
   }
@@ -248,7 +248,7 @@ export class QueueManager {
     r.getMisses += queue.counters.getMisses;
     r.damaged += queue.counters.damaged;
     const cursors = [...queue.cursors.values()];
-    queue.clearCursors();
+    queue.editCursors().clear();
     await Promise.all([queue.destroy(), ...cursors.map((c) => c.destroy())]);
     return true;
   }
@@ -257,7 +257,7 @@ export class QueueManager {
     const queue = this.queues.get(queueName);
     const cursor = queue?.cursors.get(name);
     if (!queue || !cursor) return false;
-    queue.removeCursor(name);
+    queue.editCursors().delete(name);
     await cursor.destroy();
     return true;
   }

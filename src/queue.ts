@@ -70,16 +70,9 @@ export class Queue extends StoredSource implements ReadSource {
     return this.cursorMap ?? NO_CURSORS;
   }
 
-  addCursor(name: string, cursor: Cursor): void {
-    (this.cursorMap ??= new Map()).set(name, cursor);
-  }
-
-  removeCursor(name: string): void {
-    this.cursorMap?.delete(name);
-  }
-
-  clearCursors(): void {
-    this.cursorMap = null;
+  /** The cursor map for adding and removing cursors (made on first use). */
+  editCursors(): Map<string, Cursor> {
+    return (this.cursorMap ??= new Map());
   }
 
   protected recordKey(): Buffer {

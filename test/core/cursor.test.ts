@@ -153,7 +153,7 @@ describe('Cursor: flush and delete', () => {
     await take(c);
     const got: Array<string | null> = [];
     c.addWaiter(recordingWaiter('remove', got), 1000);
-    q.removeCursor('c');
+    q.editCursors().delete('c');
     await c.destroy();
     expect(got).toEqual([null]);
     expect(c.deleted).toBe(true);

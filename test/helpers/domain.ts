@@ -78,7 +78,7 @@ export class DomainHarness {
   /** A new cursor of `queue`, registered with it as the manager does (clock and log: the queue's). */
   cursor(queue: Queue, name: string): Cursor {
     const cursor = new Cursor(queue, name, this.store);
-    queue.addCursor(name, cursor);
+    queue.editCursors().set(name, cursor);
     return cursor;
   }
 

@@ -9,17 +9,17 @@ const REFILL_ITEMS = 1024;
 const WINDOW_MAX_ITEMS = 4096;
 const WINDOW_MAX_BYTES = 4 * 1024 * 1024;
 
-/** Bytes the windows of all queues hold, against their limit (see MemoryBudget in queue.ts). */
-export interface WindowBudget {
-  used: number;
-  readonly limit: number;
+/** Memory for head windows, shared by all queues so many queues cannot add up without bound. */
+export class MemoryBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
 }
 
 export class HeadWindow {
   private readonly items = new Deque<Item>();
   private heldBytes = 0;
 
-  constructor(private readonly budget: WindowBudget) {}
+  constructor(private readonly budget: MemoryBudget) {}
 
   get length(): number {
     return this.items.length;

@@ -9,7 +9,8 @@ import { Cursor } from './cursor.js';
 import { loadCursorStates } from './cursorLoad.js';
 import { Housekeeper } from './housekeeping.js';
 import { type SetOutcome } from './outcomes.js';
-import { MemoryBudget, Queue } from './queue.js';
+import { MemoryBudget } from './headWindow.js';
+import { Queue } from './queue.js';
 import { type ServerStatus, STATUSES, parseStatus, statusDecision } from './readOnly.js';
 import { type ReadSource } from './source.js';
 import {

@@ -1,7 +1,7 @@
 // One FIFO: an in-memory head window over the items in the store, waiters, open items.
 import { type QueueConfig } from './config.js';
 import { ConsumedRange } from './consumedRange.js';
-import { HeadWindow, LOW_WATER } from './headWindow.js';
+import { HeadWindow, LOW_WATER, type MemoryBudget } from './headWindow.js';
 import { PendingWrites } from './pendingWrites.js';
 import { type QueueCounters, newQueueCounters } from './queueCounters.js';
 import { type ReadSource } from './source.js';
@@ -10,12 +10,6 @@ import { type BatchOp, type Store } from './store/store.js';
 import { type Cursor } from './cursor.js';
 import { type SourceOptions, StoredSource } from './storedSource.js';
 import { type TakeMode } from './waiters.js';
-
-/** Memory for head windows, shared by all queues so many queues cannot add up without bound. */
-export class MemoryBudget {
-  used = 0;
-  constructor(readonly limit: number) {}
-}
 
 /** Where expired items go instead of being dropped (expire_to_queue). */
 export type ExpireSink = (from: Queue, item: Item) => void;
@@ -39,7 +33,10 @@ export class Queue extends StoredSource implements ReadSource {
   private storedBytes: number;
   private openBytes = 0;
   private readonly pendingWrites = new PendingWrites();
-  private readonly consumedRange: ConsumedRange;
+  /** Made when the queue first consumes (most of 100,000 queues never do between restarts). */
+  private range: ConsumedRange | null = null;
+  /** The head when the queue was opened: the consumed range starts below it. */
+  private readonly openedHead: number;
 
   constructor(
     readonly name: string,
@@ -59,7 +56,7 @@ export class Queue extends StoredSource implements ReadSource {
     this.nextId = meta?.nextId ?? this.clock.now() * 1000;
     this.committedNextId = this.nextId;
     this.loadedUpTo = meta?.headId ?? this.nextId;
-    this.consumedRange = new ConsumedRange(this, store, this.loadedUpTo);
+    this.openedHead = this.loadedUpTo;
     this.storedItems = meta?.items ?? 0;
     this.storedBytes = meta?.bytes ?? 0;
     if (!meta) store.touch(this); // a new queue is recorded even before its first item
@@ -73,6 +70,10 @@ export class Queue extends StoredSource implements ReadSource {
   /** The cursor map for adding and removing cursors (made on first use). */
   editCursors(): Map<string, Cursor> {
     return (this.cursorMap ??= new Map());
+  }
+
+  private get consumedRange(): ConsumedRange {
+    return (this.range ??= new ConsumedRange(this, this.store, this.openedHead));
   }
 
   protected recordKey(): Buffer {
@@ -203,7 +204,7 @@ export class Queue extends StoredSource implements ReadSource {
       for (const item of group.items) this.unwrite(item);
       return;
     }
-    this.consumedRange.headWritten(group.headId);
+    if (this.range || group.headId > this.openedHead) this.consumedRange.headWritten(group.headId);
   }
 
   /**
@@ -325,7 +326,7 @@ export class Queue extends StoredSource implements ReadSource {
   housekeep(idleMs: number, drainedMs: number): void {
     // Nothing consumed since start: nothing to reclaim or compact (with 100,000 idle queues this
     // must cost next to nothing: no LevelDB call, no promise).
-    if (this.consumedRange.untouched) {
+    if (!this.range || this.range.untouched) {
       this.closeReaderIfIdle(idleMs);
       return;
     }

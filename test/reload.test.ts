@@ -118,6 +118,8 @@ describe('reload', () => {
 
     // SIGHUP with a broken file: the server keeps running with the old configuration.
     writeConfig({ queues: { live: { max_items: 'lots' } } });
+    // The two refused `reload` commands above are logged asynchronously: count from after both.
+    for (let i = 0; i < 300 && countFailures() < 2; i++) await sleep(10);
     const failuresBefore = countFailures();
     fx.server.proc.kill('SIGHUP');
     // A refused reload has no effect to see on the wire: wait for the server to log it.

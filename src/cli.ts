@@ -6,14 +6,7 @@ import { mkdirSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs
 import { type Logger, pino } from 'pino';
 import yargs from 'yargs';
 import { DEFAULT_METRICS_MAX_QUEUES } from './admin/defaults.js';
-import {
-  type AdminConfig,
-  DEFAULT_MAX_ITEM_SIZE,
-  type FsyncMode,
-  defaultServerQueueConfig,
-  parseListen,
-  type ServerQueueConfig,
-} from './config.js';
+import { type AdminConfig, type FsyncMode, defaultServerQueueConfig, parseListen, type ServerQueueConfig } from './config.js';
 import { MAX_TIMER_MS, loadConfigFile, parseDuration } from './configFile.js';
 import { canTrimHeap, limitHeapGrowth } from './memory.js';
 import { SiberiteServer } from './server.js';
@@ -179,14 +172,7 @@ class ServerControl {
   async reload(): Promise<string | null> {
     const securityError = this.security.security?.reload() ?? null;
     if (!this.configPath) return securityError;
-    try {
-      this.server!.reconfigure(loadConfigFile(this.configPath));
-      this.log.info({ config: this.configPath }, 'configuration reloaded');
-      return securityError;
-    } catch (err) {
-      this.log.error({ err }, 'reload failed');
-      return (err as Error).message;
-    }
+    return this.server!.reloadConfigFile(this.configPath) ?? securityError;
   }
 }
 
@@ -243,7 +229,7 @@ function startServer(startup: Startup, control: ServerControl): Promise<Siberite
     queueConfig: startup.queueConfig,
     maxConnections: startup.maxConnections,
     idleTimeoutMs: settings.idleTimeoutMs,
-    maxInputBytes: Math.max(settings.maxInputBytes, 2 * DEFAULT_MAX_ITEM_SIZE),
+    maxInputBytes: settings.maxInputBytes,
     admin: settings.admin,
     log,
     reload: () => control.reload(),

@@ -4,7 +4,7 @@ import { type AdminServer } from './admin/server.js';
 import type tls from 'node:tls';
 import { type Logger } from 'pino';
 import { type AdminConfig, DEFAULT_MAX_ITEM_SIZE, type FsyncMode, type ServerQueueConfig } from './config.js';
-import { maxItemSizeOf } from './configFile.js';
+import { loadConfigFile, maxItemSizeOf } from './configFile.js';
 import { QueueManager } from './manager.js';
 import { type Framing } from './protocol/command.js';
 import { TextFraming } from './protocol/text.js';
@@ -30,7 +30,7 @@ export interface ServerOptions {
   maxConnections: number;
   /** Close a connection with nothing in flight after this long without input; 0: never. */
   idleTimeoutMs: number;
-  /** Bytes of values still arriving, over all connections (see InputBudget). */
+  /** Bytes of values still arriving, over all connections (see InputBudget); at least two of the largest item. */
   maxInputBytes: number;
   log: Logger;
   /** Re-reads the configuration; returns an error message or null. */
@@ -73,7 +73,7 @@ export class SiberiteServer {
     private readonly options: ServerOptions,
   ) {
     this.limits = { maxItemSize: framingLimit(options.queueConfig) };
-    this.inputBudget = new InputBudget(options.maxInputBytes);
+    this.inputBudget = new InputBudget(Math.max(options.maxInputBytes, 2 * DEFAULT_MAX_ITEM_SIZE));
     manager.extraStats = () => [
       ['max_connections', String(options.maxConnections)],
       ['rejected_connections', String(this.refusedConnections)],
@@ -211,6 +211,21 @@ export class SiberiteServer {
 
   private framingFor(firstByte: number, limits: { readonly maxItemSize: number }): Framing {
     return firstByte === BINARY_MAGIC ? new BinaryFraming(limits) : new TextFraming(limits);
+  }
+
+  /**
+   * Re-reads the queue configuration file (`reload`, SIGHUP) and applies it; on an error the old
+   * configuration stays in force and the error's message is returned.
+   */
+  reloadConfigFile(path: string): string | null {
+    try {
+      this.reconfigure(loadConfigFile(path));
+      this.options.log.info({ config: path }, 'configuration reloaded');
+      return null;
+    } catch (err) {
+      this.options.log.error({ err }, 'reload failed');
+      return (err as Error).message;
+    }
   }
 
   /** Applies a new queue configuration to live queues and connections. */

@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Logger, pino } from 'pino';
-import { DEFAULT_MAX_ITEM_SIZE, defaultServerQueueConfig, type ServerQueueConfig } from '../../src/config.js';
+import { pino } from 'pino';
+import { defaultServerQueueConfig, type ServerQueueConfig } from '../../src/config.js';
 import { loadConfigFile } from '../../src/configFile.js';
 import { DEFAULT_MAX_INPUT_BYTES, defaultMaxConnections, fileLimit } from '../../src/limits.js';
 import { type ServerOptions, SiberiteServer } from '../../src/server.js';
@@ -74,9 +74,9 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     queueConfig: queueConfigOf(configPath),
     maxConnections: defaultMaxConnections(fileLimit()),
     idleTimeoutMs: 0,
-    maxInputBytes: Math.max(DEFAULT_MAX_INPUT_BYTES, 2 * DEFAULT_MAX_ITEM_SIZE),
+    maxInputBytes: DEFAULT_MAX_INPUT_BYTES,
     log,
-    reload: async () => reloadConfig(server, configPath, log),
+    reload: async () => (configPath === undefined ? null : server.reloadConfigFile(configPath)),
     onShutdown: () => void stop(),
     ...options.settings,
   });
@@ -93,19 +93,6 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     stop,
     cleanup: () => rmSync(dataDir, { recursive: true, force: true }),
   };
-}
-
-/** The `reload` command: re-reads the config file, as the CLI's reload does; an error message or null. */
-function reloadConfig(server: SiberiteServer, configPath: string | undefined, log: Logger): string | null {
-  if (configPath === undefined) return null;
-  try {
-    server.reconfigure(loadConfigFile(configPath));
-    log.info({ config: configPath }, 'configuration reloaded');
-    return null;
-  } catch (err) {
-    log.error({ err }, 'reload failed');
-    return (err as Error).message;
-  }
 }
 
 /** useServer (see fixtures.ts) with the file's server in this process. */

@@ -1,6 +1,7 @@
 // compare: the side-by-side comparison of issue 12, run by the bench itself. Starts siberite from
 // this checkout, Redis with its append-only file fsynced every second, and memcached with one
-// worker thread, each on a free loopback port; drives them with the native flood client
+// worker thread, each on a free loopback port (and, in the connections scenario, the node floor:
+// bench/lib/nodeFloor.ts, the least a Node.js server does per request); drives them with the native flood client
 // (bench/native/flood.c, built here with cc); records every round, medians, ratios, the machine
 // and the exact commands as JSON; prints the tables. All servers stop at the end (and on Ctrl-C).
 // bench/compareCharts.ts turns the JSON into markdown tables and SVG charts.
@@ -10,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { Args, runWithOptions, UsageError } from './lib/cli.js';
 import { buildFlood } from './lib/compareFlood.js';
 import { machineFacts, missingPrograms } from './lib/compareMachine.js';
-import { HOST, memcachedCommand, redisCommand, siberiteCommand, startServer } from './lib/compareProcs.js';
+import { floorCommand, HOST, memcachedCommand, redisCommand, siberiteCommand, startServer } from './lib/compareProcs.js';
 import { renderText, scenarioFacts, scenarioTable, type CompareDoc, type ScenarioResult } from './lib/compareReport.js';
 import type { BenchContext, Target } from './lib/compareRun.js';
 import { backlogScenario, connectionsScenario, fsyncScenario, queuesScenario, type Peers } from './lib/compareScenarios.js';
@@ -24,6 +25,7 @@ const USAGE = `usage: node dist/bench/compare.js [options]
 
 Runs siberite (dist/ of this checkout), Redis (AOF, fsync everysec) and memcached (-t 1) side by
 side with bench/native/flood.c, rounds alternating between the servers; medians of the rounds.
+The connections scenario also runs the node floor (dist/bench/lib/nodeFloor.js on plain node).
 Needs cc, redis-server and memcached on PATH, and a built dist/ (npx tsc -p tsconfig.json).
 
   --rounds <n>        rounds per measurement                          [3]
@@ -139,6 +141,7 @@ async function main(opts: Options): Promise<number> {
     siberite: siberiteCommand(ctx.cli, 'PORT', 'DATA_DIR'),
     memcached: memcachedCommand('PORT'),
     redis: redisCommand('PORT', 'DIR'),
+    floor: floorCommand('PORT'),
   };
   const failures: string[] = [];
   const scenarios = await runScenarios(ctx, opts.only, failures);

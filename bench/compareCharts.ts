@@ -66,6 +66,7 @@ function readDoc(path: string): CompareDoc {
 function targetColor(target: string, i: number): string {
   if (target === 'redis') return '#d62728';
   if (target === 'memcached') return '#2ca02c';
+  if (target === 'node floor') return '#7f7f7f';
   if (target === 'siberite' || target.endsWith('never')) return '#1f77b4';
   if (target.endsWith('1000')) return '#6baed6';
   if (target.endsWith('always')) return '#08306b';
@@ -110,6 +111,9 @@ function machineSection(doc: CompareDoc): string[] {
     `- siberite: \`${commandText(doc.commands.siberite)}\``,
     `- redis: \`${commandText(doc.commands.redis)}\``,
     `- memcached: \`${commandText(doc.commands.memcached)}\``,
+    ...(doc.commands.floor === undefined
+      ? []
+      : [`- node floor (a minimal in-memory Node.js server, bench/lib/nodeFloor.ts): \`${commandText(doc.commands.floor)}\``]),
     `- client: \`${doc.commands.floodUsage}\` (bench/native/flood.c, built with \`cc -O2\`)`,
     ...(doc.failure === null ? [] : [`- **incomplete run**: ${doc.failure}`]),
   ];
@@ -127,7 +131,7 @@ async function main(opts: Options): Promise<number> {
   const doc = readDoc(opts.input);
   mkdirSync(opts.outDir, { recursive: true });
   const md = [
-    `# Side by side: siberite, Redis (AOF everysec), memcached (-t 1)`,
+    `# Side by side: siberite, Redis (AOF everysec), memcached (-t 1)${doc.commands.floor === undefined ? '' : ', node floor'}`,
     '',
     `Generated from \`${basename(opts.input)}\` by bench/compareCharts.ts.`,
     '',

@@ -1,6 +1,7 @@
 // The processes of the side-by-side comparison (bench/compare.ts): siberite from this checkout,
-// memcached with one worker thread and Redis with its append-only file fsynced every second,
-// each on a free loopback port, plus the flood clients. Every child is killed when the bench
+// memcached with one worker thread, Redis with its append-only file fsynced every second and the
+// node floor (bench/lib/nodeFloor.ts, a minimal in-memory Node.js server), each on a free loopback
+// port, plus the flood clients. Every child is killed when the bench
 // exits, also when it is interrupted (server.ts's onExit hooks run on SIGINT/SIGTERM/SIGHUP too),
 // so no server outlives the comparison.
 
@@ -82,7 +83,7 @@ export class Child {
   }
 }
 
-export type ServerKind = 'siberite' | 'redis' | 'memcached';
+export type ServerKind = 'siberite' | 'redis' | 'memcached' | 'floor';
 
 /** A server under test: the process, its port and how to ask it whether it is up. */
 export class ServerUnderTest {
@@ -109,7 +110,7 @@ export class ServerUnderTest {
     return b === null ? null : Math.round((b / (1024 * 1024)) * 10) / 10;
   }
 
-  /** One liveness question: `version` (memcache text) or PING (Redis). */
+  /** One liveness question: `version` (memcache text: siberite, memcached, the floor) or PING (Redis). */
   private async probe(timeoutMs: number): Promise<void> {
     if (this.kind === 'redis') {
       const r = await rawCommand(HOST, this.port, 'PING\r\n', /\r\n$/, timeoutMs);
@@ -160,6 +161,17 @@ export function redisCommand(port: number | string, dir: string): CommandLine {
   const argv = ['redis-server', '--port', String(port), '--bind', HOST, '--dir', dir];
   argv.push('--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '');
   return { argv, env: {} };
+}
+
+/** The floor server's script, relative to the checkout (the bench runs from its top directory). */
+export const FLOOR_SCRIPT = 'dist/bench/lib/nodeFloor.js';
+
+/**
+ * The node floor on `port`: plain `node` with default flags (none of bin/siberite's tuning), so it
+ * measures what Node's net stack costs per request, not what a tuned runtime does.
+ */
+export function floorCommand(port: number | string): CommandLine {
+  return { argv: [process.execPath, FLOOR_SCRIPT, '-listen', `${HOST}:${port}`], env: {} };
 }
 
 /** Starts a server on a free port and waits until it answers (start-up in ms beside it). */

@@ -10,7 +10,7 @@ import type { MachineFacts } from './compareMachine.js';
 export interface Measurement {
   /** The row group: what was measured, e.g. "64 B, 10 conns" or "1 KiB, 10 conns, backlog". */
   group: string;
-  /** Who: "siberite", "siberite -fsync 1000", "redis", "memcached". */
+  /** Who: "siberite", "siberite -fsync 1000", "redis", "memcached", "node floor". */
   target: string;
   size: number;
   conns: number;
@@ -77,7 +77,15 @@ export interface CompareDoc {
   options: { rounds: number; seconds: number; warmupSeconds: number; quick: boolean; backlogItems: number; manyQueues: number };
   failure: string | null;
   machine: MachineFacts;
-  commands: { floodBuild: string[]; floodUsage: string; siberite: CommandLine; memcached: CommandLine; redis: CommandLine };
+  commands: {
+    floodBuild: string[];
+    floodUsage: string;
+    siberite: CommandLine;
+    memcached: CommandLine;
+    redis: CommandLine;
+    /** The node floor (bench/lib/nodeFloor.ts); absent in results written before it existed. */
+    floor?: CommandLine;
+  };
   scenarios: ScenarioResult[];
 }
 

@@ -2,12 +2,14 @@
 // siberite (so its RSS and start-up belong to that scenario alone) beside the shared Redis and
 // memcached, measures its points for all rounds, derives its ratios and stops its siberite.
 //
-// - connections: 64 B and 1 KiB × 1, 10, 100 connections, 10 queues, empty start (all three);
+// - connections: 64 B and 1 KiB × 1, 10, 100 connections, 10 queues, empty start (all three, and
+//   a fresh node floor: the minimal Node.js server of bench/lib/nodeFloor.ts);
 // - queues: 64 B, 10 connections, over many queues (one item each to begin with) vs 10 queues;
 // - backlog: 1 KiB, 10 connections, with a backlog queued over the 10 queues vs empty queues;
 // - fsync: siberite with -fsync never, 1000 and always (a fresh server each), 64 B, 100 conns.
 
 import type { ScenarioResult } from './compareReport.js';
+import { floorCommand, startServer } from './compareProcs.js';
 import { opsRatio } from './compareReport.js';
 import {
   fill,
@@ -19,6 +21,7 @@ import {
   sizeLabel,
   startSiberite,
   stopTargets,
+  warmUp,
   type BenchContext,
   type Point,
   type Target,
@@ -30,6 +33,15 @@ export interface Peers {
 }
 
 const OURS = 'siberite';
+const FLOOR = 'node floor';
+
+/** A fresh node floor (bench/lib/nodeFloor.ts), warmed up like siberite so its JIT is warm too. */
+async function startFloor(ctx: BenchContext): Promise<Target> {
+  const { server, startupMs } = await startServer('floor', floorCommand);
+  const target = { name: FLOOR, server, startupMs: Math.round(startupMs) };
+  await warmUp(ctx, target);
+  return target;
+}
 
 /** Runs `body`; an error is recorded in the scenario (the comparison goes on), and its own servers stop. */
 async function guarded(s: ScenarioResult, own: Target[], body: () => Promise<void>): Promise<ScenarioResult> {
@@ -43,23 +55,33 @@ async function guarded(s: ScenarioResult, own: Target[], body: () => Promise<voi
   return s;
 }
 
+/** Adds the ratio "<name>" = ops/s of `a` over ops/s of `b` for every group. */
+function groupRatios(s: ScenarioResult, name: string, a: string, b: string): void {
+  for (const g of new Set(s.rows.map((r) => r.group))) s.ratios.push({ group: g, name, value: opsRatio(s, [g, a], [g, b]) });
+}
+
 /** Adds "<ours>/<peer>" ratios for every group, against each peer present. */
 function peerRatios(s: ScenarioResult, ours: string, peers: string[]): void {
-  for (const g of new Set(s.rows.map((r) => r.group))) {
-    for (const p of peers) s.ratios.push({ group: g, name: `ours/${p}`, value: opsRatio(s, [g, ours], [g, p]) });
-  }
+  for (const p of peers) groupRatios(s, `ours/${p}`, ours, p);
 }
 
 export async function connectionsScenario(ctx: BenchContext, peers: Peers): Promise<ScenarioResult> {
   const ours = await startSiberite(ctx, OURS);
-  const targets = [ours, peers.redis, peers.memcached];
+  const floor = await startFloor(ctx).catch(async (err: Error) => {
+    await stopTargets([ours]);
+    throw err;
+  });
+  const targets = [ours, peers.redis, peers.memcached, floor];
   const s = newScenario(
     'connections',
     'Empty queues: value size × connections',
     'flood set/get alternating over 10 queues, one request in flight per connection, a fresh set of queues each round',
     targets,
   );
-  return guarded(s, [ours], async () => {
+  s.notes.push(
+    `${FLOOR}: a minimal Node.js server (bench/lib/nodeFloor.ts, plain node, default flags) answering the same set/get from in-memory arrays, no storage, no durability; the per-request floor of Node's net stack on this machine`,
+  );
+  return guarded(s, [ours, floor], async () => {
     const points: Point[] = [];
     for (const size of [64, 1024]) {
       for (const conns of [1, 10, 100]) {
@@ -68,7 +90,8 @@ export async function connectionsScenario(ctx: BenchContext, peers: Peers): Prom
       }
     }
     await measure(ctx, s, points);
-    peerRatios(s, OURS, ['redis', 'memcached']);
+    peerRatios(s, OURS, ['redis', 'memcached', FLOOR]);
+    groupRatios(s, `${FLOOR}/redis`, FLOOR, 'redis');
     recordRss(s, ours, 'after the scenario');
   });
 }

@@ -5,6 +5,7 @@ import { type Logger } from 'pino';
 import { type FsyncMode, type ServerQueueConfig } from './config.js';
 import { HeapTrimmer } from './memory.js';
 import { type Queue } from './queue.js';
+import { ReclaimBatch } from './reclaimBatch.js';
 import { itemPrefix, prefixRange } from './store/layout.js';
 import { type Store } from './store/store.js';
 
@@ -17,6 +18,13 @@ const DRAINED_READER_MS = 900;
 const SIZES_PER_SWEEP = 64;
 /** Queues whose head, only on disk, one sweep reads to find expired items. */
 const DISK_EXPIRY_CHECKS = 64;
+/**
+ * Queues one sweep visits (expiry in memory, consumed ranges, idle readers), in turn: with more,
+ * each is visited every ⌈n / QUEUES_PER_SWEEP⌉ seconds. Redis, too, samples keys for expiry
+ * instead of scanning them all. Walking 100,000 queues each second took 13 % of the main
+ * thread's samples under load, nearly all of it cache misses on the queue objects.
+ */
+const QUEUES_PER_SWEEP = 10_000;
 /** Queues one turn of the sweep looks at before letting other work in. */
 const SWEEP_SLICE = 1000;
 
@@ -33,9 +41,10 @@ export interface HousekeepingTarget {
 export class Housekeeper {
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
-  /** Where the next sweep resumes refreshing size estimates, and reading heads for expiry. */
+  /** Where the next sweep resumes visiting queues, refreshing size estimates and reading heads for expiry. */
   private sizeCursor = 0;
   private expiryCursor = 0;
+  private visitCursor = 0;
   private fsyncTimer: NodeJS.Timeout | undefined;
   /** Gives the native heap's free pages back to the system after bursts (src/memory.ts). */
   private readonly heapTrimmer = new HeapTrimmer();
@@ -71,10 +80,10 @@ export class Housekeeper {
 
   /**
    * Every second: drop expired items from queue heads, reclaim consumed ranges, and refresh
-   * the on-disk size estimate of a bounded number of queues (round robin), so the sweep stays
-   * cheap with thousands of queues. Sweeps never overlap.
+   * the on-disk size estimate, each over a bounded number of queues (round robin), so the sweep
+   * stays cheap with 100,000 queues. Sweeps never overlap.
    */
-  private async sweep(): Promise<void> {
+  async sweep(): Promise<void> {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
@@ -93,19 +102,31 @@ export class Housekeeper {
   private async sweepHeads(queues: Queue[]): Promise<void> {
     const n = queues.length;
     const writable = () => this.target.store.writable;
-    for (let i = 0; i < n; i++) {
-      if (i > 0 && i % SWEEP_SLICE === 0) await nextTurn();
-      const queue = queues[i]!;
-      if (queue.deleted) continue;
+    // The short consumed ranges of the queues visited go out in one LevelDB write at the end.
+    const reclaims = new ReclaimBatch(this.target.store);
+    try {
+      const visits = Math.min(n, QUEUES_PER_SWEEP);
+      for (let k = 0; k < visits; k++) {
+        if (k > 0 && k % SWEEP_SLICE === 0) await nextTurn();
+        const queue = queues[(this.visitCursor + k) % n]!;
+        if (queue.deleted) continue;
+        if (writable() && queue.hasExpiringHead(false)) await queue.removeExpired(false);
+        // An idle iterator pins a LevelDB snapshot (old files, memory): let it go.
+        void queue.housekeep(IDLE_READER_MS, DRAINED_READER_MS, reclaims);
+        if (queue.cursors.size > 0) for (const cursor of queue.cursors.values()) cursor.closeIdleReader(IDLE_READER_MS);
+      }
+      this.visitCursor = n ? (this.visitCursor + visits) % n : 0;
       // Heads only on disk are read for expiry DISK_EXPIRY_CHECKS queues per sweep, in turn:
       // reading every queue's head each second would load 100,000 heads into memory.
-      const diskTurn = (i - this.expiryCursor + n) % n < DISK_EXPIRY_CHECKS;
-      if (writable() && queue.hasExpiringHead(diskTurn)) await queue.removeExpired(false);
-      // An idle iterator pins a LevelDB snapshot (old files, memory): let it go.
-      queue.housekeep(IDLE_READER_MS, DRAINED_READER_MS);
-      for (const cursor of queue.cursors.values()) cursor.closeIdleReader(IDLE_READER_MS);
+      const diskChecks = Math.min(n, DISK_EXPIRY_CHECKS);
+      for (let k = 0; k < diskChecks; k++) {
+        const queue = queues[(this.expiryCursor + k) % n]!;
+        if (!queue.deleted && writable() && queue.hasExpiringHead(true)) await queue.removeExpired(false);
+      }
+      this.expiryCursor = n ? (this.expiryCursor + diskChecks) % n : 0;
+    } finally {
+      reclaims.send();
     }
-    this.expiryCursor = n ? (this.expiryCursor + DISK_EXPIRY_CHECKS) % n : 0;
   }
 
   private async refreshSizes(queues: Queue[]): Promise<void> {

@@ -3,6 +3,7 @@ import { type QueueConfig } from './config.js';
 import { ConsumedRange } from './consumedRange.js';
 import { HeadWindow, LOW_WATER, type MemoryBudget } from './headWindow.js';
 import { PendingWrites } from './pendingWrites.js';
+import { type ReclaimBatch } from './reclaimBatch.js';
 import { type QueueCounters, newQueueCounters } from './queueCounters.js';
 import { type ReadSource } from './source.js';
 import { RECORD_HEADER, type Item, type QueueMeta, encodeMeta, itemKey, itemPrefix, metaKey, prefixRange } from './store/layout.js';
@@ -15,6 +16,7 @@ import { type TakeMode } from './waiters.js';
 export type ExpireSink = (from: Queue, item: Item) => void;
 
 const NO_CURSORS: ReadonlyMap<string, Cursor> = new Map();
+const NOTHING_TO_RECLAIM: Promise<void> = Promise.resolve();
 
 export class Queue extends StoredSource implements ReadSource {
   readonly counters: QueueCounters;
@@ -37,6 +39,8 @@ export class Queue extends StoredSource implements ReadSource {
   private range: ConsumedRange | null = null;
   /** The head when the queue was opened: the consumed range starts below it. */
   private readonly openedHead: number;
+  /** Opened from its record in the store (not new): consumed items may be left below its head. */
+  private readonly restored: boolean;
 
   constructor(
     readonly name: string,
@@ -57,6 +61,7 @@ export class Queue extends StoredSource implements ReadSource {
     this.committedNextId = this.nextId;
     this.loadedUpTo = meta?.headId ?? this.nextId;
     this.openedHead = this.loadedUpTo;
+    this.restored = meta !== undefined;
     this.storedItems = meta?.items ?? 0;
     this.storedBytes = meta?.bytes ?? 0;
     if (!meta) store.touch(this); // a new queue is recorded even before its first item
@@ -73,7 +78,7 @@ export class Queue extends StoredSource implements ReadSource {
   }
 
   private get consumedRange(): ConsumedRange {
-    return (this.range ??= new ConsumedRange(this, this.store, this.openedHead));
+    return (this.range ??= new ConsumedRange(this, this.store, this.openedHead, this.restored));
   }
 
   protected recordKey(): Buffer {
@@ -321,19 +326,21 @@ export class Queue extends StoredSource implements ReadSource {
    * that has just drained a backlog of at least DRAINED_COMPACT_BYTES does both after
    * `drainedMs` already: its iterator has nothing left to read, and the compaction deletes the
    * table files of the backlog, which LevelDB keeps memory-mapped (resident) until then. (Not
-   * for small bursts: every manual compaction also writes out LevelDB's memtable.)
+   * for small bursts: every manual compaction also writes out LevelDB's memtable.) A short range
+   * is deleted in the sweep's shared write `reclaims`. Resolves when the reclaim is done.
    */
-  housekeep(idleMs: number, drainedMs: number): void {
+  housekeep(idleMs: number, drainedMs: number, reclaims: ReclaimBatch): Promise<void> {
     // Nothing consumed since start: nothing to reclaim or compact (with 100,000 idle queues this
     // must cost next to nothing: no LevelDB call, no promise).
     if (!this.range || this.range.untouched) {
       this.closeReaderIfIdle(idleMs);
-      return;
+      return NOTHING_TO_RECLAIM;
     }
-    const reclaimed = this.consumedRange.reclaimAll();
+    const reclaimed = this.consumedRange.reclaimAll(reclaims);
     const drained = this.storedItems === 0 && this.loadedUpTo >= this.committedNextId && this.consumedRange.drainedBacklog;
     const quietMs = drained ? drainedMs : idleMs;
     if (this.closeReaderIfIdle(quietMs)) this.consumedRange.compactIfQuiet(reclaimed, quietMs);
+    return reclaimed;
   }
 
   /**

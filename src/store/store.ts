@@ -214,6 +214,21 @@ export class Store {
   }
 
   /**
+   * Deletes `keys` now in one LevelDB write, not ordered with writes: as clearNow, only for keys
+   * no write touches again. The sweep gathers the short consumed ranges of many queues here: a
+   * range delete of its own per queue (an iterator and a write each) costs 100,000 LevelDB
+   * calls a second with 100,000 queues in use.
+   */
+  deleteNow(keys: readonly Buffer[]): Promise<void> {
+    const chain = this.db.batch();
+    for (const key of keys) chain.del(key);
+    return chain.write().catch((err: unknown) => {
+      if (!this.closing) this.log.warn({ err, code: errorCode(err) }, 'store: deleting consumed items failed');
+      throw err;
+    });
+  }
+
+  /**
    * Compacts [gte, lt) soon: lets LevelDB drop a consumed range's tombstones and files. One
    * compaction runs at a time; ranges asked for meanwhile are merged (compaction.ts).
    */

@@ -1,6 +1,7 @@
 // The head window of one queue: its next ready items, in id order, held in memory within a
 // per-queue cap and a memory budget shared by all queues.
 import { Deque } from './deque.js';
+import { packRecord } from './recordPacking.js';
 import { type Item } from './store/layout.js';
 
 /** Window sizing: refill below LOW_WATER items, read REFILL_ITEMS at a time, cap per queue. */
@@ -86,6 +87,16 @@ export class HeadWindow {
     this.budget.used -= this.heldBytes;
     this.items.clear();
     this.heldBytes = 0;
+  }
+
+  /**
+   * Packs the records of up to `max` items (recordPacking.ts), from the oldest; how many it
+   * looked at. Items packed before cost a lookup each.
+   */
+  pack(max: number): number {
+    const n = Math.min(this.items.length, max);
+    for (let i = 0; i < n; i++) packRecord(this.items.at(i)!);
+    return n;
   }
 
   /** Where item `id` is in the window (which is in id order), or -1. */

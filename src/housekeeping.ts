@@ -25,6 +25,8 @@ const DISK_EXPIRY_CHECKS = 64;
  * thread's samples under load, nearly all of it cache misses on the queue objects.
  */
 const QUEUES_PER_SWEEP = 10_000;
+/** Items held in head windows whose records one sweep looks at for packing (recordPacking.ts). */
+const PACKS_PER_SWEEP = 100_000;
 /** Queues one turn of the sweep looks at before letting other work in. */
 const SWEEP_SLICE = 1000;
 
@@ -104,6 +106,7 @@ export class Housekeeper {
     const writable = () => this.target.store.writable;
     // The short consumed ranges of the queues visited go out in one LevelDB write at the end.
     const reclaims = new ReclaimBatch(this.target.store);
+    let packs = PACKS_PER_SWEEP;
     try {
       const visits = Math.min(n, QUEUES_PER_SWEEP);
       for (let k = 0; k < visits; k++) {
@@ -113,6 +116,8 @@ export class Housekeeper {
         if (writable() && queue.hasExpiringHead(false)) await queue.removeExpired(false);
         // An idle iterator pins a LevelDB snapshot (old files, memory): let it go.
         void queue.housekeep(IDLE_READER_MS, DRAINED_READER_MS, reclaims);
+        // Items still held since the last visit: their records stop pinning shared buffers.
+        if (packs > 0) packs -= queue.packHeld(packs);
         if (queue.cursors.size > 0) for (const cursor of queue.cursors.values()) cursor.closeIdleReader(IDLE_READER_MS);
       }
       this.visitCursor = n ? (this.visitCursor + visits) % n : 0;

@@ -343,6 +343,11 @@ export class Queue extends StoredSource implements ReadSource {
     return reclaimed;
   }
 
+  /** Packs the records of up to `max` items held in the window (sweep); how many it looked at. */
+  packHeld(max: number): number {
+    return this.window.pack(max);
+  }
+
   /**
    * True when the head item in memory has expired, or (with `onDisk`) items wait on disk, which
    * may have: the sweep reads those heads for only a few queues at a time.

@@ -1,12 +1,13 @@
 // Reclaiming consumed items and the sweep's bounds, on a real LevelDB in a temp dir with a manual
 // clock: the short consumed ranges of many queues go out in one shared write; what a restart
 // may have left below a queue's head is cleared a bounded number of queues per sweep; a quiet
-// queue is compacted only once it consumed enough; one sweep visits at most 10,000 queues.
+// queue is compacted only once it consumed enough; one sweep visits at most 10,000 queues; a
+// held item's record is moved out of the larger buffer it arrived in.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Housekeeper } from '../../src/housekeeping.js';
 import { type Queue } from '../../src/queue.js';
 import { ReclaimBatch } from '../../src/reclaimBatch.js';
-import { RECORD_HEADER, itemPrefix, prefixRange } from '../../src/store/layout.js';
+import { type Item, RECORD_HEADER, decodeRecord, itemPrefix, prefixRange, recordOf, writeRecordHeader } from '../../src/store/layout.js';
 import { type Store } from '../../src/store/store.js';
 import { DomainHarness, take } from '../helpers/domain.js';
 
@@ -148,5 +149,38 @@ describe('the sweep', () => {
     expect(h.expired.length).toBe(10_000);
     await sweeper.sweep();
     expect(h.expired.length).toBe(n);
+  });
+});
+
+describe('records of held items', () => {
+  it('a held item stops pinning the larger buffer its record arrived in; bytes, header and order unchanged', async () => {
+    const q = h.newQueue('held');
+    // Records that are slices of one 64 KiB buffer each, as a socket read hands them over.
+    const arrived: ArrayBufferLike[] = [];
+    for (let i = 0; i < 50; i++) {
+      const shared = Buffer.alloc(64 * 1024);
+      const data = Buffer.from(`value-${i}`);
+      const record = shared.subarray(1000, 1000 + RECORD_HEADER + data.length);
+      data.copy(record, RECORD_HEADER);
+      writeRecordHeader(record, 7, h.clock.now(), 0);
+      q.append(record, 7, h.clock.now(), 0);
+      arrived.push(shared.buffer);
+    }
+    expect(q.packHeld(1000)).toBe(50);
+    // Packed already: looked at again, not moved again.
+    const first = (q.take('peek') as Item).data;
+    q.packHeld(1000);
+    expect((q.take('peek') as Item).data).toBe(first);
+    const items: Array<Item | null> = [];
+    for (let i = 0; i < 50; i++) items.push(await take(q));
+    for (const [i, item] of items.entries()) {
+      expect(item!.data.toString()).toBe(`value-${i}`);
+      expect(arrived).not.toContain(item!.data.buffer);
+      expect(item!.data.buffer.byteLength).toBeLessThanOrEqual(16 * 1024);
+      // The record in front of the data is whole: a cursor's retry copy reads it back.
+      const decoded = decodeRecord(item!.id, recordOf(item!));
+      expect(decoded.damaged).toBeUndefined();
+      expect([decoded.flags, decoded.data.toString()]).toEqual([7, `value-${i}`]);
+    }
   });
 });

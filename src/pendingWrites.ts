@@ -36,6 +36,11 @@ export class PendingWrites {
     return group;
   }
 
+  /** Nothing appended or sealed is waiting: the queue may drop this object until its next write. */
+  get idle(): boolean {
+    return this.appended === null && this.sealed === null;
+  }
+
   /** A flush dropped every item: none is left to withdraw if its batch fails. */
   forget(): void {
     this.appended = null;

@@ -16,10 +16,14 @@ import { type TakeMode } from './waiters.js';
 export type ExpireSink = (from: Queue, item: Item) => void;
 
 const NO_CURSORS: ReadonlyMap<string, Cursor> = new Map();
+const NO_COUNTS: Readonly<QueueCounters> = newQueueCounters();
 const NOTHING_TO_RECLAIM: Promise<void> = Promise.resolve();
 
 export class Queue extends StoredSource implements ReadSource {
-  readonly counters: QueueCounters;
+  /** Items ever added (recorded in the meta). */
+  private totalItems: number;
+  /** The other counters, made when the first of them counts: most of 100,000 queues never do. */
+  private tally: QueueCounters | null = null;
   /** Bytes the queue's items take on disk, as LevelDB estimates them (refreshed by the sweep). */
   logSize = 0;
   private cursorMap: Map<string, Cursor> | null = null;
@@ -34,7 +38,8 @@ export class Queue extends StoredSource implements ReadSource {
   private storedItems: number;
   private storedBytes: number;
   private openBytes = 0;
-  private readonly pendingWrites = new PendingWrites();
+  /** Writes on their way to LevelDB; none (no object) while nothing is on its way. */
+  private writes: PendingWrites | null = null;
   /** Made when the queue first consumes (most of 100,000 queues never do between restarts). */
   private range: ConsumedRange | null = null;
   /** The head when the queue was opened: the consumed range starts below it. */
@@ -53,7 +58,7 @@ export class Queue extends StoredSource implements ReadSource {
     options: SourceOptions = {},
   ) {
     super(store, name, undefined, options);
-    this.counters = newQueueCounters(meta?.totalItems ?? 0);
+    this.totalItems = meta?.totalItems ?? 0;
     this.window = new HeadWindow(budget);
     // A new queue's ids start at the clock (µs-scale), so a queue deleted and created again never
     // reuses ids that a background delete of its predecessor may still be removing.
@@ -65,6 +70,16 @@ export class Queue extends StoredSource implements ReadSource {
     this.storedItems = meta?.items ?? 0;
     this.storedBytes = meta?.bytes ?? 0;
     if (!meta) store.touch(this); // a new queue is recorded even before its first item
+  }
+
+  /** What the queue counts, as of now (docs/protocol.md#statistics). */
+  get counters(): Readonly<QueueCounters> {
+    return { ...(this.tally ?? NO_COUNTS), totalItems: this.totalItems };
+  }
+
+  /** The counters to add to (made on first use). */
+  private get counts(): QueueCounters {
+    return (this.tally ??= newQueueCounters());
   }
 
   /** Durable cursors reading this queue, by name (no map until the first: few queues have one). */
@@ -159,8 +174,8 @@ export class Queue extends StoredSource implements ReadSource {
     const item: Item = { id: this.nextId++, flags, addTime, expiry, data };
     this.storedItems++;
     this.storedBytes += data.length;
-    this.counters.totalItems++;
-    this.pendingWrites.add(item);
+    this.totalItems++;
+    (this.writes ??= new PendingWrites()).add(item);
     this.store.put(itemKey(this.name, item.id), record, this);
     for (const cursor of this.cursors.values()) cursor.appended(item);
     if (this.loadedUpTo !== item.id) return; // older items are still on disk: it waits its turn
@@ -176,7 +191,7 @@ export class Queue extends StoredSource implements ReadSource {
     // them, see needsLoadToDiscard) or only open items are left (the set goes over the limit).
     while (this.window.length > 0 && this.isFull()) {
       const item = this.window.shift();
-      this.counters.discarded++;
+      this.counts.discarded++;
       this.consume(item);
     }
   }
@@ -196,12 +211,13 @@ export class Queue extends StoredSource implements ReadSource {
 
   sealBatch(ops: BatchOp[]): void {
     const meta = this.meta();
-    this.pendingWrites.seal(meta.headId, meta.nextId);
+    (this.writes ??= new PendingWrites()).seal(meta.headId, meta.nextId);
     if (!this.deleted) ops.push({ type: 'put', key: this.recordKey(), value: encodeMeta(meta) });
   }
 
   batchDone(err: Error | undefined): void {
-    const group = this.pendingWrites.done();
+    const group = this.writes?.done();
+    if (this.writes?.idle) this.writes = null;
     if (!group) return;
     // Failed or not, ids below the group's end are settled: loads may read up to there.
     if (group.nextId > this.committedNextId) this.committedNextId = group.nextId;
@@ -229,7 +245,7 @@ export class Queue extends StoredSource implements ReadSource {
       headId: this.headId(),
       items: this.storedItems,
       bytes: this.storedBytes,
-      totalItems: this.counters.totalItems,
+      totalItems: this.totalItems,
     };
   }
 
@@ -256,19 +272,19 @@ export class Queue extends StoredSource implements ReadSource {
       if (this.loadedUpTo < this.committedNextId) return this.load();
       // Items appended while the window was full are still being written: wait for them.
       if (this.loadedUpTo < this.nextId) return this.store.applied();
-      this.counters.getMisses++;
+      this.counts.getMisses++;
       return null;
     }
   }
 
   private taken(item: Item, mode: TakeMode, now: number): void {
-    this.counters.getHits++;
+    this.counts.getHits++;
     if (mode === 'peek') return;
-    this.counters.age = now - item.addTime;
+    this.counts.age = now - item.addTime;
     if (mode === 'open') {
       this.holdOpen(item);
       this.openBytes += item.data.length;
-      this.counters.transactions++;
+      this.counts.transactions++;
     } else {
       this.consume(item);
     }
@@ -298,7 +314,7 @@ export class Queue extends StoredSource implements ReadSource {
 
   /** A record whose checksum failed: reported, counted, deleted; the items after it are served. */
   private dropDamaged(item: Item): void {
-    this.counters.damaged++;
+    this.counts.damaged++;
     this.onDamaged(this, item.id);
     this.consume(item);
   }
@@ -383,7 +399,7 @@ export class Queue extends StoredSource implements ReadSource {
   }
 
   private expire(item: Item): void {
-    this.counters.expiredItems++;
+    this.counts.expiredItems++;
     this.expireSink(this, item);
     this.consume(item);
   }
@@ -400,7 +416,7 @@ export class Queue extends StoredSource implements ReadSource {
   /** Returns an open item to the head, in id order, or straight to a waiter. */
   release(item: Item): boolean {
     if (!this.closeOpen(item)) return false;
-    this.counters.canceledTransactions++;
+    this.counts.canceledTransactions++;
     if (isExpired(item, this.clock.now())) {
       this.expire(item);
       return true;
@@ -440,11 +456,11 @@ export class Queue extends StoredSource implements ReadSource {
    */
   flush(clear = true): Promise<void> {
     this.dropLoads();
-    this.counters.totalFlushes++;
+    this.counts.totalFlushes++;
     this.window.clear();
     this.forgetAllOpen();
     this.openBytes = 0;
-    this.pendingWrites.forget();
+    this.writes?.forget();
     this.storedItems = 0;
     this.storedBytes = 0;
     this.loadedUpTo = this.nextId;

@@ -16,11 +16,11 @@ import { renderText, scenarioFacts, scenarioTable, type CompareDoc, type Scenari
 import type { BenchContext, Target } from './lib/compareRun.js';
 import { backlogScenario, connectionsScenario, fsyncScenario, queuesScenario, type Peers } from './lib/compareScenarios.js';
 import { RESULTS_DIR, writeResults } from './lib/results.js';
-import { makeScratchDir, makeTempDir, SIBERITE_COMMAND } from './lib/server.js';
+import { makeScratchDir, makeTempDir } from './lib/server.js';
 
 const TOOL = 'compare';
 /** Relative to the checkout (the bench runs from its top directory), so the JSON names no local path. */
-const SIBERITE_CLI = SIBERITE_COMMAND;
+const SIBERITE_CLI = 'bin/siberite';
 const USAGE = `usage: node dist/bench/compare.js [options]
 
 Runs siberite (dist/ of this checkout), Redis (AOF, fsync everysec) and memcached (-t 1) side by

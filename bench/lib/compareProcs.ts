@@ -54,7 +54,9 @@ export class Child {
 
   static start(command: CommandLine): Child {
     const [file, ...args] = command.argv;
-    const proc = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...command.env } });
+    // The node running the bench first on PATH: `node` and bin/siberite's `exec node` run it.
+    const env = { ...process.env, PATH: siberiteEnv().PATH, ...command.env };
+    const proc = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     return new Child(command, proc);
   }
 
@@ -139,7 +141,6 @@ export class ServerUnderTest {
   }
 }
 
-/** The node flags and allocator settings the siberite server runs with. */
 /**
  * The command line of siberite on `port` with `dataDir` (and `-fsync` when given): `cli` is a
  * checkout's bin/siberite, which sets the runtime tuning; the bench's own node runs it.
@@ -147,8 +148,7 @@ export class ServerUnderTest {
 export function siberiteCommand(cli: string, port: number | string, dataDir: string, fsync?: string): CommandLine {
   const argv = [cli, '-listen', `${HOST}:${port}`, '-data', dataDir, '-log-level', 'warn'];
   if (fsync !== undefined) argv.push('-fsync', fsync);
-  const env = siberiteEnv();
-  return { argv, env: { PATH: env.PATH ?? '', SIBERITE_NODE_ARGS: '' } };
+  return { argv, env: { SIBERITE_NODE_ARGS: '' } };
 }
 
 export function memcachedCommand(port: number | string): CommandLine {
@@ -171,7 +171,7 @@ export const FLOOR_SCRIPT = 'dist/bench/lib/nodeFloor.js';
  * measures what Node's net stack costs per request, not what a tuned runtime does.
  */
 export function floorCommand(port: number | string): CommandLine {
-  return { argv: [process.execPath, FLOOR_SCRIPT, '-listen', `${HOST}:${port}`], env: {} };
+  return { argv: ['node', FLOOR_SCRIPT, '-listen', `${HOST}:${port}`], env: {} };
 }
 
 /** Starts a server on a free port and waits until it answers (start-up in ms beside it). */

@@ -46,6 +46,8 @@ export class ApplyPipeline {
   /** Sealed batches and tasks (range clears, compactions, syncs), in the order they run. */
   private queue: Array<Batch | Task> = [];
   private running = false;
+  /** The LevelDB write or task out now, settled once its outcome is recorded. */
+  private inFlight: Promise<void> = Promise.resolve();
   /** Apply what is queued without waiting for more batches to join it. */
   private urgent = false;
   private applyTimer: NodeJS.Timeout | undefined;
@@ -155,7 +157,7 @@ export class ApplyPipeline {
       work = head.run();
     }
     this.running = true;
-    void work.finally(() => {
+    this.inFlight = work.finally(() => {
       this.running = false;
       this.runNext();
     });
@@ -224,13 +226,21 @@ export class ApplyPipeline {
   }
 
   /**
-   * The store closes: nothing more runs. Tasks still queued fail; the batches still queued (not
-   * applied) are returned for the store to fail.
+   * The store closes: nothing more starts. Once the write out now has settled (within
+   * `waitMs`), tasks still queued fail and the batches still queued (not applied) are returned,
+   * in seal order, for the store to fail. Waiting keeps batchDone in seal order: failing later
+   * batches while an earlier write is still out made each queue withdraw the items of the
+   * batch in flight (its oldest) instead of the failed one's.
    */
-  stop(): Batch[] {
+  async stop(waitMs: number): Promise<Batch[]> {
     this.stopped = true;
     clearTimeout(this.applyTimer);
     this.applyTimer = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+    // A failed write puts its batches back at the head of the queue (apply()).
+    await Promise.race([this.inFlight.catch(() => undefined), gaveUp]);
+    clearTimeout(timer);
     const batches: Batch[] = [];
     for (const entry of this.queue) {
       if (entry instanceof Batch) batches.push(entry);

@@ -371,7 +371,7 @@ export class Store {
     const applied = !this.recovery.levelBroken && this.unlogged.length === 0 && this.pipeline.idle;
     // In seal order, as participants match outcomes to their batches: every logged batch (in the
     // pipeline) was sealed before any batch the log has not taken yet.
-    const unkept = [...this.pipeline.stop(), ...this.unlogged];
+    const unkept = [...(await this.pipeline.stop(CLOSE_WAIT_MS)), ...this.unlogged];
     this.unlogged = [];
     if (unkept.length > 0) {
       const unacknowledged = unkept.filter((b) => !b.acked.settled).length;

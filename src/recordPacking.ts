@@ -21,7 +21,8 @@ let used = 0;
 export function packRecord(item: Item): boolean {
   const data = item.data;
   const size = RECORD_HEADER + data.length;
-  if (data.buffer.byteLength <= size || packedSlabs.has(data.buffer)) return false;
+  // (No header in front: not a record's data, e.g. a damaged one, which is never held.)
+  if (data.byteOffset < RECORD_HEADER || data.buffer.byteLength <= size || packedSlabs.has(data.buffer)) return false;
   // A record this large has a buffer of its own from Node (only small ones are pooled) unless
   // it arrived in a shared one: give it one of its own too.
   if (size > SLAB_BYTES / 4) {

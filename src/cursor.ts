@@ -1,7 +1,8 @@
 // A durable cursor `q.c`: reads queue q from its own position without removing items.
 // Aborted and open reads live in the cursor's persistent retry list and are served first.
 import { Deque } from './deque.js';
-import { isExpired, type Queue } from './queue.js';
+import { isExpired } from './expiry.js';
+import { type Queue } from './queue.js';
 import { type ReadSource } from './source.js';
 import { type Item, cursorKey, recordOf, retryKey, prefixRange, retryPrefix } from './store/layout.js';
 import { type BatchOp, type Store } from './store/store.js';

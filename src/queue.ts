@@ -1,55 +1,29 @@
-// One FIFO: an in-memory head window over the items in the store, waiters, open items.
+// One FIFO: what is done to a queue — appends, takes, loads from the store, expiry, open items
+// and waiters, flush, the sweep's housekeeping. Its state and what can be read of it: queueState.ts.
 import { type QueueConfig } from './config.js';
-import { ConsumedRange } from './consumedRange.js';
-import { HeadWindow, LOW_WATER, type MemoryBudget } from './headWindow.js';
+import { isExpired } from './expiry.js';
+import { LOW_WATER, type MemoryBudget } from './headWindow.js';
 import { PendingWrites } from './pendingWrites.js';
+import { QueueState } from './queueState.js';
 import { type ReclaimBatch } from './reclaimBatch.js';
-import { type QueueCounters, newQueueCounters } from './queueCounters.js';
 import { type ReadSource } from './source.js';
-import { RECORD_HEADER, type Item, type QueueMeta, encodeMeta, itemKey, itemPrefix, metaKey, prefixRange } from './store/layout.js';
+import { RECORD_HEADER, type Item, type QueueMeta, encodeMeta, itemKey, itemPrefix, prefixRange } from './store/layout.js';
 import { type BatchOp, type Store } from './store/store.js';
-import { type Cursor } from './cursor.js';
-import { type SourceOptions, StoredSource } from './storedSource.js';
+import { type SourceOptions } from './storedSource.js';
 import { type TakeMode } from './waiters.js';
 
 /** Where expired items go instead of being dropped (expire_to_queue). */
 export type ExpireSink = (from: Queue, item: Item) => void;
 
-const NO_CURSORS: ReadonlyMap<string, Cursor> = new Map();
-const NO_COUNTS: Readonly<QueueCounters> = newQueueCounters();
 const NOTHING_TO_RECLAIM: Promise<void> = Promise.resolve();
 
-export class Queue extends StoredSource implements ReadSource {
-  /** Items ever added (recorded in the meta). */
-  private totalItems: number;
-  /** The other counters, made when the first of them counts: most of 100,000 queues never do. */
-  private tally: QueueCounters | null = null;
-  /** Bytes the queue's items take on disk, as LevelDB estimates them (refreshed by the sweep). */
-  logSize = 0;
-  private cursorMap: Map<string, Cursor> | null = null;
-
-  private readonly window: HeadWindow;
-  /** Ids below this are in the window, open, or consumed; the rest are only in the store. */
-  private loadedUpTo: number;
-  /** Ids below this are applied to LevelDB (or failed to be): loads read only below it. */
-  private committedNextId: number;
-  private nextId: number;
-  /** Items and bytes in the store, open ones included, uncommitted ones included. */
-  private storedItems: number;
-  private storedBytes: number;
-  private openBytes = 0;
+export class Queue extends QueueState implements ReadSource {
   /** Writes on their way to LevelDB; none (no object) while nothing is on its way. */
   private writes: PendingWrites | null = null;
-  /** Made when the queue first consumes (most of 100,000 queues never do between restarts). */
-  private range: ConsumedRange | null = null;
-  /** The head when the queue was opened: the consumed range starts below it. */
-  private readonly openedHead: number;
-  /** Opened from its record in the store (not new): consumed items may be left below its head. */
-  private readonly restored: boolean;
 
   constructor(
-    readonly name: string,
-    public config: QueueConfig,
+    name: string,
+    config: QueueConfig,
     store: Store,
     budget: MemoryBudget,
     private readonly expireSink: ExpireSink,
@@ -57,106 +31,7 @@ export class Queue extends StoredSource implements ReadSource {
     meta?: QueueMeta,
     options: SourceOptions = {},
   ) {
-    super(store, name, undefined, options);
-    this.totalItems = meta?.totalItems ?? 0;
-    this.window = new HeadWindow(budget);
-    // A new queue's ids start at the clock (µs-scale), so a queue deleted and created again never
-    // reuses ids that a background delete of its predecessor may still be removing.
-    this.nextId = meta?.nextId ?? this.clock.now() * 1000;
-    this.committedNextId = this.nextId;
-    this.loadedUpTo = meta?.headId ?? this.nextId;
-    this.openedHead = this.loadedUpTo;
-    this.restored = meta !== undefined;
-    this.storedItems = meta?.items ?? 0;
-    this.storedBytes = meta?.bytes ?? 0;
-    if (!meta) store.touch(this); // a new queue is recorded even before its first item
-  }
-
-  /** What the queue counts, as of now (docs/protocol.md#statistics). */
-  get counters(): Readonly<QueueCounters> {
-    return { ...(this.tally ?? NO_COUNTS), totalItems: this.totalItems };
-  }
-
-  /** The counters to add to (made on first use). */
-  private get counts(): QueueCounters {
-    return (this.tally ??= newQueueCounters());
-  }
-
-  /** Durable cursors reading this queue, by name (no map until the first: few queues have one). */
-  get cursors(): ReadonlyMap<string, Cursor> {
-    return this.cursorMap ?? NO_CURSORS;
-  }
-
-  /** The cursor map for adding and removing cursors (made on first use). */
-  editCursors(): Map<string, Cursor> {
-    return (this.cursorMap ??= new Map());
-  }
-
-  private get consumedRange(): ConsumedRange {
-    return (this.range ??= new ConsumedRange(this, this.store, this.openedHead, this.restored));
-  }
-
-  protected recordKey(): Buffer {
-    return metaKey(this.name);
-  }
-
-  // ---- state --------------------------------------------------------------------------------
-
-  /** Items ready to be read (not open). */
-  get items(): number {
-    return this.storedItems - this.open.size;
-  }
-
-  get bytes(): number {
-    return this.storedBytes - this.openBytes;
-  }
-
-  /** Ids below this are applied to LevelDB. */
-  get committedNext(): number {
-    return this.committedNextId;
-  }
-
-  /** Ids below this have been appended (some may still be on their way to the store). */
-  get appendedNext(): number {
-    return this.nextId;
-  }
-
-  /** No item with a lower id exists any more. */
-  headId(): number {
-    let headId = this.loadedUpTo;
-    const first = this.window.peek();
-    if (first && first.id < headId) headId = first.id;
-    for (const id of this.open.keys()) if (id < headId) headId = id;
-    return headId;
-  }
-
-  /** ms since epoch when the oldest ready item in memory was added; undefined when none is. */
-  oldestAddTime(): number | undefined {
-    return this.window.peek()?.addTime;
-  }
-
-  get memItems(): number {
-    return this.window.length;
-  }
-
-  get memBytes(): number {
-    return this.window.bytes;
-  }
-
-  /** Full: it already holds max_items items or max_size bytes (docs/protocol.md#queue-limits-expiry-and-configuration). */
-  isFull(): boolean {
-    return this.storedItems >= this.config.maxItems || this.storedBytes >= this.config.maxSize;
-  }
-
-  /** Bytes the stored items take as records (payload, header, key), open ones included. */
-  storedSize(): number {
-    return this.storedBytes + this.storedItems * (RECORD_HEADER + metaKey(this.name).length + 8);
-  }
-
-  /** True while item `id` is still in the queue (ready, open, or not yet read from disk). */
-  holds(id: number): boolean {
-    if (id >= this.loadedUpTo) return id < this.nextId;
-    return this.open.has(id) || this.window.has(id);
+    super(name, config, store, budget, meta, options);
   }
 
   // ---- writing ------------------------------------------------------------------------------
@@ -237,16 +112,6 @@ export class Queue extends StoredSource implements ReadSource {
     if (loaded && !this.window.remove(item)) return; // taken by a reader
     this.storedItems--;
     this.storedBytes -= item.data.length;
-  }
-
-  private meta(): QueueMeta {
-    return {
-      nextId: this.nextId,
-      headId: this.headId(),
-      items: this.storedItems,
-      bytes: this.storedBytes,
-      totalItems: this.totalItems,
-    };
   }
 
   // ---- reading ------------------------------------------------------------------------------
@@ -336,14 +201,12 @@ export class Queue extends StoredSource implements ReadSource {
   // ---- expiry and housekeeping --------------------------------------------------------------
 
   /**
-   * Housekeeping from the sweep: reclaims the consumed range; releases the store iterator once
-   * unused for `idleMs`; and once nothing has been consumed for `idleMs` either, compacts the
-   * consumed range (never while busy: a manual compaction stalls LevelDB's writers). A queue
-   * that has just drained a backlog of at least DRAINED_COMPACT_BYTES does both after
-   * `drainedMs` already: its iterator has nothing left to read, and the compaction deletes the
-   * table files of the backlog, which LevelDB keeps memory-mapped (resident) until then. (Not
-   * for small bursts: every manual compaction also writes out LevelDB's memtable.) A short range
-   * is deleted in the sweep's shared write `reclaims`. Resolves when the reclaim is done.
+   * Housekeeping from the sweep: reclaims the consumed range (a short one in the sweep's shared
+   * write `reclaims`); releases the store iterator once unused for `idleMs`; once nothing was
+   * consumed for `idleMs` either, compacts the consumed range (compactIfQuiet says when). A
+   * queue that has just drained a backlog does both after `drainedMs` already: the compaction
+   * deletes the backlog's table files, which LevelDB keeps memory-mapped (resident) until then.
+   * Resolves when the reclaim is done.
    */
   housekeep(idleMs: number, drainedMs: number, reclaims: ReclaimBatch): Promise<void> {
     // Nothing consumed since start: nothing to reclaim or compact (with 100,000 idle queues this
@@ -480,8 +343,4 @@ export class Queue extends StoredSource implements ReadSource {
     );
     return done;
   }
-}
-
-export function isExpired(item: Item, now: number): boolean {
-  return item.expiry !== 0 && item.expiry <= now;
 }

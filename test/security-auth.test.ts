@@ -246,7 +246,7 @@ describe('the auth file', () => {
       const again = await textLogin(s.port, { name: 'newbie', password: 'fresh-pw' });
       expect(await again.call('version\r\n')).toMatch(/^VERSION/);
       for (const c of [app, admin, newbie, again]) c.close();
-      expect(s.output()).toMatch(/auth file not reloaded/);
+      expect(await s.outputMatching(/auth file not reloaded/)).toMatch(/auth file not reloaded/);
     } finally {
       await s.stop();
       s.cleanup();

@@ -22,6 +22,11 @@ export interface ServerHandle {
   proc: ChildProcess;
   /** Everything the server wrote to stdout and stderr so far. */
   output(): string;
+  /**
+   * Resolves with the output once it matches `pattern` (the server's log is written
+   * asynchronously, so a line may arrive after the reply it explains); rejects after `timeoutMs`.
+   */
+  outputMatching(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM, and the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL: no chance to write anything more. */
@@ -36,6 +41,12 @@ export async function startServer(options: StartOptions = {}): Promise<ServerHan
   const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
   const proc = spawn(command!, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let waiters: Array<() => void> = [];
+  const notify = () => {
+    const now = waiters;
+    waiters = [];
+    for (const w of now) w();
+  };
   const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
   const port = await new Promise<number>((res, rej) => {
     const onData = (chunk: Buffer) => {
@@ -45,6 +56,8 @@ export async function startServer(options: StartOptions = {}): Promise<ServerHan
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    proc.stdout!.on('data', () => notify());
+    proc.stderr!.on('data', () => notify());
     void exited.then((code) => rej(new Error(`server exited (${code}) before listening:\n${output}`)));
   });
   return {
@@ -53,6 +66,17 @@ export async function startServer(options: StartOptions = {}): Promise<ServerHan
     dataDir,
     proc,
     output: () => output,
+    outputMatching(pattern, timeoutMs = 5000) {
+      return new Promise<string>((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`no ${String(pattern)} in the output within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+        const check = () => {
+          if (!pattern.test(output)) return void waiters.push(check);
+          clearTimeout(timer);
+          res(output);
+        };
+        check();
+      });
+    },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill('SIGTERM');

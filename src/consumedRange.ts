@@ -95,8 +95,8 @@ export class ConsumedRange {
    */
   reclaimAll(batch: ReclaimBatch): Promise<void> {
     if (this.leftoversBelow > 0 && !this.owner.deleted && batch.takeLeftoverTurn()) this.clearLeftovers();
-    if (!this.reclaiming && (this.owner.deleted || this.durableHead <= this.reclaimedUpTo)) return DONE;
-    return this.reclaim(batch).then(() => this.reclaim());
+    const first = this.reclaim(batch);
+    return first === DONE ? DONE : first.then(() => this.reclaim());
   }
 
   /** Deletes what a crash may have left below the head the server started with. */

@@ -49,6 +49,14 @@ export interface RetiredCounters {
   damaged: number;
 }
 
+/** Adds a queue's counts (a snapshot: Queue.counters) into `into`. */
+export function addCounts(into: RetiredCounters, c: Readonly<RetiredCounters>): void {
+  into.totalItems += c.totalItems;
+  into.getHits += c.getHits;
+  into.getMisses += c.getMisses;
+  into.damaged += c.damaged;
+}
+
 /** exptime below this is relative seconds; at or above it, absolute Unix seconds (Kestrel). */
 const RELATIVE_EXPTIME_LIMIT = 1_000_000;
 
@@ -243,11 +251,7 @@ export class QueueManager {
     if (!queue) return false;
     this.queues.delete(name);
     this.counters.queueDeletes++;
-    const r = this.retired;
-    r.totalItems += queue.counters.totalItems;
-    r.getHits += queue.counters.getHits;
-    r.getMisses += queue.counters.getMisses;
-    r.damaged += queue.counters.damaged;
+    addCounts(this.retired, queue.counters);
     const cursors = [...queue.cursors.values()];
     queue.editCursors().clear();
     await Promise.all([queue.destroy(), ...cursors.map((c) => c.destroy())]);

@@ -3,7 +3,7 @@
 // client for seconds. Each slice covers SLICE_QUEUES queues; the event loop runs between slices.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type Cursor } from './cursor.js';
-import { type QueueManager, type RetiredCounters } from './manager.js';
+import { type QueueManager, type RetiredCounters, addCounts } from './manager.js';
 import { type Queue } from './queue.js';
 import { VERSION } from './version.js';
 
@@ -41,16 +41,13 @@ export function cursorStats(c: Cursor): Array<[string, string]> {
 export function queueTotals(m: QueueManager): RetiredCounters & { items: number; bytes: number } {
   let items = 0;
   let bytes = 0;
-  let { totalItems, getHits, getMisses, damaged } = m.retired;
+  const totals: RetiredCounters = { ...m.retired };
   for (const q of m.queues.values()) {
     items += q.items;
     bytes += q.bytes;
-    totalItems += q.counters.totalItems;
-    getHits += q.counters.getHits;
-    getMisses += q.counters.getMisses;
-    damaged += q.counters.damaged;
+    addCounts(totals, q.counters);
   }
-  return { items, bytes, totalItems, getHits, getMisses, damaged };
+  return { items, bytes, ...totals };
 }
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

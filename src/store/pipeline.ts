@@ -236,11 +236,8 @@ export class ApplyPipeline {
     this.stopped = true;
     clearTimeout(this.applyTimer);
     this.applyTimer = undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
     // A failed write puts its batches back at the head of the queue (apply()).
-    await Promise.race([this.inFlight.catch(() => undefined), gaveUp]);
-    clearTimeout(timer);
+    await settledWithin(this.inFlight, waitMs);
     const batches: Batch[] = [];
     for (const entry of this.queue) {
       if (entry instanceof Batch) batches.push(entry);
@@ -249,4 +246,18 @@ export class ApplyPipeline {
     this.queue = [];
     return batches;
   }
+}
+
+/** Resolves once `work` has settled (either way) or `ms` have passed, whichever is first. */
+export async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([
+    work.then(
+      () => undefined,
+      () => undefined,
+    ),
+    gaveUp,
+  ]);
+  clearTimeout(timer);
 }

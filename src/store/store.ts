@@ -11,7 +11,7 @@ import { replayLog } from './replay.js';
 import { WriteAheadLog, removeLog } from './wal.js';
 import { type TornTail } from './walRead.js';
 import { LEVEL_OPTIONS, errorCode } from './level.js';
-import { ApplyPipeline } from './pipeline.js';
+import { ApplyPipeline, settledWithin } from './pipeline.js';
 import { FaultRecovery, type StoreFault } from './faults.js';
 import { CompactionScheduler } from './compaction.js';
 import { StoreReads } from './reads.js';
@@ -205,12 +205,7 @@ export class Store {
    * (a queue's consumed ids). Failures are the caller's to ignore: a later call covers the range.
    */
   clearNow(range: { gte: Buffer; lt: Buffer }): Promise<void> {
-    return this.db.clear(range).catch((err: unknown) => {
-      // Tolerable (a later clear covers the range), but an operator should see why disk space
-      // is not freed; at a stop the database is closing under it, which is expected.
-      if (!this.closing) this.log.warn({ err, code: errorCode(err) }, 'store: clearing consumed items failed');
-      throw err;
-    });
+    return this.consumedDelete(() => this.db.clear(range), 'store: clearing consumed items failed');
   }
 
   /**
@@ -220,10 +215,28 @@ export class Store {
    * calls a second with 100,000 queues in use.
    */
   deleteNow(keys: readonly Buffer[]): Promise<void> {
-    const chain = this.db.batch();
-    for (const key of keys) chain.del(key);
-    return chain.write().catch((err: unknown) => {
-      if (!this.closing) this.log.warn({ err, code: errorCode(err) }, 'store: deleting consumed items failed');
+    return this.consumedDelete(() => {
+      const chain = this.db.batch();
+      for (const key of keys) chain.del(key);
+      return chain.write();
+    }, 'store: deleting consumed items failed');
+  }
+
+  /**
+   * A delete of consumed items that failed is tolerable (a later one covers them), but an
+   * operator should see why disk space is not freed: logged here, once per delete, and passed
+   * on. At a stop the database is closing under it, which is expected. A LevelDB that is not
+   * open throws at once (a chained batch checks when it is made): that is a failure too.
+   */
+  private consumedDelete(run: () => Promise<void>, message: string): Promise<void> {
+    let deleting: Promise<void>;
+    try {
+      deleting = run();
+    } catch (err) {
+      deleting = Promise.reject(err);
+    }
+    return deleting.catch((err: unknown) => {
+      if (!this.closing) this.log.warn({ err, code: errorCode(err) }, message);
       throw err;
     });
   }
@@ -364,7 +377,8 @@ export class Store {
     this.seal();
     this.recovery.cancelTimer();
     if (this.recovery.fault) await this.recovery.retry();
-    if (!this.recovery.levelBroken && this.unlogged.length === 0) await this.drainedOrGaveUp();
+    // LevelDB may keep failing: wait for the queued writes and tasks at most CLOSE_WAIT_MS.
+    if (!this.recovery.levelBroken && this.unlogged.length === 0) await settledWithin(this.pipeline.drained(), CLOSE_WAIT_MS);
     this.closing = true;
     this.recovery.stop();
     this.compactions.stop();
@@ -385,14 +399,6 @@ export class Store {
     if (this.db.status === 'open') await this.db.close();
     this.closed = true;
     if (!this.pending.empty) this.kick(); // gathered while closing: refused now
-  }
-
-  /** Waits for the queued writes and tasks, at most CLOSE_WAIT_MS (LevelDB may keep failing). */
-  private async drainedOrGaveUp(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
-    await Promise.race([this.pipeline.drained(), gaveUp]);
-    clearTimeout(timer);
   }
 }
 

@@ -8,8 +8,9 @@ import { Housekeeper } from '../../src/housekeeping.js';
 import { type Queue } from '../../src/queue.js';
 import { ReclaimBatch } from '../../src/reclaimBatch.js';
 import { type Item, RECORD_HEADER, decodeRecord, itemPrefix, prefixRange, recordOf, writeRecordHeader } from '../../src/store/layout.js';
-import { type Store } from '../../src/store/store.js';
-import { DomainHarness, take } from '../helpers/domain.js';
+import { Store } from '../../src/store/store.js';
+import { DomainHarness, drain, take } from '../helpers/domain.js';
+import { LogRecorder } from '../helpers/logRecorder.js';
 
 const IDLE_MS = 5000;
 const DRAINED_MS = 900;
@@ -75,6 +76,29 @@ describe('reclaiming consumed items', () => {
     await housekeepAll(queues);
     expect(calls.deleteNow).toBe(1);
     expect(calls.clearNow).toBe(0);
+  });
+
+  it('a failed shared write is logged once, not once per queue; the next sweep deletes; a restart keeps every unconsumed item', async () => {
+    // The store logs to a recorder here (the harness's store logs nowhere).
+    const log = new LogRecorder();
+    await h.store.close();
+    h.store = await Store.open(h.dir, { syncAlways: false, readBytes: 1024 * 1024, retryMs: 10, log });
+    const queues = await queuesWithConsumed(20, 3, 2);
+    // LevelDB goes away under the store, as when it fails and is being reopened.
+    await (await h.store.snapshotSource()).close();
+    await housekeepAll(queues);
+    expect(log.lines.filter((l) => l.msg === 'store: deleting consumed items failed').length).toBe(1);
+    // A write fails on the closed LevelDB; the store reopens it.
+    h.set(queues[0]!, 'after');
+    await h.store.applied();
+    await housekeepAll(queues);
+    for (const [i, q] of queues.entries()) expect(await storedIds(q)).toBe(i === 0 ? 2 : 1);
+    await h.store.close();
+    await h.reopen();
+    h.budget.used = 0;
+    for (const [i, q] of queues.entries()) {
+      expect(await drain(await h.queue(q.name))).toEqual(i === 0 ? [`${q.name}-2`, 'after'] : [`${q.name}-2`]);
+    }
   });
 
   it('gives a long consumed range a range delete of its own', async () => {
